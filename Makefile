@@ -1,0 +1,41 @@
+# pnn_jax: every target installs what it needs into .venv first.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# Extra arguments, e.g. `make run ARGS="train.steps=500"` or `make test ARGS="-k freezing"`.
+ARGS   ?=
+
+.PHONY: venv run test test-all lint bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "pnn_jax needs Python >= 3.11; run: make PYTHON=python3.11 ...")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c scripts/constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+## Main job: the two-task progressive run on scikit-learn's digits (experiment pnn_digits).
+run: venv
+	$(PY) -m pnn_jax.experiments.pnn_digits $(ARGS)
+
+## Fast tests (CPU, minutes). `slow` tests are skipped here.
+test: venv
+	$(PY) -m pytest -q -m "not slow" -n 2 $(ARGS)
+
+## All tests, including the slow ones.
+test-all: venv
+	$(PY) -m pytest -q -n 2 $(ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check pnn_jax tests benchmarks experiments scripts
+	$(VENV)/bin/ruff format --check pnn_jax tests benchmarks experiments scripts
+
+## Benchmarks: prints a table and appends it to benchmarks/RESULTS.md.
+bench: venv
+	$(PY) benchmarks/bench_columns.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache runs

@@ -1,0 +1,79 @@
+"""Structured configs: dataclass schemas, YAML files and ``key=value`` overrides, validated early.
+
+Every config error is a :class:`ConfigError` whose message is one line naming the key, the bad
+value and what is allowed. Entry points print it and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from omegaconf import OmegaConf
+from omegaconf import errors as oc_errors
+
+T = TypeVar("T")
+
+EXPERIMENTS_DIR = Path(__file__).resolve().parents[2] / "experiments"
+
+
+class ConfigError(ValueError):
+    """A bad configuration; the message is one line that says what is wrong and how to fix it."""
+
+
+def _first_line(msg: str) -> str:
+    return str(msg).strip().splitlines()[0] if str(msg).strip() else type(msg).__name__
+
+
+def load(schema: type[T], yaml_path: Path | None = None, overrides: Sequence[str] = ()) -> T:
+    """``schema`` defaults, then ``yaml_path``, then ``key=value`` overrides, type-checked."""
+    for item in overrides:
+        if "=" not in item or item.startswith("="):
+            raise ConfigError(f"override {item!r} is not of the form key=value (e.g. train.lr=1e-3)")
+    try:
+        cfg = OmegaConf.structured(schema)
+        if yaml_path is not None:
+            if not Path(yaml_path).is_file():
+                raise ConfigError(f"config file {yaml_path} not found")
+            cfg = OmegaConf.merge(cfg, OmegaConf.load(yaml_path))
+        cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
+        return OmegaConf.to_object(cfg)
+    except oc_errors.ConfigKeyError as e:
+        allowed = _keys_near(schema, e.full_key)
+        raise ConfigError(f"unknown config key '{e.full_key}'{allowed}") from None
+    except (oc_errors.ValidationError, oc_errors.ConfigTypeError) as e:
+        raise ConfigError(f"bad value for '{e.full_key}': {_first_line(e.msg)}") from None
+    except oc_errors.OmegaConfBaseException as e:
+        raise ConfigError(f"bad config: {_first_line(str(e))}") from None
+
+
+def _keys_near(schema: type, full_key: str) -> str:
+    """', allowed keys here: a, b, c' for the section that holds ``full_key``."""
+    node: Any = schema
+    for part in full_key.split(".")[:-1]:
+        fields = {f.name: f for f in dataclasses.fields(node)} if dataclasses.is_dataclass(node) else {}
+        if part not in fields:
+            return ""
+        node = fields[part].type if isinstance(fields[part].type, type) else None
+        if node is None:
+            return ""
+    if not dataclasses.is_dataclass(node):
+        return ""
+    return "; allowed keys here: " + ", ".join(f.name for f in dataclasses.fields(node))
+
+
+def to_yaml(cfg: Any) -> str:
+    return OmegaConf.to_yaml(OmegaConf.structured(cfg))
+
+
+def check(condition: bool, key: str, value: Any, allowed: str) -> None:
+    """Raise ``ConfigError("key=value: allowed")`` unless ``condition``."""
+    if not condition:
+        raise ConfigError(f"{key}={value!r} is not allowed: {allowed}")
+
+
+def check_choice(key: str, value: Any, choices: Iterable[Any]) -> None:
+    choices = tuple(choices)
+    check(value in choices, key, value, f"choose one of {', '.join(map(str, choices))}")

@@ -1,0 +1,6 @@
+"""Supervised tasks. Embedded default: scikit-learn's digits (shipped with scikit-learn)."""
+
+from pnn_jax.data.digits import load_digits
+from pnn_jax.data.tasks import Task, class_task
+
+__all__ = ["Task", "class_task", "load_digits"]

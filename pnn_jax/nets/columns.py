@@ -1,0 +1,170 @@
+"""Column architectures: the layers one progressive column is made of.
+
+A column is a stack of hidden layers (dense or conv, ReLU) followed by one or more linear heads that
+all read the last hidden layer (e.g. ``logits``; in RL ``policy`` and ``value``). Every column of a
+progressive net has the same architecture, which is what lets :mod:`pnn_jax.nets.progressive` stack
+all columns' parameters on a leading axis ``[K, ...]``.
+
+Layout is NHWC for images. A dense layer that follows a conv layer flattens its input in NHWC order.
+Convolutions use VALID padding, as in the papers' Atari network (PAPERS.md section 1.2).
+
+This module only knows the *own* path of a layer, ``W h + b`` (the ``W_i^(k) h_{i-1}^(k)`` term of
+Eq. 1); laterals live in :mod:`pnn_jax.nets.laterals`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+Shape = tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Dense:
+    """Fully connected layer with ``features`` outputs; flattens a spatial input first."""
+
+    features: int
+
+    def out_shape(self, in_shape: Shape) -> Shape:
+        return (self.features,)
+
+    def kernel_shape(self, in_shape: Shape) -> Shape:
+        """``[in_features, features]`` where ``in_features`` is the flattened input size."""
+        return (math.prod(in_shape), self.features)
+
+    def linear(self, kernel: jax.Array, x: jax.Array) -> jax.Array:
+        """``x @ kernel`` for ``x`` of shape ``[B, *in_shape]``; returns ``[B, features]``."""
+        return x.reshape(x.shape[0], -1) @ kernel
+
+
+@dataclasses.dataclass(frozen=True)
+class Conv:
+    """2-D convolution, ``features`` maps, square ``kernel`` and ``stride``, VALID padding, NHWC."""
+
+    features: int
+    kernel: int
+    stride: int
+
+    def out_shape(self, in_shape: Shape) -> Shape:
+        if len(in_shape) != 3:
+            raise ValueError(f"Conv layer needs an [H, W, C] input, got shape {in_shape}")
+        h, w, _ = in_shape
+        oh = (h - self.kernel) // self.stride + 1
+        ow = (w - self.kernel) // self.stride + 1
+        if oh < 1 or ow < 1:
+            raise ValueError(
+                f"Conv {self.kernel}x{self.kernel}/{self.stride} does not fit an input of {h}x{w}"
+            )
+        return (oh, ow, self.features)
+
+    def kernel_shape(self, in_shape: Shape) -> Shape:
+        """``[kh, kw, C_in, features]`` (HWIO)."""
+        return (self.kernel, self.kernel, in_shape[-1], self.features)
+
+    def linear(self, kernel: jax.Array, x: jax.Array) -> jax.Array:
+        """Convolution of ``x`` ``[B, H, W, C]`` with ``kernel`` (HWIO); returns ``[B, H', W', F]``."""
+        return lax.conv_general_dilated(
+            x,
+            kernel,
+            window_strides=(self.stride, self.stride),
+            padding="VALID",
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        )
+
+
+Layer = Dense | Conv
+
+
+@dataclasses.dataclass(frozen=True)
+class ColumnSpec:
+    """The architecture of one column.
+
+    Attributes:
+      input_shape: shape of one input, without the batch axis (``(64,)`` or ``(84, 84, 4)``).
+      hidden: the hidden layers, applied in order, each followed by ReLU.
+      heads: ``(name, size)`` pairs; each head is a linear layer on the last hidden layer.
+    """
+
+    input_shape: Shape
+    hidden: tuple[Layer, ...]
+    heads: tuple[tuple[str, int], ...]
+
+    def __post_init__(self):
+        if not self.hidden:
+            raise ValueError("a column needs at least one hidden layer")
+        if not self.heads:
+            raise ValueError("a column needs at least one head, e.g. (('logits', 10),)")
+        names = [n for n, _ in self.heads]
+        if len(set(names)) != len(names):
+            raise ValueError(f"head names must be unique, got {names}")
+        for name, size in self.heads:
+            if size < 1:
+                raise ValueError(f"head {name!r} must have at least one output, got {size}")
+        for layer in self.hidden:
+            if layer.features < 1:
+                raise ValueError(f"layer widths must be positive, got {layer}")
+        if any(d < 1 for d in self.input_shape):
+            raise ValueError(f"input_shape must be positive, got {self.input_shape}")
+        self.hidden_shapes()  # raises if a conv does not fit
+
+    def hidden_shapes(self) -> tuple[Shape, ...]:
+        """Output shape of every hidden layer (no batch axis)."""
+        shapes, shape = [], tuple(self.input_shape)
+        for layer in self.hidden:
+            if isinstance(layer, Conv) and len(shape) != 3:
+                raise ValueError(f"{layer} cannot follow a layer with output shape {shape}")
+            shape = layer.out_shape(shape)
+            shapes.append(shape)
+        return tuple(shapes)
+
+    def layer_in_shapes(self) -> tuple[Shape, ...]:
+        """Input shape of every hidden layer."""
+        return (tuple(self.input_shape), *self.hidden_shapes()[:-1])
+
+    @property
+    def head_layers(self) -> tuple[tuple[str, Dense], ...]:
+        return tuple((name, Dense(size)) for name, size in self.heads)
+
+
+def mlp_column(
+    input_dim: int, widths: Sequence[int], heads: dict[str, int] | Sequence[tuple[str, int]]
+) -> ColumnSpec:
+    """An MLP column: dense ReLU layers of the given ``widths`` and linear heads."""
+    heads = tuple(heads.items()) if isinstance(heads, dict) else tuple(heads)
+    return ColumnSpec((int(input_dim),), tuple(Dense(int(w)) for w in widths), heads)
+
+
+def atari_column(
+    num_actions: int,
+    *,
+    frame_shape: tuple[int, int] = (84, 84),
+    frames: int = 4,
+    conv3_kernel: int = 3,
+    value_head: bool = True,
+) -> ColumnSpec:
+    """The PNN paper's Atari column (PAPERS.md section 1.2).
+
+    conv 12 maps 8x8/4, conv 12 maps 4x4/2, conv 12 maps 3x3/1 (the paper prints "3x4"; 3x3 is the
+    likely reading, ``conv3_kernel`` changes it), fc 256, ReLU everywhere; a ``policy`` head of
+    ``num_actions`` logits and, if ``value_head``, a ``value`` head, both on the fc layer. Input:
+    ``[B, 84, 84, 4]`` stacked grayscale frames (NHWC).
+    """
+    heads = (("policy", num_actions), ("value", 1)) if value_head else (("policy", num_actions),)
+    return ColumnSpec(
+        (*frame_shape, frames),
+        (Conv(12, 8, 4), Conv(12, 4, 2), Conv(12, conv3_kernel, 1), Dense(256)),
+        heads,
+    )
+
+
+def init_kernel(key: jax.Array, shape: Shape) -> jax.Array:
+    """LeCun-normal initialisation (fan-in over all but the last axis), float32."""
+    return jax.nn.initializers.lecun_normal(in_axis=tuple(range(len(shape) - 1)), out_axis=-1)(
+        key, shape, jnp.float32
+    )
