@@ -181,10 +181,8 @@ def run(cfg: DigitsConfig, log=print) -> dict:
         params = net.init(init_key)
         a_before = a_sum_before = None
         for si, stage in enumerate(plan.stages):
-            if stage.reset_heads:
-                key, hk = jax.random.split(key)
-                params = net.reset_heads(params, hk, stage.column)
-            state = ptrain.init_state(net, params, tx, stage.column, stage.scope)
+            key, stage_key = jax.random.split(key)
+            state = transfer.stage_state(net, params, tx, stage, stage_key)
             (train_data, _) = device_data[stage.task]
             done = 0
             while done < cfg.train.steps:

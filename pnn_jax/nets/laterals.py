@@ -32,7 +32,7 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 
-from pnn_jax.nets.columns import Dense, Layer, Shape, init_kernel
+from pnn_jax.nets.columns import Dense, KernelDraws, Layer, Shape
 
 LateralKind = Literal["plain", "adapter", "none"]
 LATERAL_KINDS = ("plain", "adapter", "none")
@@ -80,7 +80,7 @@ def _concat_kernels(u: jax.Array, layer: Layer, src_shape: Shape) -> jax.Array:
 
 
 def init(
-    key: jax.Array,
+    draw: KernelDraws,
     kind: LateralKind,
     layer: Layer,
     src_shape: Shape,
@@ -89,17 +89,18 @@ def init(
     width: AdapterWidth = "in",
     alpha_init: float = 1.0,
 ) -> dict[str, jax.Array]:
-    """Lateral parameters of ONE target column into ``layer`` from ``num_sources`` source slots."""
+    """Lateral parameters of ONE target column into ``layer`` from ``num_sources`` source slots.
+
+    Kernels come from ``draw`` (LeCun normal, see :class:`pnn_jax.nets.columns.KernelDraws`).
+    """
     if kind == "none" or num_sources == 0:
         return {}
-    if kind == "plain":
-        keys = jax.random.split(key, num_sources)
-        return {"u": jax.vmap(lambda k: init_kernel(k, layer.kernel_shape(src_shape)))(keys)}
+    if kind == "plain":  # one U per source column, each with its own fan-in
+        return {"u": jnp.stack([draw(layer.kernel_shape(src_shape)) for _ in range(num_sources)])}
     if kind == "adapter":
         a = adapter_width(width, src_shape, layer)
-        kv, ku = jax.random.split(key)
-        v = jax.vmap(lambda k: init_kernel(k, (src_shape[-1], a)))(jax.random.split(kv, num_sources))
-        u = init_kernel(ku, layer.kernel_shape((*src_shape[:-1], a)))
+        v = jnp.stack([draw((src_shape[-1], a)) for _ in range(num_sources)])
+        u = draw(layer.kernel_shape((*src_shape[:-1], a)))
         return {"alpha": jnp.asarray(alpha_init, jnp.float32), "v": v, "u": u}
     raise ValueError(f"unknown lateral kind {kind!r}; choose one of {LATERAL_KINDS}")
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from pnn_jax.freezing import checksum
 from pnn_jax.nets import laterals
-from pnn_jax.nets.columns import ColumnSpec, Layer, init_kernel
+from pnn_jax.nets.columns import ColumnSpec, KernelDraws, Layer
 
 Params = dict[str, Any]
 
@@ -104,35 +104,38 @@ class ProgressiveNet:
     # ----------------------------------------------------------------------------------------
     # Parameters
     def init(self, key: jax.Array) -> Params:
-        """Parameters of all ``K`` columns, each column drawn independently.
+        """Parameters of all ``K`` columns, each column drawn independently (one compiled call).
 
         Returns ``{"hidden": [layer params...], "heads": {name: layer params}}`` where each layer is
         ``{"w": [K, *W.shape], "b": [K, F], "lateral": {...}}`` (laterals: see
         :mod:`pnn_jax.nets.laterals`).
         """
+        return _jitted_init(self, key)
 
-        def init_column(ckey):
-            layers = {}
-            for (name, layer, in_shape, kind), lkey in zip(
-                self._layers(), jax.random.split(ckey, len(self._layers())), strict=True
-            ):
-                wkey, lat_key = jax.random.split(lkey)
-                layers[name] = {
-                    "w": init_kernel(wkey, layer.kernel_shape(in_shape)),
-                    "b": jnp.zeros((layer.features,), jnp.float32),
-                    "lateral": laterals.init(
-                        lat_key,
-                        kind,
-                        layer,
-                        in_shape,
-                        self.num_sources,
-                        width=self.adapter_width,
-                        alpha_init=self.alpha_init,
-                    ),
-                }
-            return layers
+    def _init_column(self, draw: KernelDraws) -> dict[str, Any]:
+        """One column's parameters, kernels taken from ``draw`` in a fixed order."""
+        layers = {}
+        for name, layer, in_shape, kind in self._layers():
+            layers[name] = {
+                "w": draw(layer.kernel_shape(in_shape)),
+                "b": jnp.zeros((layer.features,), jnp.float32),
+                "lateral": laterals.init(
+                    draw,
+                    kind,
+                    layer,
+                    in_shape,
+                    self.num_sources,
+                    width=self.adapter_width,
+                    alpha_init=self.alpha_init,
+                ),
+            }
+        return layers
 
-        flat = jax.vmap(init_column)(jax.random.split(key, self.max_columns))
+    def _init(self, key: jax.Array) -> Params:
+        counter = KernelDraws()
+        self._init_column(counter)  # learns how many random numbers one column needs
+        noise = KernelDraws.noise_for(key, counter.offset, (self.max_columns,))
+        flat = jax.vmap(lambda n: self._init_column(KernelDraws(n)))(noise)
         n_hidden = len(self.column.hidden)
         return {
             "hidden": [flat[f"hidden_{i}"] for i in range(n_hidden)],
@@ -166,7 +169,7 @@ class ProgressiveNet:
         Computed from shapes only (no allocation); excludes the masked, unused lateral slices.
         """
         net = self if num_columns is None else dataclasses.replace(self, max_columns=num_columns)
-        shapes = jax.eval_shape(net.init, jax.random.key(0))
+        shapes = jax.eval_shape(net._init, jax.random.key(0))
         masks = net.live_mask(shapes)
         counts = jax.tree.map(
             lambda s, m: int(m.sum()) * math.prod(s.shape[m.ndim :]), shapes, masks
@@ -299,3 +302,4 @@ class ProgressiveNet:
 
 
 TRAIN_SCOPES = ("column", "heads")
+_jitted_init = jax.jit(ProgressiveNet._init, static_argnums=0)

@@ -79,3 +79,16 @@ def transfer_plan(method: str, num_sources: int = 1, reset_heads: bool = False) 
         return TransferPlan(method, 2, (Stage("target", 1),))
     sources = tuple(Stage(f"source{i}", i) for i in range(num_sources))
     return TransferPlan(method, num_sources + 1, (*sources, Stage("target", num_sources)))
+
+
+def stage_state(net, params, tx, stage: Stage, key):
+    """The :class:`~pnn_jax.train.progressive.TrainState` that trains ``stage``.
+
+    Re-initialises the column's heads first if ``stage.reset_heads``; the trainable mask covers
+    ``stage.column`` (all of it, or only its heads); the optimiser state is fresh.
+    """
+    from pnn_jax.train.progressive import init_state
+
+    if stage.reset_heads:
+        params = net.reset_heads(params, key, stage.column)
+    return init_state(net, params, tx, stage.column, stage.scope)

@@ -1,0 +1,47 @@
+"""Shared fixtures: jit / no-jit variants, tiny nets and synthetic data."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from pnn_jax.nets.columns import ColumnSpec, Conv, Dense, mlp_column
+
+
+@pytest.fixture(params=["jit", "nojit"])
+def variant(request):
+    """Run a function compiled (``jax.jit``) and op by op (``jax.disable_jit``)."""
+    if request.param == "jit":
+        return jax.jit
+
+    def nojit(f, **_):
+        def call(*args, **kwargs):
+            with jax.disable_jit():
+                return f(*args, **kwargs)
+
+        return call
+
+    return nojit
+
+
+def tiny_mlp(heads=None) -> ColumnSpec:
+    return mlp_column(6, (8, 7), heads or {"logits": 3})
+
+
+def tiny_conv() -> ColumnSpec:
+    """A small conv column with the Atari column's layer types (conv, conv, dense)."""
+    return ColumnSpec((12, 12, 2), (Conv(4, 4, 2), Conv(3, 3, 1), Dense(8)), (("policy", 3), ("value", 1)))
+
+
+def toy_classification(key, n=128, dim=6, classes=3):
+    """Linearly separable-ish data: ``(x [n, dim] float32, y [n] int32)``."""
+    kx, kw = jax.random.split(key)
+    x = jax.random.normal(kx, (n, dim))
+    w = jax.random.normal(kw, (dim, classes))
+    return x, jnp.argmax(x @ w, -1).astype(jnp.int32)
+
+
+def host(tree):
+    return jax.tree.map(lambda a: np.array(a, copy=True), tree)

@@ -1,0 +1,115 @@
+"""Progressive net structure: gradients reach only the trained column, parameter counts, validation."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import tiny_conv, tiny_mlp
+
+from pnn_jax.nets.columns import ColumnSpec, Conv, Dense, atari_column, mlp_column
+from pnn_jax.nets.progressive import ProgressiveNet
+
+
+@pytest.mark.parametrize("lateral", ["adapter", "plain"])
+@pytest.mark.parametrize("column", [0, 1, 2])
+def test_gradient_reaches_only_the_trained_column(lateral, column):
+    net = ProgressiveNet(tiny_conv(), 3, lateral=lateral)
+    params = net.init(jax.random.key(0))
+    x = jax.random.uniform(jax.random.key(1), (3, 12, 12, 2))
+
+    def loss(p):
+        out = net.apply_train(p, x, column)
+        return jnp.sum(out["policy"] ** 2) + jnp.sum(out["value"])
+
+    grads = jax.jit(jax.grad(loss))(params)
+    live = net.live_mask(params)
+    for (path, g), m in zip(jax.tree_util.tree_flatten_with_path(grads)[0], jax.tree.leaves(live),
+                            strict=True):
+        g = np.asarray(g)
+        for k in range(3):
+            nonzero = bool(np.any(g[k] != 0))
+            assert nonzero == (k == column and bool(np.any(m[k]))), f"{jax.tree_util.keystr(path)}[{k}]"
+
+
+ATARI_COLUMN = (  # PAPERS.md 1.2, 84x84x4 input, 18 actions: conv1, conv2, conv3, fc, policy, value
+    (8 * 8 * 4 * 12 + 12) + (4 * 4 * 12 * 12 + 12) + (3 * 3 * 12 * 12 + 12) + (7 * 7 * 12 * 256 + 256)
+    + (256 * 18 + 18) + (256 + 1)
+)
+
+
+def test_param_counts_by_hand():
+    spec = atari_column(18)
+    assert ProgressiveNet(spec, 1).param_count() == ATARI_COLUMN
+    assert ProgressiveNet(spec, 4, lateral="none").param_count() == 4 * ATARI_COLUMN
+    # Plain laterals: one U (shape of W) per pair j < k for conv2, conv3, fc and both heads.
+    u = (4 * 4 * 12 * 12) + (3 * 3 * 12 * 12) + (7 * 7 * 12 * 256) + 256 * 18 + 256
+    for k in (2, 3, 5):
+        pairs = k * (k - 1) // 2
+        assert ProgressiveNet(spec, k, lateral="plain").param_count() == k * ATARI_COLUMN + pairs * u
+    # Adapters (width n_{i-1}): per column k >= 2, alpha + V (1x1, 12 maps per source) + U per layer.
+    def adapter(k):
+        sources = k - 1
+        conv2 = 1 + sources * 12 * 12 + 4 * 4 * 12 * 12
+        conv3 = 1 + sources * 12 * 12 + 3 * 3 * 12 * 12
+        fc = 1 + sources * 12 * 12 + 7 * 7 * 12 * 256
+        heads = sum(1 + sources * 256 * 256 + 256 * out for out in (18, 1))
+        return conv2 + conv3 + fc + heads
+
+    for k in (2, 3, 6):
+        expect = k * ATARI_COLUMN + sum(adapter(c) for c in range(2, k + 1))
+        assert ProgressiveNet(spec, k, lateral="adapter").param_count() == expect
+    assert ProgressiveNet(spec, 3, head_laterals=False, lateral="plain").param_count() == (
+        3 * ATARI_COLUMN + 3 * (u - 256 * 18 - 256)
+    )
+
+
+def test_param_count_of_smaller_net_matches_allocation():
+    net = ProgressiveNet(tiny_mlp(), 4, lateral="plain")
+    params = net.init(jax.random.key(0))
+    live = net.live_mask(params)
+    total = sum(int(m.sum()) * int(np.prod(p.shape[m.ndim:]))
+                for p, m in zip(jax.tree.leaves(params), jax.tree.leaves(live), strict=True))
+    assert total == net.param_count() == net.param_count(4)
+    assert net.param_count(1) == ProgressiveNet(tiny_mlp(), 1).param_count()
+
+
+def test_atari_column_shapes():
+    net = ProgressiveNet(atari_column(6), 2)
+    assert net.column.hidden_shapes() == ((20, 20, 12), (9, 9, 12), (7, 7, 12), (256,))
+    out = net.apply(net.init(jax.random.key(0)), jnp.zeros((2, 84, 84, 4)), 1)
+    assert out["policy"].shape == (2, 6) and out["value"].shape == (2, 1)
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: ProgressiveNet(tiny_mlp(), 0), "max_columns"),
+        (lambda: ProgressiveNet(tiny_mlp(), 2, lateral="dense"), "lateral must be one of"),
+        (lambda: ProgressiveNet(tiny_mlp(), 2, alpha_init=-0.1), "alpha_init"),
+        (lambda: ProgressiveNet(tiny_mlp(), 2, adapter_width="wide"), "adapter_width"),
+        (lambda: ColumnSpec((8, 8, 1), (Conv(4, 9, 1),), (("y", 2),)), "does not fit"),
+        (lambda: ColumnSpec((16,), (Dense(4), Conv(4, 3, 1)), (("y", 2),)), "cannot follow"),
+        (lambda: mlp_column(4, (8,), {}), "at least one head"),
+        (lambda: mlp_column(4, (8, 0), {"y": 2}), "widths must be positive"),
+        (lambda: mlp_column(4, (8,), {"y": 0}), "at least one output"),
+    ],
+)
+def test_bad_architectures_are_rejected(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_trainable_mask_scopes():
+    net = ProgressiveNet(tiny_mlp(), 3)
+    params = net.init(jax.random.key(0))
+    mask = net.trainable_mask(params, 1, "heads")
+    assert not np.any(mask["hidden"][0]["w"]) and list(mask["heads"]["logits"]["w"]) == [False, True, False]
+    mask = net.trainable_mask(params, 2)
+    assert list(mask["hidden"][1]["lateral"]["v"]) == [False, False, True]
+    with pytest.raises(ValueError, match="scope"):
+        net.trainable_mask(params, 0, "hidden")
+    assert dataclasses.replace(net, max_columns=1).num_sources == 0
