@@ -10,7 +10,7 @@ import functools
 from collections.abc import Callable
 
 
-class counted_jit:  # noqa: N801 - used like the function it wraps
+class counted_jit:
     """``counted_jit(fn, **jit_kwargs)``: a jitted ``fn`` with a ``traces`` counter."""
 
     def __init__(self, fn: Callable, **jit_kwargs):

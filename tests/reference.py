@@ -34,11 +34,13 @@ def relu(x):
     return np.maximum(x, 0.0)
 
 
-def lateral(kind, layer, p, k, sources):
+def lateral(kind, layer, p, k, sources, adapter_v="1x1"):
     """The lateral term of column k from ``sources`` = [h^(0), ..., h^(k-1)] (k >= 1)."""
     if kind == "plain":  # Eq. 1: one U per earlier column
         return sum(linear(layer, p["u"][k][j], sources[j]) for j in range(k))
     # Eq. 2: one adapter on the channel-concatenation of all earlier columns
+    if adapter_v == "dense" and not isinstance(layer, Conv):  # V dense on the flattened maps
+        sources = [s.reshape(s.shape[0], -1) for s in sources]
     alpha = float(p["alpha"][k])
     cat = np.concatenate([alpha * s.astype(np.float64) for s in sources], axis=-1)
     v = np.concatenate([p["v"][k][j] for j in range(k)], axis=0).astype(np.float64)
@@ -57,7 +59,8 @@ def forward(net, params, x):
             p = params["hidden"][i]
             pre = linear(layer, p["w"][k], h) + p["b"][k]
             if i > 0 and k > 0 and net.lateral != "none":
-                pre = pre + lateral(net.lateral, layer, p["lateral"], k, [hidden[j][i - 1] for j in range(k)])
+                srcs = [hidden[j][i - 1] for j in range(k)]
+                pre = pre + lateral(net.lateral, layer, p["lateral"], k, srcs, net.adapter_v)
             h = relu(pre)
             hs.append(h)
         out = {}

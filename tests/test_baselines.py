@@ -25,8 +25,11 @@ def expected_to_change(net, params, stage, path, column):
 @pytest.mark.parametrize("lateral", ["adapter", "plain"])
 @pytest.mark.parametrize("method", transfer.METHODS)
 def test_each_method_updates_exactly_its_parameters(method, lateral):
-    plan = transfer.transfer_plan(method, num_sources=2 if method == "progressive" else 1,
-                                  reset_heads=method in ("baseline2", "baseline3"))
+    plan = transfer.transfer_plan(
+        method,
+        num_sources=2 if method == "progressive" else 1,
+        reset_heads=method in ("baseline2", "baseline3"),
+    )
     net = ProgressiveNet(tiny_mlp(), plan.max_columns, lateral=lateral)
     tx = make_optimizer("adam", 1e-2)
     loop = ptrain.make_train_loop(net, tx, ptrain.classification_loss(), batch_size=16)
@@ -40,8 +43,9 @@ def test_each_method_updates_exactly_its_parameters(method, lateral):
         state, _ = loop(state, data[stage.task], jax.random.key(i), num_steps=5)
         params = state.params
         after = host(params)
-        for (path, b), a in zip(jax.tree_util.tree_flatten_with_path(before)[0], jax.tree.leaves(after),
-                                strict=True):
+        for (path, b), a in zip(
+            jax.tree_util.tree_flatten_with_path(before)[0], jax.tree.leaves(after), strict=True
+        ):
             for column in range(plan.max_columns):
                 changed = not np.array_equal(a[column], b[column])
                 want = expected_to_change(net, params, stage, path, column)

@@ -44,20 +44,34 @@ def test_columns_stay_bit_identical(optimizer, lateral):
         after = host(params)
         assert not np.array_equal(after["hidden"][0]["w"][column], before["hidden"][0]["w"][column])
         for k, (col_params, outputs, digest) in enumerate(snapshots):
-            assert_trees_bit_equal(jax.tree.map(lambda a, k=k: a[k], after), col_params,
-                                   f"column {k} after training column {column}")
+            assert_trees_bit_equal(
+                jax.tree.map(lambda a, k=k: a[k], after),
+                col_params,
+                f"column {k} after training column {column}",
+            )
             out = np.asarray(net.apply(params, probe, k)["logits"])
             assert out.tobytes() == outputs.tobytes(), f"outputs of column {k} changed"
             assert net.column_checksums(params)[k] == digest
         frozen_digest = freezing.frozen_checksum(params, host(state.trainable))
         assert frozen_digest == freezing.frozen_checksum(before, host(state.trainable))
-        snapshots.append((jax.tree.map(lambda a, c=column: a[c], after),
-                          np.asarray(net.apply(params, probe, column)["logits"]),
-                          net.column_checksums(params)[column]))
+        snapshots.append(
+            (
+                jax.tree.map(lambda a, c=column: a[c], after),
+                np.asarray(net.apply(params, probe, column)["logits"]),
+                net.column_checksums(params)[column],
+            )
+        )
 
 
-@pytest.mark.parametrize("make_tx", [lambda: optax.adam(1e-2), lambda: optax.adamw(1e-2, weight_decay=0.1),
-                                     lambda: optax.rmsprop(1e-2, momentum=0.9)], ids=["adam", "adamw", "rmsprop-momentum"])
+@pytest.mark.parametrize(
+    "make_tx",
+    [
+        lambda: optax.adam(1e-2),
+        lambda: optax.adamw(1e-2, weight_decay=0.1),
+        lambda: optax.rmsprop(1e-2, momentum=0.9),
+    ],
+    ids=["adam", "adamw", "rmsprop-momentum"],
+)
 def test_stale_optimizer_state_cannot_move_frozen_weights(make_tx):
     """Moments left from training column 0 would move it if only gradients were zeroed."""
     net = ProgressiveNet(tiny_mlp(), 2)

@@ -21,7 +21,7 @@ def test_train_step_traces_once_over_steps_and_columns():
             state = ptrain.init_state(net, params, tx, column, scope)
             for i in range(20):
                 batch = toy_classification(jax.random.key(100 * column + i), n=16)
-                state, metrics = step(state, batch)
+                state, _metrics = step(state, batch)
             params = state.params
     assert step.traces == 1
     assert int(state.step) == 20
@@ -58,6 +58,6 @@ def test_conv_train_step_traces_once():
         state = ptrain.init_state(net, params, tx, column)
         for i in range(5):
             x = jax.random.uniform(jax.random.key(i), (4, 12, 12, 2))
-            state, m = step(state, (x, np.arange(4, dtype=np.float32)))
+            state, _m = step(state, (x, np.arange(4, dtype=np.float32)))
         params = state.params
     assert step.traces == 1

@@ -27,8 +27,9 @@ def test_gradient_reaches_only_the_trained_column(lateral, column):
 
     grads = jax.jit(jax.grad(loss))(params)
     live = net.live_mask(params)
-    for (path, g), m in zip(jax.tree_util.tree_flatten_with_path(grads)[0], jax.tree.leaves(live),
-                            strict=True):
+    for (path, g), m in zip(
+        jax.tree_util.tree_flatten_with_path(grads)[0], jax.tree.leaves(live), strict=True
+    ):
         g = np.asarray(g)
         for k in range(3):
             nonzero = bool(np.any(g[k] != 0))
@@ -36,8 +37,12 @@ def test_gradient_reaches_only_the_trained_column(lateral, column):
 
 
 ATARI_COLUMN = (  # PAPERS.md 1.2, 84x84x4 input, 18 actions: conv1, conv2, conv3, fc, policy, value
-    (8 * 8 * 4 * 12 + 12) + (4 * 4 * 12 * 12 + 12) + (3 * 3 * 12 * 12 + 12) + (7 * 7 * 12 * 256 + 256)
-    + (256 * 18 + 18) + (256 + 1)
+    (8 * 8 * 4 * 12 + 12)
+    + (4 * 4 * 12 * 12 + 12)
+    + (3 * 3 * 12 * 12 + 12)
+    + (7 * 7 * 12 * 256 + 256)
+    + (256 * 18 + 18)
+    + (256 + 1)
 )
 
 
@@ -50,6 +55,7 @@ def test_param_counts_by_hand():
     for k in (2, 3, 5):
         pairs = k * (k - 1) // 2
         assert ProgressiveNet(spec, k, lateral="plain").param_count() == k * ATARI_COLUMN + pairs * u
+
     # Adapters (width n_{i-1}): per column k >= 2, alpha + V (1x1, 12 maps per source) + U per layer.
     def adapter(k):
         sources = k - 1
@@ -71,8 +77,10 @@ def test_param_count_of_smaller_net_matches_allocation():
     net = ProgressiveNet(tiny_mlp(), 4, lateral="plain")
     params = net.init(jax.random.key(0))
     live = net.live_mask(params)
-    total = sum(int(m.sum()) * int(np.prod(p.shape[m.ndim:]))
-                for p, m in zip(jax.tree.leaves(params), jax.tree.leaves(live), strict=True))
+    total = sum(
+        int(m.sum()) * int(np.prod(p.shape[m.ndim :]))
+        for p, m in zip(jax.tree.leaves(params), jax.tree.leaves(live), strict=True)
+    )
     assert total == net.param_count() == net.param_count(4)
     assert net.param_count(1) == ProgressiveNet(tiny_mlp(), 1).param_count()
 
@@ -91,6 +99,7 @@ def test_atari_column_shapes():
         (lambda: ProgressiveNet(tiny_mlp(), 2, lateral="dense"), "lateral must be one of"),
         (lambda: ProgressiveNet(tiny_mlp(), 2, alpha_init=-0.1), "alpha_init"),
         (lambda: ProgressiveNet(tiny_mlp(), 2, adapter_width="wide"), "adapter_width"),
+        (lambda: ProgressiveNet(tiny_conv(), 2, adapter_v="conv"), "adapter_v"),
         (lambda: ColumnSpec((8, 8, 1), (Conv(4, 9, 1),), (("y", 2),)), "does not fit"),
         (lambda: ColumnSpec((16,), (Dense(4), Conv(4, 3, 1)), (("y", 2),)), "cannot follow"),
         (lambda: mlp_column(4, (8,), {}), "at least one head"),

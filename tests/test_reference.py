@@ -50,18 +50,25 @@ def test_all_columns_match_numpy_reference(column, lateral, variant):
     ref_hidden, ref_heads = reference.forward(net, params, x)
     for k in range(K):
         for i, h in enumerate(hidden):
-            np.testing.assert_allclose(h[k], ref_hidden[k][i], rtol=2e-4, atol=2e-5,
-                                       err_msg=f"column {k} hidden layer {i}")
+            np.testing.assert_allclose(
+                h[k], ref_hidden[k][i], rtol=2e-4, atol=2e-5, err_msg=f"column {k} hidden layer {i}"
+            )
         for name, out in heads.items():
-            np.testing.assert_allclose(out[k], ref_heads[k][name], rtol=2e-4, atol=2e-5,
-                                       err_msg=f"column {k} head {name}")
+            np.testing.assert_allclose(
+                out[k], ref_heads[k][name], rtol=2e-4, atol=2e-5, err_msg=f"column {k} head {name}"
+            )
     # The training forward (frozen stacked pass + one differentiable column) gives the same values.
     train_fwd = variant(net.apply_train)
     for k in range(K):
         out = host(train_fwd(params, x, k))
         for name in out:
-            np.testing.assert_allclose(out[name], ref_heads[k][name], rtol=2e-4, atol=2e-5,
-                                       err_msg=f"apply_train column {k} head {name}")
+            np.testing.assert_allclose(
+                out[name],
+                ref_heads[k][name],
+                rtol=2e-4,
+                atol=2e-5,
+                err_msg=f"apply_train column {k} head {name}",
+            )
 
 
 @pytest.mark.parametrize("lateral", ["plain", "adapter"])
@@ -74,16 +81,21 @@ def test_head_laterals_option(lateral):
     _, ref_heads = reference.forward(net, params, x)
     for k in range(K):
         np.testing.assert_allclose(heads["logits"][k], ref_heads[k]["logits"], rtol=2e-4, atol=2e-5)
-        np.testing.assert_allclose(jax.jit(net.apply_train)(params, x, k)["logits"],
-                                   ref_heads[k]["logits"], rtol=2e-4, atol=2e-5)
+        np.testing.assert_allclose(
+            jax.jit(net.apply_train)(params, x, k)["logits"], ref_heads[k]["logits"], rtol=2e-4, atol=2e-5
+        )
 
 
-@pytest.mark.parametrize("width", ["out", 5])
-def test_adapter_width_options(width):
-    net = ProgressiveNet(tiny_conv(), K, lateral="adapter", adapter_width=width)
+@pytest.mark.parametrize(("width", "adapter_v"), [("out", "1x1"), (5, "1x1"), ("in", "dense"), ("out", "dense")])
+def test_adapter_options(width, adapter_v):
+    net = ProgressiveNet(tiny_conv(), K, lateral="adapter", adapter_width=width, adapter_v=adapter_v)
     params = randomized_params(net, jax.random.key(4))
     expect = 3 if width == "out" else 5  # second conv layer has 3 maps
-    assert params["hidden"][1]["lateral"]["v"].shape[-1] == expect
+    if adapter_v == "1x1":
+        assert params["hidden"][1]["lateral"]["v"].shape[-1] == expect
+    # The fc layer reads 3x3x3 maps: V is [3 maps, A] per source (1x1) or [27, A] (dense).
+    v_fc = params["hidden"][2]["lateral"]["v"]
+    assert v_fc.shape[-2] == (3 if adapter_v == "1x1" else 27)
     x = np.asarray(jax.random.uniform(jax.random.key(5), (2, 12, 12, 2)))
     heads, hidden = host(jax.jit(net.apply_all)(params, x))
     ref_hidden, ref_heads = reference.forward(net, params, x)

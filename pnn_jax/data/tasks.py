@@ -53,7 +53,5 @@ def class_task(
     lookup = np.full(int(max(classes)) + 1, -1, np.int32)
     lookup[list(classes)] = np.arange(len(classes), dtype=np.int32)
     ys = lookup[ys]
-    x_tr, x_te, y_tr, y_te = train_test_split(
-        xs, ys, test_size=test_fraction, random_state=seed, stratify=ys
-    )
+    x_tr, x_te, y_tr, y_te = train_test_split(xs, ys, test_size=test_fraction, random_state=seed, stratify=ys)
     return Task(name or "classes" + "".join(map(str, classes)), classes, x_tr, y_tr, x_te, y_te)

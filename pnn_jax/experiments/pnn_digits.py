@@ -20,8 +20,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from pnn_jax import config as cfglib
 from pnn_jax.config import ConfigError, check, check_choice
 from pnn_jax.nets import laterals
@@ -92,19 +90,33 @@ def validate(cfg: DigitsConfig, num_train: int | None = None) -> None:
     for m in cfg.methods:
         check_choice("methods", m, transfer.METHODS)
     m = cfg.model
-    check(len(m.widths) > 0 and all(w > 0 for w in m.widths), "model.widths", m.widths,
-          "a non-empty list of positive ints")
+    check(
+        len(m.widths) > 0 and all(w > 0 for w in m.widths),
+        "model.widths",
+        m.widths,
+        "a non-empty list of positive ints",
+    )
     check_choice("model.lateral", m.lateral, laterals.LATERAL_KINDS)
-    check(m.adapter_width in ("in", "out") or (isinstance(m.adapter_width, int)
-          and not isinstance(m.adapter_width, bool) and m.adapter_width > 0),
-          "model.adapter_width", m.adapter_width, "in, out or a positive int")
+    check(
+        m.adapter_width in ("in", "out")
+        or (
+            isinstance(m.adapter_width, int) and not isinstance(m.adapter_width, bool) and m.adapter_width > 0
+        ),
+        "model.adapter_width",
+        m.adapter_width,
+        "in, out or a positive int",
+    )
     check(m.alpha_init > 0, "model.alpha_init", m.alpha_init, "a positive number (paper: 1, 0.1, 0.01)")
     t = cfg.train
     check(t.steps > 0, "train.steps", t.steps, "a positive int")
     check(t.batch_size > 0, "train.batch_size", t.batch_size, "a positive int")
     if num_train is not None:
-        check(t.batch_size <= num_train, "train.batch_size", t.batch_size,
-              f"at most the smallest task's training set ({num_train} examples)")
+        check(
+            t.batch_size <= num_train,
+            "train.batch_size",
+            t.batch_size,
+            f"at most the smallest task's training set ({num_train} examples)",
+        )
     check(t.lr > 0, "train.lr", t.lr, "a positive learning rate")
     check(t.grad_clip >= 0, "train.grad_clip", t.grad_clip, "0 (off) or a positive norm")
     check_choice("train.optimizer", t.optimizer, OPTIMIZERS)
@@ -117,8 +129,10 @@ def _fmt(v: float | None) -> str:
 
 def results_table(rows: list[dict]) -> str:
     """Markdown table of the per-method results."""
-    head = ("| method | columns | A before B | A after B | forgetting | B | A column unchanged |"
-            " time (s) |\n|---|---|---|---|---|---|---|---|")
+    head = (
+        "| method | columns | A before B | A after B | forgetting | B | A column unchanged |"
+        " time (s) |\n|---|---|---|---|---|---|---|---|"
+    )
     lines = [head]
     for r in rows:
         forget = None if r["a_before"] is None else r["a_before"] - r["a_after"]
@@ -157,10 +171,12 @@ def run(cfg: DigitsConfig, log=print) -> dict:
     column = mlp_column(x.shape[1], cfg.model.widths, {"logits": num_classes})
     tx = make_optimizer(cfg.train.optimizer, cfg.train.lr, cfg.train.grad_clip or None)
     loss_fn = ptrain.classification_loss("logits")
-    log(f"pnn_digits: A = digits {cfg.task_a} ({len(task_a.y_train)} train / {len(task_a.y_test)} test), "
+    log(
+        f"pnn_digits: A = digits {cfg.task_a} ({len(task_a.y_train)} train / {len(task_a.y_test)} test), "
         f"B = digits {cfg.task_b} ({len(task_b.y_train)} / {len(task_b.y_test)}); "
         f"{cfg.train.steps} steps per column, batch {cfg.train.batch_size}, {cfg.train.optimizer} "
-        f"lr {cfg.train.lr}; jax {jax.__version__} on {jax.devices()[0].platform}")
+        f"lr {cfg.train.lr}; jax {jax.__version__} on {jax.devices()[0].platform}"
+    )
 
     rows = []
     for method in cfg.methods:
@@ -190,16 +206,23 @@ def run(cfg: DigitsConfig, log=print) -> dict:
                 key, sk = jax.random.split(key)
                 state, metrics = loop(state, train_data, sk, num_steps=n)
                 done += n
-                log(f"  {method:<12} stage {si + 1}/{len(plan.stages)} ({stage.task}, column "
+                log(
+                    f"  {method:<12} stage {si + 1}/{len(plan.stages)} ({stage.task}, column "
                     f"{stage.column}, {stage.scope}) step {done:>5}/{cfg.train.steps}: "
-                    f"loss {float(metrics['loss']):.4f} train acc {float(metrics['accuracy']):.3f}")
+                    f"loss {float(metrics['loss']):.4f} train acc {float(metrics['accuracy']):.3f}"
+                )
             params = state.params
             if stage.task == "source0":
                 _, (xa, ya) = device_data["source0"]
                 a_before = float(evaluate(params, xa, ya, stage.column))
                 a_sum_before = net.column_checksums(params)[stage.column]
-        row = {"method": method, "columns": plan.max_columns, "a_before": a_before, "a_after": None,
-               "a_column_unchanged": None}
+        row = {
+            "method": method,
+            "columns": plan.max_columns,
+            "a_before": a_before,
+            "a_after": None,
+            "a_column_unchanged": None,
+        }
         if "source0" in plan.tasks:
             col_a = plan.stages[[s.task for s in plan.stages].index("source0")].column
             _, (xa, ya) = device_data["source0"]
@@ -244,8 +267,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(out["table"])
     print()
-    print(f"Task A is answered by column 0 in every method; 'A column unchanged' compares its SHA-256 "
-          f"before and after learning B. Total {time.perf_counter() - t0:.1f} s.")
+    print(
+        f"Task A is answered by column 0 in every method; 'A column unchanged' compares its SHA-256 "
+        f"before and after learning B. Total {time.perf_counter() - t0:.1f} s."
+    )
     print(f"run directory: {out['run_dir']}")
     return 0
 

@@ -12,6 +12,10 @@ single ``jax.vmap`` over ``k`` computes the laterals of every column in one batc
   conv feature map and a dense projection when it is a vector; in both cases it acts on the channel
   axis. ``U`` has the receiving layer's form: a conv with W's kernel and stride for conv layers
   (PAPERS.md 1.1 [?]), dense on the flattened projection for fc layers and heads.
+  Where an fc layer reads conv maps (the Atari column's fc layer), "V is dense for fc layers" has a
+  second reading: V dense over the *flattened* maps. ``adapter_v="dense"`` selects it;
+  the default ``"1x1"`` keeps V a 1x1 convolution there, which keeps the adapter's parameters on the
+  order of one column (the paper's stated aim) instead of ``(k-1) * n_{i-1}^2`` with n_{i-1} = 588.
 
 Sources are stacked ``H: [S, B, *src_shape]`` with ``S = K_max - 1`` slots (the last column is
 never a source). Source ``j`` feeds target ``k`` iff ``j < k``; the mask multiplies the *parameters*
@@ -27,6 +31,7 @@ Parameter layouts (per layer; leading axes are [target column k, source column j
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import jax
@@ -40,6 +45,16 @@ LATERAL_KINDS = ("plain", "adapter", "none")
 # Adapter width (PAPERS.md 1.1 [?]): the paper's stated shape of V projects to n_{i-1} (the source
 # width, "in"); its text says n_i (the receiving layer's width, "out"). Default: "in".
 AdapterWidth = Literal["in", "out"] | int
+ADAPTER_V = ("1x1", "dense")
+
+
+def adapter_source_shape(src_shape: Shape, layer: Layer, adapter_v: str = "1x1") -> Shape:
+    """The source shape V sees: flattened for ``adapter_v="dense"`` when an fc layer reads maps."""
+    if adapter_v not in ADAPTER_V:
+        raise ValueError(f"adapter_v must be one of {ADAPTER_V}, got {adapter_v!r}")
+    if adapter_v == "dense" and isinstance(layer, Dense) and len(src_shape) > 1:
+        return (math.prod(src_shape),)
+    return tuple(src_shape)
 
 
 def adapter_width(width: AdapterWidth, src_shape: Shape, layer: Layer) -> int:
@@ -88,6 +103,7 @@ def init(
     *,
     width: AdapterWidth = "in",
     alpha_init: float = 1.0,
+    adapter_v: str = "1x1",
 ) -> dict[str, jax.Array]:
     """Lateral parameters of ONE target column into ``layer`` from ``num_sources`` source slots.
 
@@ -98,6 +114,7 @@ def init(
     if kind == "plain":  # one U per source column, each with its own fan-in
         return {"u": jnp.stack([draw(layer.kernel_shape(src_shape)) for _ in range(num_sources)])}
     if kind == "adapter":
+        src_shape = adapter_source_shape(src_shape, layer, adapter_v)
         a = adapter_width(width, src_shape, layer)
         v = jnp.stack([draw((src_shape[-1], a)) for _ in range(num_sources)])
         u = draw(layer.kernel_shape((*src_shape[:-1], a)))
@@ -111,6 +128,7 @@ def apply(
     params: dict[str, jax.Array],
     sources: jax.Array,
     k: jax.Array,
+    adapter_v: str = "1x1",
 ) -> jax.Array | float:
     """Lateral input of target column ``k`` to ``layer`` (pre-activation, added to ``W h + b``).
 
@@ -120,6 +138,7 @@ def apply(
       params: this column's lateral parameters (see module docstring), no column axis.
       sources: ``[S, B, *src_shape]`` activations ``h_{i-1}^(j)`` of the source columns.
       k: the target column (int, may be traced).
+      adapter_v: ``"1x1"`` or ``"dense"``: how V reads conv maps that feed an fc layer.
     Returns:
       ``[B, *out_shape]``, or ``0.0`` when there are no laterals.
     """
@@ -132,6 +151,8 @@ def apply(
         u = params["u"] * mask.reshape(s, *([1] * (params["u"].ndim - 1)))
         return layer.linear(_concat_kernels(u, layer, src_shape), _concat_sources(sources))
     if kind == "adapter":
+        shape = adapter_source_shape(src_shape, layer, adapter_v)
+        sources = sources.reshape(*sources.shape[:2], *shape)
         v = params["v"] * mask[:, None, None]  # [S, C, A], rows of later columns zeroed
         # V acts on the channel axis of the concatenated sources: a 1x1 conv for feature maps,
         # a dense projection for vectors. alpha scales the input (linear, so after V is the same).

@@ -53,6 +53,8 @@ class ProgressiveNet:
       adapter_width: width of the adapter projection V: ``"in"`` = ``n_{i-1}`` (the paper's stated
         shape; default), ``"out"`` = ``n_i`` (the paper's text), or an int (PAPERS.md 1.1 [?]).
       alpha_init: initial adapter scale; the paper draws it per run from {1, 0.1, 0.01}.
+      adapter_v: where an fc layer reads conv maps, V is a 1x1 conv over the maps (``"1x1"``,
+        default) or dense over the flattened maps (``"dense"``) (PAPERS.md 1.1 [?]).
     """
 
     column: ColumnSpec
@@ -61,19 +63,19 @@ class ProgressiveNet:
     head_laterals: bool = True
     adapter_width: laterals.AdapterWidth = "in"
     alpha_init: float = 1.0
+    adapter_v: str = "1x1"
 
     def __post_init__(self):
         if not isinstance(self.max_columns, int) or self.max_columns < 1:
             raise ValueError(f"max_columns must be a positive int, got {self.max_columns!r}")
         if self.lateral not in laterals.LATERAL_KINDS:
-            raise ValueError(
-                f"lateral must be one of {laterals.LATERAL_KINDS}, got {self.lateral!r}"
-            )
+            raise ValueError(f"lateral must be one of {laterals.LATERAL_KINDS}, got {self.lateral!r}")
         if not (isinstance(self.alpha_init, int | float) and self.alpha_init > 0):
             raise ValueError(f"alpha_init must be a positive number, got {self.alpha_init!r}")
         if self.lateral == "adapter":
-            for layer, shape in zip(self.column.hidden, self.column.layer_in_shapes(), strict=True):
-                laterals.adapter_width(self.adapter_width, shape, layer)  # raises if invalid
+            for _, layer, shape, _ in self._layers():  # raise here, not at init, if invalid
+                shape = laterals.adapter_source_shape(shape, layer, self.adapter_v)
+                laterals.adapter_width(self.adapter_width, shape, layer)
 
     # ----------------------------------------------------------------------------------------
     # Structure
@@ -127,6 +129,7 @@ class ProgressiveNet:
                     self.num_sources,
                     width=self.adapter_width,
                     alpha_init=self.alpha_init,
+                    adapter_v=self.adapter_v,
                 ),
             }
         return layers
@@ -171,19 +174,16 @@ class ProgressiveNet:
         net = self if num_columns is None else dataclasses.replace(self, max_columns=num_columns)
         shapes = jax.eval_shape(net._init, jax.random.key(0))
         masks = net.live_mask(shapes)
-        counts = jax.tree.map(
-            lambda s, m: int(m.sum()) * math.prod(s.shape[m.ndim :]), shapes, masks
-        )
+        counts = jax.tree.map(lambda s, m: int(m.sum()) * math.prod(s.shape[m.ndim :]), shapes, masks)
         return sum(jax.tree.leaves(counts))
 
     # ----------------------------------------------------------------------------------------
     # Forward passes
-    @staticmethod
-    def _layer(layer, kind, p, h, sources, k, relu=True):
+    def _layer(self, layer, kind, p, h, sources, k, relu=True):
         """One layer of column ``k``: ``f(W h + b + lateral)``. ``p`` has no column axis."""
         pre = layer.linear(p["w"], h) + p["b"]
         if kind != "none":
-            pre = pre + laterals.apply(kind, layer, p["lateral"], sources, k)
+            pre = pre + laterals.apply(kind, layer, p["lateral"], sources, k, self.adapter_v)
         return jax.nn.relu(pre) if relu else pre
 
     def _stacked_pass(self, params: Params, x: jax.Array, num_columns: int, with_heads: bool):
@@ -265,9 +265,7 @@ class ProgressiveNet:
             h = self._layer(layer, kind, pk["hidden"][i], h, sources[i], column)
         out = {}
         for name, layer, _, kind in layers[n_hidden:]:
-            out[name] = self._layer(
-                layer, kind, pk["heads"][name], h, sources[n_hidden], column, relu=False
-            )
+            out[name] = self._layer(layer, kind, pk["heads"][name], h, sources[n_hidden], column, relu=False)
         return out
 
     # ----------------------------------------------------------------------------------------

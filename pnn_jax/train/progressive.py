@@ -94,9 +94,7 @@ def train_step(
     return new, metrics
 
 
-def make_train_step(
-    net: ProgressiveNet, tx: optax.GradientTransformation, loss_fn: LossFn
-) -> counted_jit:
+def make_train_step(net: ProgressiveNet, tx: optax.GradientTransformation, loss_fn: LossFn) -> counted_jit:
     """Jitted ``step(state, batch) -> (state, metrics)``; ``.traces`` counts its compilations."""
     return counted_jit(lambda state, batch: train_step(net, tx, loss_fn, state, batch))
 

@@ -70,9 +70,7 @@ def transfer_plan(method: str, num_sources: int = 1, reset_heads: bool = False) 
     if method == "baseline1":
         return TransferPlan(method, 1, (Stage("target", 0),))
     if method == "baseline2":
-        return TransferPlan(
-            method, 1, (Stage(src, 0), Stage("target", 0, "heads", reset_heads=reset_heads))
-        )
+        return TransferPlan(method, 1, (Stage(src, 0), Stage("target", 0, "heads", reset_heads=reset_heads)))
     if method == "baseline3":
         return TransferPlan(method, 1, (Stage(src, 0), Stage("target", 0, reset_heads=reset_heads)))
     if method == "baseline4":
