@@ -141,6 +141,7 @@ def main() -> None:
     args = ap.parse_args()
 
     batch = make_batch(args.batch)
+    bench_k("plain", 1, batch, args.iters)  # discarded: the process's first runs are slower
     rows = []
     for lateral in args.laterals.split(","):
         base = None

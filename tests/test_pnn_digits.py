@@ -72,3 +72,17 @@ def test_file_as_out_dir(tmp_path, capsys):
     blocker.write_text("x")
     assert pnn_digits.main([*TINY, f"out_dir={blocker}"]) == 2
     assert "not writable" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_default_config_shows_no_forgetting_only_for_progressive(tmp_path):
+    """The main job at its default budget: the README's claims hold."""
+    from pnn_jax import config as cfglib
+
+    cfg = cfglib.load(pnn_digits.DigitsConfig, pnn_digits.CONFIG_PATH, [f"out_dir={tmp_path}"])
+    rows = {r["method"]: r for r in pnn_digits.run(cfg, log=lambda *_: None)["rows"]}
+    prog = rows["progressive"]
+    assert prog["a_column_unchanged"] and prog["a_after"] == prog["a_before"] > 0.97
+    assert prog["b"] > 0.95 and rows["baseline1"]["b"] > 0.95 and rows["baseline4"]["b"] > 0.95
+    assert rows["baseline3"]["a_before"] - rows["baseline3"]["a_after"] > 0.2  # fine-tuning forgets A
+    assert rows["baseline2"]["a_after"] < rows["baseline2"]["a_before"]

@@ -86,7 +86,9 @@ def test_head_laterals_option(lateral):
         )
 
 
-@pytest.mark.parametrize(("width", "adapter_v"), [("out", "1x1"), (5, "1x1"), ("in", "dense"), ("out", "dense")])
+@pytest.mark.parametrize(
+    ("width", "adapter_v"), [("out", "1x1"), (5, "1x1"), ("in", "dense"), ("out", "dense")]
+)
 def test_adapter_options(width, adapter_v):
     net = ProgressiveNet(tiny_conv(), K, lateral="adapter", adapter_width=width, adapter_v=adapter_v)
     params = randomized_params(net, jax.random.key(4))
