@@ -2,12 +2,13 @@
 
 For K = 1..4 columns (capacity K, training the last column with the others frozen) at batch 256:
 compile time of the jitted train step, median step time, its ratio to K = 1, and the parameter
-count; for plain laterals and adapters. Then, at fixed capacity K = 4, training each column
-k = 0..3 with ONE compiled step (trace count and per-column step time): adding a column does not
-recompile.
+count; for plain laterals and adapters. All configurations are compiled first and then timed
+round-robin (4 steps each per round), so the drift of a shared machine cancels in the ratios.
+Then, at fixed capacity K = 4, training each column k = 0..3 with ONE compiled step (trace count
+and per-column step time): adding a column does not recompile.
 
 Prints a markdown table and appends it to benchmarks/RESULTS.md with machine, jax version and
-commit. Usage: ``python benchmarks/bench_columns.py [--batch 256] [--iters 10] [--max-k 4]``
+commit. Usage: ``python benchmarks/bench_columns.py [--batch 256] [--iters 20] [--max-k 4]``
 (``make bench``).
 """
 
@@ -53,20 +54,19 @@ def make_batch(batch: int):
     return jnp.asarray(frames), jnp.asarray(actions), jnp.asarray(returns)
 
 
-def time_steps(step, state, batch, iters: int) -> tuple[float, object]:
-    """Median seconds per step over ``iters`` steps (after one warm-up step)."""
-    state, m = step(state, batch)
-    jax.block_until_ready(m)
+def run_steps(step, state, batch, n: int) -> tuple[list[float], object]:
+    """Seconds of each of ``n`` steps (each waited for)."""
     times = []
-    for _ in range(iters):
+    for _ in range(n):
         t0 = time.perf_counter()
         state, m = step(state, batch)
         jax.block_until_ready(m)
         times.append(time.perf_counter() - t0)
-    return statistics.median(times), state
+    return times, state
 
 
-def bench_k(lateral: str, k: int, batch, iters: int) -> dict:
+def prepare(lateral: str, k: int, batch) -> dict:
+    """Compile the train step of a capacity-``k`` net training its last column; one warm-up step."""
     net = ProgressiveNet(atari_column(NUM_ACTIONS), k, lateral=lateral)
     tx = make_optimizer("rmsprop", 1e-4, grad_clip=40.0)
     step = ptrain.make_train_step(net, tx, actor_critic_loss)
@@ -74,29 +74,31 @@ def bench_k(lateral: str, k: int, batch, iters: int) -> dict:
     t0 = time.perf_counter()
     compiled = step.lower(state, batch).compile()
     compile_s = time.perf_counter() - t0
-    seconds, _ = time_steps(compiled, state, batch, iters)
+    _, state = run_steps(compiled, state, batch, 1)
     return {
         "lateral": lateral,
         "K": k,
         "compile_s": compile_s,
-        "step_ms": 1e3 * seconds,
         "params": net.param_count(),
+        "step": compiled,
+        "state": state,
+        "times": [],
     }
 
 
 def bench_activation(lateral: str, capacity: int, batch, iters: int) -> tuple[list[float], int]:
-    """Step time for training each column of a capacity-``capacity`` net with one compiled step."""
+    """Median step time for training each column of a capacity net with ONE compiled step."""
     net = ProgressiveNet(atari_column(NUM_ACTIONS), capacity, lateral=lateral)
     tx = make_optimizer("rmsprop", 1e-4, grad_clip=40.0)
     step = ptrain.make_train_step(net, tx, actor_critic_loss)
     params = net.init(jax.random.key(0))
-    per_column = []
-    for column in range(capacity):
-        state = ptrain.init_state(net, params, tx, column)
-        seconds, state = time_steps(step, state, batch, iters)
-        params = state.params
-        per_column.append(1e3 * seconds)
-    return per_column, step.traces
+    states = [ptrain.init_state(net, params, tx, column) for column in range(capacity)]
+    times = [[] for _ in range(capacity)]
+    for _ in range(max(1, iters // 4)):  # round-robin over columns, so drift hits all alike
+        for column in range(capacity):
+            t, states[column] = run_steps(step, states[column], batch, 4)
+            times[column] += t
+    return [1e3 * statistics.median(t) for t in times], step.traces
 
 
 def machine() -> str:
@@ -141,27 +143,33 @@ def main() -> None:
     args = ap.parse_args()
 
     batch = make_batch(args.batch)
-    bench_k("plain", 1, batch, args.iters)  # discarded: the process's first runs are slower
+    configs = [prepare(lat, k, batch) for lat in args.laterals.split(",") for k in range(1, args.max_k + 1)]
+    # Round-robin timing: every configuration is measured in every round, so slow drift of a
+    # shared machine affects all of them alike and the ratios stay meaningful.
+    rounds = max(1, args.iters // 4)
+    for _ in range(rounds):
+        for c in configs:
+            t, c["state"] = run_steps(c["step"], c["state"], batch, 4)
+            c["times"] += t
     rows = []
-    for lateral in args.laterals.split(","):
-        base = None
-        for k in range(1, args.max_k + 1):
-            r = bench_k(lateral, k, batch, args.iters)
-            base = base or r["step_ms"]
-            r["ratio"] = r["step_ms"] / base
-            rows.append(r)
-            print(
-                f"  {lateral:<8} K={k}: step {r['step_ms']:.1f} ms ({r['ratio']:.2f}x K=1), "
-                f"compile {r['compile_s']:.2f} s, {r['params']:,} params",
-                flush=True,
-            )
+    for c in configs:
+        c["step_ms"] = 1e3 * statistics.median(c["times"])
+        base = next(r for r in configs if r["lateral"] == c["lateral"] and r["K"] == 1)
+        c["ratio"] = c["step_ms"] / (1e3 * statistics.median(base["times"]))
+        rows.append(c)
+        print(
+            f"  {c['lateral']:<8} K={c['K']}: step {c['step_ms']:.1f} ms ({c['ratio']:.2f}x K=1), "
+            f"compile {c['compile_s']:.2f} s, {c['params']:,} params",
+            flush=True,
+        )
     per_column, traces = bench_activation("adapter", args.max_k, batch, args.iters)
 
     lines = [
         f"### Progressive Atari columns, batch {args.batch} ({dt.date.today().isoformat()})",
         "",
         f"Machine: {machine()}. jax {jax.__version__}. Commit {commit()}. "
-        f"Median of {args.iters} steps after warm-up; RMSProp, {NUM_ACTIONS} actions; capacity K, "
+        f"Median of {4 * rounds} steps per row, timed round-robin over all rows after one warm-up "
+        f"step each; RMSProp, {NUM_ACTIONS} actions; capacity K, "
         "training the last column (the others frozen, forward only).",
         "",
         "| laterals | K | train step (ms) | ratio to K=1 | compile (s) | parameters |",

@@ -122,3 +122,21 @@ def test_trainable_mask_scopes():
     with pytest.raises(ValueError, match="scope"):
         net.trainable_mask(params, 0, "hidden")
     assert dataclasses.replace(net, max_columns=1).num_sources == 0
+
+
+def test_column_out_of_range_is_a_clear_error():
+    net = ProgressiveNet(tiny_mlp(), 3)
+    params = net.init(jax.random.key(0))
+    x = jnp.zeros((2, 6))
+    calls = (
+        lambda: net.apply(params, x, 3),
+        lambda: net.apply_train(params, x, -1),
+        lambda: net.trainable_mask(params, 5),
+        lambda: net.reset_heads(params, jax.random.key(1), 3),
+    )
+    for call in calls:
+        with pytest.raises(ValueError, match="out of range for a net of 3 column"):
+            call()
+    with pytest.raises(ValueError, match="integer scalar"):
+        net.apply(params, x, 1.5)
+    assert jax.jit(net.apply)(params, x, jnp.asarray(2))["logits"].shape == (2, 3)  # traced: unchecked

@@ -103,6 +103,19 @@ class ProgressiveNet:
         out += [(name, layer, last, self._lateral_kind(None)) for name, layer in spec.head_layers]
         return out
 
+    def check_column(self, column) -> None:
+        """Raise if a concrete ``column`` is outside ``0..K-1`` (traced values are not checked)."""
+        if isinstance(column, jax.core.Tracer):
+            return
+        c = np.asarray(column)
+        if c.ndim != 0 or not np.issubdtype(c.dtype, np.integer):
+            raise ValueError(f"column must be an integer scalar, got {column!r}")
+        if not 0 <= int(c) < self.max_columns:
+            raise ValueError(
+                f"column {int(c)} is out of range for a net of {self.max_columns} column(s) "
+                f"(columns are numbered 0..{self.max_columns - 1}; raise max_columns to add one)"
+            )
+
     # ----------------------------------------------------------------------------------------
     # Parameters
     def init(self, key: jax.Array) -> Params:
@@ -232,6 +245,7 @@ class ProgressiveNet:
         Returns ``{head name: [B, size]}``, and, if ``return_hidden``, also the list of every
         hidden activation of every column (``[K, B, *shape]`` per layer) for analysis.
         """
+        self.check_column(column)
         heads, hidden = self.apply_all(params, x)
         out = {name: jnp.take(v, column, axis=0) for name, v in heads.items()}
         return (out, hidden) if return_hidden else out
@@ -244,6 +258,7 @@ class ProgressiveNet:
         frozen activations as its lateral inputs. Equal to :meth:`apply` in value.
         Returns ``{head name: [B, size]}``.
         """
+        self.check_column(column)
         s = self.num_sources
         n_hidden = len(self.column.hidden)
         layers = self._layers()
@@ -279,6 +294,7 @@ class ProgressiveNet:
         """
         if scope not in TRAIN_SCOPES:
             raise ValueError(f"scope must be one of {TRAIN_SCOPES}, got {scope!r}")
+        self.check_column(column)
         onehot = jnp.arange(self.max_columns) == column
 
         def leaf(path, _):
@@ -289,6 +305,7 @@ class ProgressiveNet:
 
     def reset_heads(self, params: Params, key: jax.Array, column) -> Params:
         """``params`` with the heads of ``column`` re-drawn from the initialiser (fresh output layer)."""
+        self.check_column(column)
         fresh = self.init(key)["heads"]
         heads = jax.tree.map(lambda a, f: a.at[column].set(f[column]), params["heads"], fresh)
         return {**params, "heads": heads}
