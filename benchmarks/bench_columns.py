@@ -33,6 +33,8 @@ from pnn_jax.train import progressive as ptrain
 from pnn_jax.train.optim import make_optimizer
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+README = Path(__file__).resolve().parents[1] / "README.md"
+MARKERS = ("<!-- bench_columns:start -->", "<!-- bench_columns:end -->")
 NUM_ACTIONS = 18  # Atari's full action set
 
 
@@ -74,12 +76,15 @@ def prepare(lateral: str, k: int, batch) -> dict:
     t0 = time.perf_counter()
     compiled = step.lower(state, batch).compile()
     compile_s = time.perf_counter() - t0
+    cost = compiled.cost_analysis()  # XLA's count for the compiled step
+    cost = cost[0] if isinstance(cost, list | tuple) else cost
     _, state = run_steps(compiled, state, batch, 1)
     return {
         "lateral": lateral,
         "K": k,
         "compile_s": compile_s,
         "params": net.param_count(),
+        "gflop": (cost or {}).get("flops", float("nan")) / 1e9,
         "step": compiled,
         "state": state,
         "times": [],
@@ -140,6 +145,7 @@ def main() -> None:
     ap.add_argument("--max-k", type=int, default=4)
     ap.add_argument("--laterals", default="adapter,plain")
     ap.add_argument("--no-write", action="store_true", help="print only; do not append to RESULTS.md")
+    ap.add_argument("--readme", action="store_true", help="also put the table into README.md's Results")
     args = ap.parse_args()
 
     batch = make_batch(args.batch)
@@ -156,6 +162,7 @@ def main() -> None:
         c["step_ms"] = 1e3 * statistics.median(c["times"])
         base = next(r for r in configs if r["lateral"] == c["lateral"] and r["K"] == 1)
         c["ratio"] = c["step_ms"] / (1e3 * statistics.median(base["times"]))
+        c["flop_ratio"] = c["gflop"] / base["gflop"]
         rows.append(c)
         print(
             f"  {c['lateral']:<8} K={c['K']}: step {c['step_ms']:.1f} ms ({c['ratio']:.2f}x K=1), "
@@ -172,12 +179,13 @@ def main() -> None:
         f"step each; RMSProp, {NUM_ACTIONS} actions; capacity K, "
         "training the last column (the others frozen, forward only).",
         "",
-        "| laterals | K | train step (ms) | ratio to K=1 | compile (s) | parameters |",
-        "|---|---|---|---|---|---|",
+        "| laterals | K | train step (ms) | ratio to K=1 | GFLOP per step (XLA) | FLOP ratio to K=1 "
+        "| compile (s) | parameters |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r['lateral']} | {r['K']} | {r['step_ms']:.1f} | {r['ratio']:.2f} | "
-        f"{r['compile_s']:.2f} | {r['params']:,} |"
+        f"| {r['lateral']} | {r['K']} | {r['step_ms']:.1f} | {r['ratio']:.2f} | {r['gflop']:.2f} | "
+        f"{r['flop_ratio']:.2f} | {r['compile_s']:.2f} | {r['params']:,} |"
         for r in rows
     ]
     lines += [
@@ -199,6 +207,11 @@ def main() -> None:
         with RESULTS.open("a") as f:
             f.write(table + "\n")
         print(f"appended to {RESULTS}")
+    if args.readme:
+        text = README.read_text()
+        start, end = text.index(MARKERS[0]) + len(MARKERS[0]), text.index(MARKERS[1])
+        README.write_text(text[:start] + "\n" + table + "\n" + text[end:])
+        print(f"updated the table in {README}")
 
 
 if __name__ == "__main__":
