@@ -140,3 +140,16 @@ def test_column_out_of_range_is_a_clear_error():
     with pytest.raises(ValueError, match="integer scalar"):
         net.apply(params, x, 1.5)
     assert jax.jit(net.apply)(params, x, jnp.asarray(2))["logits"].shape == (2, 3)  # traced: unchecked
+
+
+def test_column_init_depends_only_on_key_and_column():
+    """Column k starts the same in a baseline net and in a progressive net of any capacity."""
+    key = jax.random.key(3)
+    small = ProgressiveNet(tiny_conv(), 1).init(key)
+    for capacity, lateral in ((2, "adapter"), (4, "plain")):
+        big = ProgressiveNet(tiny_conv(), capacity, lateral=lateral).init(key)
+        for i in range(3):
+            np.testing.assert_array_equal(small["hidden"][i]["w"][0], big["hidden"][i]["w"][0])
+        np.testing.assert_array_equal(small["heads"]["policy"]["w"][0], big["heads"]["policy"]["w"][0])
+    cols = ProgressiveNet(tiny_conv(), 3).init(key)["hidden"][0]["w"]
+    assert not np.array_equal(cols[0], cols[1])  # columns are independent draws

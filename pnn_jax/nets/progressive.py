@@ -127,15 +127,15 @@ class ProgressiveNet:
         """
         return _jitted_init(self, key)
 
-    def _init_column(self, draw: KernelDraws) -> dict[str, Any]:
-        """One column's parameters, kernels taken from ``draw`` in a fixed order."""
+    def _init_column(self, own: KernelDraws, lateral: KernelDraws) -> dict[str, Any]:
+        """One column's parameters: own kernels from ``own``, lateral ones from ``lateral``."""
         layers = {}
         for name, layer, in_shape, kind in self._layers():
             layers[name] = {
-                "w": draw(layer.kernel_shape(in_shape)),
+                "w": own(layer.kernel_shape(in_shape)),
                 "b": jnp.zeros((layer.features,), jnp.float32),
                 "lateral": laterals.init(
-                    draw,
+                    lateral,
                     kind,
                     layer,
                     in_shape,
@@ -148,10 +148,20 @@ class ProgressiveNet:
         return layers
 
     def _init(self, key: jax.Array) -> Params:
-        counter = KernelDraws()
-        self._init_column(counter)  # learns how many random numbers one column needs
-        noise = KernelDraws.noise_for(key, counter.offset, (self.max_columns,))
-        flat = jax.vmap(lambda n: self._init_column(KernelDraws(n)))(noise)
+        # Column k's own weights depend only on (key, k), not on the capacity: the same key gives
+        # column 0 of a 1-column baseline and of a progressive net the same start. Laterals come
+        # from a separate stream (their number depends on the capacity).
+        own_count, lat_count = KernelDraws(), KernelDraws()
+        self._init_column(own_count, lat_count)  # learns how many random numbers a column needs
+        own_key, lat_key = jax.random.split(key)
+
+        def column_noise(base, size):
+            keys = jax.vmap(lambda k: jax.random.fold_in(base, k))(jnp.arange(self.max_columns))
+            return jax.vmap(lambda k: KernelDraws.noise_for(k, size))(keys)
+
+        own_noise = column_noise(own_key, own_count.offset)
+        lat_noise = column_noise(lat_key, max(lat_count.offset, 1))
+        flat = jax.vmap(lambda o, l: self._init_column(KernelDraws(o), KernelDraws(l)))(own_noise, lat_noise)
         n_hidden = len(self.column.hidden)
         return {
             "hidden": [flat[f"hidden_{i}"] for i in range(n_hidden)],
