@@ -153,3 +153,23 @@ def test_column_init_depends_only_on_key_and_column():
         np.testing.assert_array_equal(small["heads"]["policy"]["w"][0], big["heads"]["policy"]["w"][0])
     cols = ProgressiveNet(tiny_conv(), 3).init(key)["hidden"][0]["w"]
     assert not np.array_equal(cols[0], cols[1])  # columns are independent draws
+
+
+@pytest.mark.parametrize(("lateral", "start"), [("adapter", 1), ("plain", 2), ("adapter", 2)])
+def test_grow_keeps_every_existing_parameter_and_output(lateral, start):
+    net = ProgressiveNet(tiny_conv(), start, lateral=lateral)
+    params = net.init(jax.random.key(0))
+    params = jax.tree.map(lambda a: a + 0.01, params)  # pretend they were trained
+    x = jax.random.uniform(jax.random.key(1), (3, 12, 12, 2))
+    big, grown = net.grow(params, jax.random.key(2))
+    assert big.max_columns == start + 1
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        new = dict(jax.tree_util.tree_flatten_with_path(grown)[0])[path]
+        old = np.asarray(leaf)
+        np.testing.assert_array_equal(np.asarray(new)[tuple(slice(0, n) for n in old.shape)], old)
+    for k in range(start):
+        for name in ("policy", "value"):
+            np.testing.assert_allclose(big.apply(grown, x, k)[name], net.apply(params, x, k)[name], atol=1e-6)
+    assert big.apply(grown, x, start)["policy"].shape == (3, 3)
+    with pytest.raises(ValueError, match="num_new"):
+        net.grow(params, jax.random.key(3), 0)

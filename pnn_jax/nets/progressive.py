@@ -168,6 +168,31 @@ class ProgressiveNet:
             "heads": {name: flat[name] for name, _ in self.column.heads},
         }
 
+    def grow(self, params: Params, key: jax.Array, num_new: int = 1) -> tuple[ProgressiveNet, Params]:
+        """Add ``num_new`` column slots: a net of capacity ``K + num_new`` and its parameters.
+
+        Every existing parameter is copied bit for bit (own weights ``[:K]``, lateral slots
+        ``[:K, :K-1]``); the new columns and their laterals are drawn from ``key`` like
+        :meth:`init`. The shapes change, so the training step compiles once more for the new net;
+        activating a slot that already exists (:func:`pnn_jax.train.init_state`) never does.
+        """
+        if not isinstance(num_new, int) or num_new < 1:
+            raise ValueError(f"num_new must be a positive int, got {num_new!r}")
+        big = dataclasses.replace(self, max_columns=self.max_columns + num_new)
+        fresh = big.init(key)
+        old = dict(jax.tree_util.tree_flatten_with_path(params)[0])
+        k, s = self.max_columns, self.num_sources
+
+        def merge(path, new):
+            if path not in old:  # lateral leaves that a 1-column net does not have
+                return new
+            prev = jnp.asarray(old[path])
+            if "lateral" in jax.tree_util.keystr(path) and new.shape[1:] != prev.shape[1:]:
+                return new.at[:k, :s].set(prev)  # [K, K-1, ...] -> [K+n, K+n-1, ...]
+            return new.at[:k].set(prev)
+
+        return big, jax.tree_util.tree_map_with_path(merge, fresh)
+
     def live_mask(self, params: Params) -> Params:
         """Which slices of each leaf are real parameters, as a pytree of bool arrays.
 
