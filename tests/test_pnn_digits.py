@@ -41,6 +41,7 @@ BAD = [
     (["model.lateral=dense"], "model.lateral='dense'"),
     (["model.adapter_width=wide"], "model.adapter_width='wide'"),
     (["model.alpha_init=0"], "model.alpha_init=0.0"),
+    (["model.adapter_v=conv"], "model.adapter_v='conv'"),
     (["model.widths=[]"], "model.widths"),
     (["train.optimizer=lbfgs"], "train.optimizer='lbfgs'"),
     (["train.batch_size=100000"], "at most the smallest task's training set"),

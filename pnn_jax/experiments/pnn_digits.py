@@ -42,6 +42,8 @@ class ModelConfig:
     """Width of the adapter projection V: in (n_{i-1}), out (n_i) or an int."""
     alpha_init: float = 1.0
     """Initial adapter scale (the paper's grid: 1, 0.1, 0.01)."""
+    adapter_v: str = "1x1"
+    """Where an fc layer reads conv maps: V as a 1x1 conv (1x1) or dense on the flattened maps."""
 
 
 @dataclasses.dataclass
@@ -106,6 +108,7 @@ def validate(cfg: DigitsConfig, num_train: int | None = None) -> None:
         m.adapter_width,
         "in, out or a positive int",
     )
+    check_choice("model.adapter_v", m.adapter_v, laterals.ADAPTER_V)
     check(m.alpha_init > 0, "model.alpha_init", m.alpha_init, "a positive number (paper: 1, 0.1, 0.01)")
     t = cfg.train
     check(t.steps > 0, "train.steps", t.steps, "a positive int")
@@ -189,13 +192,14 @@ def run(cfg: DigitsConfig, log=print) -> dict:
             head_laterals=cfg.model.head_laterals,
             adapter_width=cfg.model.adapter_width,
             alpha_init=cfg.model.alpha_init,
+            adapter_v=cfg.model.adapter_v,
         )
         loop = ptrain.make_train_loop(net, tx, loss_fn, cfg.train.batch_size)
         evaluate = ptrain.make_evaluate(net, "logits")
         key = jax.random.key(cfg.seed)
         key, init_key = jax.random.split(key)
         params = net.init(init_key)
-        a_before = a_sum_before = None
+        a_before = a_checksum = None
         for si, stage in enumerate(plan.stages):
             key, stage_key = jax.random.split(key)
             state = transfer.stage_state(net, params, tx, stage, stage_key)
@@ -215,7 +219,7 @@ def run(cfg: DigitsConfig, log=print) -> dict:
             if stage.task == "source0":
                 _, (xa, ya) = device_data["source0"]
                 a_before = float(evaluate(params, xa, ya, stage.column))
-                a_sum_before = net.column_checksums(params)[stage.column]
+                a_checksum = net.column_checksums(params)[stage.column]
         row = {
             "method": method,
             "columns": plan.max_columns,
@@ -224,10 +228,10 @@ def run(cfg: DigitsConfig, log=print) -> dict:
             "a_column_unchanged": None,
         }
         if "source0" in plan.tasks:
-            col_a = plan.stages[[s.task for s in plan.stages].index("source0")].column
+            col_a = plan.column_for("source0")
             _, (xa, ya) = device_data["source0"]
             row["a_after"] = float(evaluate(params, xa, ya, col_a))
-            row["a_column_unchanged"] = net.column_checksums(params)[col_a] == a_sum_before
+            row["a_column_unchanged"] = net.column_checksums(params)[col_a] == a_checksum
         _, (xb, yb) = device_data["target"]
         row["b"] = float(evaluate(params, xb, yb, plan.column_for("target")))
         row["seconds"] = time.perf_counter() - t0
@@ -259,8 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     try:
         cfg = cfglib.load(DigitsConfig, CONFIG_PATH, argv)
-        validate(cfg)
-        out = run(cfg)
+        out = run(cfg)  # validates before anything compiles
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
