@@ -1,0 +1,161 @@
+"""Run directories: the unit a user inspects, resumes and compares.
+
+``runs/<experiment>/<date>_<time>_<id>/`` holds:
+
+* ``config.yaml``: the resolved config (what ``pnn-jax resume`` reads back);
+* ``metrics.jsonl``: one JSON object per logging step (``step``, ``wall_time``, ``steps_per_s``, ...);
+* ``tb/``: TensorBoard event files with the same scalars;
+* ``checkpoints/``: orbax checkpoints (:mod:`pnn_jax.checkpoint`);
+* ``figures/``: PNG and PDF figures;
+* ``summary.json``: final metrics, wall time, SHA-256 of the final parameters and of every frozen
+  column;
+* ``run.log``: every line the run printed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any, TextIO
+
+from pnn_jax.config import ConfigError
+
+CONFIG_FILE = "config.yaml"
+METRICS_FILE = "metrics.jsonl"
+SUMMARY_FILE = "summary.json"
+LOG_FILE = "run.log"
+
+
+def new_run_dir(root: str | Path, experiment: str) -> Path:
+    """Create ``<root>/<experiment>/<date>_<time>_<id>/`` (and its subfolders)."""
+    stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    path = Path(root) / experiment / f"{stamp}_{uuid.uuid4().hex[:6]}"
+    try:
+        for sub in ("checkpoints", "figures", "tb"):
+            (path / sub).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"out_dir={str(root)!r} is not writable ({e.strerror}); choose another") from None
+    return path
+
+
+def check_run_dir(path: str | Path) -> Path:
+    """``path`` as a run directory, or a :class:`ConfigError` saying why it is not one."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ConfigError(f"run directory {str(path)!r} does not exist")
+    missing = [n for n in (CONFIG_FILE, "checkpoints") if not (path / n).exists()]
+    if missing:
+        raise ConfigError(
+            f"{str(path)!r} is not a run directory (no {' or '.join(missing)}); "
+            "pass a folder made by `pnn-jax run`, e.g. runs/pnn_digits/<date>_<time>_<id>"
+        )
+    return path
+
+
+class RunLog:
+    """Metrics (JSONL and TensorBoard), the log file, and progress output of one run.
+
+    On a terminal, progress is a bar with rate and ETA and per-step lines go to ``run.log`` only;
+    elsewhere (CI, files) every line is printed, with rate and ETA appended.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        total_steps: int,
+        *,
+        start_step: int = 0,
+        stream: TextIO | None = None,
+        quiet: bool = False,
+    ):
+        from tensorboardX import SummaryWriter
+
+        self.path = path
+        self.total = total_steps
+        self.step = start_step
+        self.stream = stream or sys.stdout
+        self.quiet = quiet
+        if start_step > 0:
+            _truncate_metrics(path / METRICS_FILE, start_step)
+        self._metrics = (path / METRICS_FILE).open("a")
+        self._log = (path / LOG_FILE).open("a")
+        self._tb = SummaryWriter(str(path / "tb"))
+        self._t0 = time.perf_counter()
+        self._t_last, self._step_last = self._t0, start_step
+        self._start = start_step
+        self._bar = None
+        if not quiet and self.stream.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total_steps, initial=start_step, unit="step", file=self.stream)
+
+    def info(self, line: str, *, echo: bool = True) -> None:
+        """A line for the log file, and for the screen unless ``echo`` is False."""
+        self._log.write(line + "\n")
+        self._log.flush()
+        if echo and not self.quiet:
+            if self._bar is not None:
+                self._bar.write(line, file=self.stream)
+            else:
+                print(line, file=self.stream, flush=True)
+
+    def advance(self, step: int, metrics: dict[str, Any], line: str) -> None:
+        """Record the metrics at global ``step`` and report progress with ``line``."""
+        now = time.perf_counter()
+        rate = (step - self._step_last) / max(now - self._t_last, 1e-9)
+        self._t_last, self._step_last, self.step = now, step, step
+        record = {"step": step, "wall_time": time.time(), "steps_per_s": round(rate, 3)}
+        record.update({k: _jsonable(v) for k, v in metrics.items()})
+        self._metrics.write(json.dumps(record) + "\n")
+        self._metrics.flush()
+        for k, v in record.items():
+            if k not in ("step", "wall_time") and isinstance(v, int | float):
+                self._tb.add_scalar(k, v, step)
+        done = step - self._start
+        eta = (self.total - step) * (now - self._t0) / done if done > 0 else math.nan
+        if self._bar is not None:
+            self._bar.update(step - self._bar.n)
+            self.info(line, echo=False)
+        else:
+            self.info(f"{line} [{rate:.0f} steps/s, ETA {eta:.0f} s]")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        self._tb.close()
+        self._metrics.close()
+        self._log.close()
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """The records of ``metrics.jsonl`` (empty if there is none)."""
+    file = path / METRICS_FILE
+    if not file.exists():
+        return []
+    return [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+
+
+def write_summary(path: Path, summary: dict) -> None:
+    """``summary.json``, written to a temporary file and renamed (never half-written)."""
+    tmp = path / (SUMMARY_FILE + ".tmp")
+    tmp.write_text(json.dumps(summary, indent=2, default=_jsonable))
+    tmp.replace(path / SUMMARY_FILE)
+
+
+def _truncate_metrics(file: Path, last_step: int) -> None:
+    """Drop records logged after ``last_step`` (they are redone after a resume)."""
+    if not file.exists():
+        return
+    keep = [ln for ln in file.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= last_step]
+    file.write_text("".join(ln + "\n" for ln in keep))
+
+
+def _jsonable(v):
+    if hasattr(v, "item"):
+        return v.item()
+    return v
