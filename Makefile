@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml scripts/constraints.txt
 
 ## Main job: the two-task progressive run on scikit-learn's digits (experiment pnn_digits).
 run: venv
-	$(PY) -m pnn_jax.experiments.pnn_digits $(ARGS)
+	$(VENV)/bin/pnn-jax run experiment=pnn_digits $(ARGS)
 
 ## Fast tests (CPU, minutes). `slow` tests are skipped here.
 test: venv

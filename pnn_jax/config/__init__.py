@@ -27,17 +27,23 @@ def _first_line(msg: str) -> str:
     return str(msg).strip().splitlines()[0] if str(msg).strip() else type(msg).__name__
 
 
-def load(schema: type[T], yaml_path: Path | None = None, overrides: Sequence[str] = ()) -> T:
-    """``schema`` defaults, then ``yaml_path``, then ``key=value`` overrides, type-checked."""
+def load(
+    schema: type[T], yaml_paths: Path | Sequence[Path] | None = None, overrides: Sequence[str] = ()
+) -> T:
+    """``schema`` defaults, then each of ``yaml_paths`` in order, then ``key=value`` overrides."""
+    if yaml_paths is None:
+        yaml_paths = []
+    elif isinstance(yaml_paths, str | Path):
+        yaml_paths = [yaml_paths]
     for item in overrides:
         if "=" not in item or item.startswith("="):
             raise ConfigError(f"override {item!r} is not of the form key=value (e.g. train.lr=1e-3)")
     try:
         cfg = OmegaConf.structured(schema)
-        if yaml_path is not None:
-            if not Path(yaml_path).is_file():
-                raise ConfigError(f"config file {yaml_path} not found")
-            cfg = OmegaConf.merge(cfg, OmegaConf.load(yaml_path))
+        for path in yaml_paths:
+            if not Path(path).is_file():
+                raise ConfigError(f"config file {path} not found")
+            cfg = OmegaConf.merge(cfg, OmegaConf.load(path))
         cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
         return OmegaConf.to_object(cfg)
     except oc_errors.ConfigKeyError as e:

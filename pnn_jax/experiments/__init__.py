@@ -1,0 +1,24 @@
+"""The experiments ``pnn-jax`` can run, by name.
+
+Each experiment is a module with ``NAME``, ``SUMMARY`` (what it reproduces), ``PRESETS``
+(``{preset: expected time}``), a config dataclass ``Config``, ``validate(cfg)`` and
+``run(cfg, run_dir, resume=False)``. Its config files live in ``experiments/<NAME>/``:
+``config.yaml`` and ``presets/<preset>.yaml``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+EXPERIMENTS = {"pnn_digits": "pnn_jax.experiments.pnn_digits"}
+
+
+def get(name: str) -> ModuleType:
+    from pnn_jax.config import ConfigError
+
+    if name not in EXPERIMENTS:
+        raise ConfigError(
+            f"experiment={name!r} is unknown; choose one of {', '.join(EXPERIMENTS)} (pnn-jax list)"
+        )
+    return importlib.import_module(EXPERIMENTS[name])

@@ -1,0 +1,208 @@
+"""``pnn-jax``: run, resume and list experiments.
+
+Examples::
+
+    pnn-jax list
+    pnn-jax run experiment=pnn_digits                       # the default preset (quick)
+    pnn-jax run experiment=pnn_digits preset=smoke seed=3 train.lr=5e-4
+    pnn-jax run experiment=pnn_digits model.lateral=plain checkpoint.every=100
+    pnn-jax resume runs/pnn_digits/2026-11-21_17-18-55_d9d274
+
+A run composes ``experiments/<name>/config.yaml``, then ``experiments/<name>/presets/<preset>.yaml``,
+then the ``key=value`` overrides; validates the result before anything compiles; and writes a run
+directory (config, metrics, TensorBoard events, checkpoints, figures, summary, log). Bad input is
+one line on stderr and exit code 2; ``debug=true`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pnn_jax import config as cfglib
+from pnn_jax.config import ConfigError
+
+RUN_HELP = """\
+usage: pnn-jax run experiment=<name> [preset=<preset>] [key=value ...] [debug=true] [quiet=true]
+
+Compose the experiment's config (config.yaml, then presets/<preset>.yaml, then the overrides),
+validate it, run it, and print where the run directory is.
+
+  experiment=<name>   required; `pnn-jax list` shows the experiments
+  preset=<preset>     smoke (seconds, for tests), quick (CPU minutes; the default), paper (the
+                      paper's budget)
+  key=value           any config key, dotted for nested ones: train.lr=5e-4 model.widths=[32,32]
+  debug=true          show the traceback of an error instead of one line
+  quiet=true          print only the result table and the run directory
+
+Examples:
+  pnn-jax run experiment=pnn_digits preset=smoke
+  pnn-jax run experiment=pnn_digits seed=1 train.steps=3000 model.lateral=plain
+"""
+
+
+def _split_cli_keys(args: list[str], keys: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
+    """Take ``key=value`` items for the CLI itself (e.g. debug) out of the config overrides."""
+    own, rest = {}, []
+    for a in args:
+        k, _, v = a.partition("=")
+        if k in keys and _:
+            own[k] = v
+        else:
+            rest.append(a)
+    return own, rest
+
+
+def _truthy(value: str | None, key: str) -> bool:
+    if value is None:
+        return False
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    if value.lower() in ("false", "0", "no"):
+        return False
+    raise ConfigError(f"{key}={value!r} is not allowed: true or false")
+
+
+def cmd_run(args: list[str]) -> int:
+    from pnn_jax import experiments, rundir
+
+    own, overrides = _split_cli_keys(args, ("experiment", "preset", "debug", "quiet"))
+    quiet = _truthy(own.get("quiet"), "quiet")
+    if "experiment" not in own:
+        raise ConfigError(
+            "experiment=<name> is required, e.g. pnn-jax run experiment=pnn_digits (pnn-jax list shows all)"
+        )
+    name = own["experiment"]
+    module = experiments.get(name)
+    preset = own.get("preset", "quick")
+    if preset not in module.PRESETS:
+        raise ConfigError(
+            f"preset={preset!r} is not allowed for {name}: choose one of {', '.join(module.PRESETS)}"
+        )
+    folder = cfglib.EXPERIMENTS_DIR / name
+    cfg = cfglib.load(
+        module.Config,
+        [folder / "config.yaml", folder / "presets" / f"{preset}.yaml"],
+        [*overrides, f"preset={preset}", f"experiment={name}"],
+    )
+    module.validate(cfg)
+    run_dir = rundir.new_run_dir(cfg.out_dir, name)
+    (run_dir / rundir.CONFIG_FILE).write_text(cfglib.to_yaml(cfg))
+    print(f"run directory: {run_dir}", flush=True)
+    summary = module.run(cfg, run_dir, quiet=quiet)
+    if quiet:
+        print(summary["table"])
+    print(f"run directory: {run_dir}")
+    return 0
+
+
+def cmd_resume(args: list[str]) -> int:
+    from pnn_jax import experiments, rundir
+
+    own, rest = _split_cli_keys(args, ("debug", "quiet"))
+    if len(rest) != 1:
+        raise ConfigError("resume takes one run directory: pnn-jax resume runs/<experiment>/<run>")
+    run_dir = rundir.check_run_dir(rest[0])
+    from omegaconf import OmegaConf
+
+    name = OmegaConf.load(run_dir / rundir.CONFIG_FILE).get("experiment")
+    module = experiments.get(str(name))
+    cfg = cfglib.load(module.Config, [run_dir / rundir.CONFIG_FILE], [])
+    module.validate(cfg)
+    summary = module.run(cfg, run_dir, resume=True, quiet=_truthy(own.get("quiet"), "quiet"))
+    if _truthy(own.get("quiet"), "quiet"):
+        print(summary["table"])
+    print(f"run directory: {run_dir}")
+    return 0
+
+
+def cmd_list(_: list[str]) -> int:
+    from pnn_jax import experiments
+
+    for name in experiments.EXPERIMENTS:
+        module = experiments.get(name)
+        presets = ", ".join(f"{p} {t}" for p, t in module.PRESETS.items())
+        print(f"{name:<14} {module.SUMMARY}. Presets: {presets}.")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "resume": cmd_resume, "list": cmd_list}
+
+
+EXAMPLES = """\
+examples:
+  pnn-jax list
+  pnn-jax run experiment=pnn_digits                  # the default preset (quick)
+  pnn-jax run experiment=pnn_digits preset=smoke seed=3 train.lr=5e-4
+  pnn-jax resume runs/pnn_digits/2026-11-21_17-18-55_d9d274
+
+`pnn-jax <command> --help` explains each command.
+"""
+
+HELP = {
+    "run": RUN_HELP,
+    "resume": """\
+usage: pnn-jax resume <run_dir> [debug=true] [quiet=true]
+
+Continue a run that was stopped or killed, from its newest readable checkpoint, with the config
+saved in the run directory. A checkpoint that cannot be read is skipped with a warning naming it
+and the one used instead; a frozen column whose checksum does not match is an error. On the same
+machine the resumed run ends with the same parameters, bit for bit, as an uninterrupted one.
+
+Example: pnn-jax resume runs/pnn_digits/2026-11-21_17-18-55_d9d274
+""",
+    "list": "usage: pnn-jax list\n\nThe experiments, one line each: what they reproduce and their presets.\n",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pnn-jax",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Progressive Neural Networks and PathNet in JAX: run, resume and list experiments.",
+        epilog=EXAMPLES,
+    )
+    parser.add_argument("command", choices=list(COMMANDS), help="run | resume | list")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv or argv[0] in ("-h", "--help"):
+        parser.print_help()
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"error: unknown command {command!r}; choose one of {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    if any(a in ("-h", "--help") for a in rest):
+        print(HELP[command])
+        return 0
+    debug = any(
+        a.split("=", 1)[0] == "debug" and a.split("=", 1)[1].lower() in ("true", "1", "yes")
+        for a in rest
+        if "=" in a
+    )
+    from pnn_jax.checkpoint import CheckpointError
+
+    try:
+        return COMMANDS[command](rest)
+    except (ConfigError, CheckpointError) as e:
+        if debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:
+        if debug:
+            raise
+        first = str(e).splitlines()[0] if str(e) else ""
+        print(
+            f"error: {type(e).__name__}: {first} (run again with debug=true for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Checkpoints and exact resume: kill -9 at a random moment, corrupted checkpoints, frozen checksums."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+RUN = [sys.executable, "-m", "pnn_jax.cli", "run", "experiment=pnn_digits", "preset=smoke", "quiet=true"]
+RESUME = [sys.executable, "-m", "pnn_jax.cli", "resume"]
+
+
+def run_dir_in(root: Path) -> Path:
+    (run_dir,) = list((root / "pnn_digits").iterdir())
+    return run_dir
+
+
+def summary(run_dir: Path) -> dict:
+    return json.loads((run_dir / "summary.json").read_text())
+
+
+def checkpoints(run_dir: Path) -> list[int]:
+    folder = run_dir / "checkpoints"
+    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit()) if folder.exists() else []
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    """An uninterrupted smoke run."""
+    root = tmp_path_factory.mktemp("reference")
+    subprocess.run([*RUN, f"out_dir={root}"], check=True, capture_output=True, timeout=300)
+    return run_dir_in(root)
+
+
+def test_killed_run_resumes_to_the_same_parameters(reference, tmp_path):
+    proc = subprocess.Popen([*RUN, f"out_dir={tmp_path}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        # A finalised step directory is named by its step alone; orbax writes into
+        # "<step>.orbax-checkpoint-tmp-*" first and renames it when complete.
+        if any(checkpoints(d) for d in tmp_path.glob("pnn_digits/*")):
+            break
+        time.sleep(0.05)
+    delay = random.uniform(0.0, 1.5)  # an arbitrary moment after the first checkpoint
+    time.sleep(delay)
+    assert proc.poll() is None, f"run finished before the kill (delay {delay:.2f} s); make it longer"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    run_dir = run_dir_in(tmp_path)
+    kept = checkpoints(run_dir)
+    assert kept and not (run_dir / "summary.json").exists()
+    out = subprocess.run([*RESUME, str(run_dir), "quiet=true"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    resumed, ref = summary(run_dir), summary(reference)
+    assert resumed["resumed"] is True
+    assert resumed["params_sha256"] == ref["params_sha256"], (
+        f"killed after {delay:.2f} s at checkpoint {kept}"
+    )
+    assert resumed["column_sha256"] == ref["column_sha256"]
+    assert [r["b"] for r in resumed["rows"]] == [r["b"] for r in ref["rows"]]
+    # The metrics log has every step once, as if the run had never stopped.
+    steps = [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [
+        json.loads(line)["step"] for line in (reference / "metrics.jsonl").read_text().splitlines()
+    ]
+
+
+def test_corrupted_latest_checkpoint_falls_back_with_a_warning(reference, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(reference, run_dir)
+    newest, previous = checkpoints(run_dir)[-1], checkpoints(run_dir)[-2]
+    for f in (run_dir / "checkpoints" / str(newest) / "state").rglob("*"):
+        if f.is_file() and f.parent.name == "d":  # the array data
+            f.write_bytes(f.read_bytes()[:7])  # truncated
+    (run_dir / "summary.json").unlink()
+    out = subprocess.run([*RESUME, str(run_dir), "quiet=true"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert f"checkpoint step {newest}" in out.stderr and f"resuming from step {previous}" in out.stderr
+    assert summary(run_dir)["params_sha256"] == summary(reference)["params_sha256"]
+    assert previous in checkpoints(run_dir)  # the good one was not deleted
+
+
+def test_frozen_checksum_mismatch_is_an_error(reference, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(reference, run_dir)
+    newest = checkpoints(run_dir)[-1]
+    meta_file = run_dir / "checkpoints" / str(newest) / "meta" / "metadata"
+    meta = json.loads(meta_file.read_text())
+    assert meta["frozen_sha256"], "the newest smoke checkpoint (baseline4) has a frozen column"
+    column = next(iter(meta["frozen_sha256"]))
+    meta["frozen_sha256"][column] = "0" * 64
+    meta_file.write_text(json.dumps(meta))
+    out = subprocess.run([*RESUME, str(run_dir)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2
+    assert f"frozen column {column} of baseline4 does not match its checksum" in out.stderr
+    assert out.stderr.count("\n") == 1
