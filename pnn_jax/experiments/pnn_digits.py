@@ -31,7 +31,7 @@ from pnn_jax.train.optim import OPTIMIZERS
 
 NAME = "pnn_digits"
 SUMMARY = "PNN transfer protocol (progressive vs. baselines 1-4) on digits 0-4 -> 5-9 (no paper numbers)"
-PRESETS = {"smoke": "~10 s", "quick": "~20 s (default)", "paper": "~1 min"}
+PRESETS = {"smoke": "~15 s", "quick": "~20 s (default)", "paper": "~30 s"}
 
 
 @dataclasses.dataclass
