@@ -23,11 +23,18 @@ from pnn_jax import config as cfglib
 from pnn_jax.config import ConfigError
 
 RUN_HELP = """\
-usage: pnn-jax run experiment=<name> [preset=<preset>] [key=value ...] [debug=true] [quiet=true]
+usage: pnn-jax run [-m] experiment=<name> [preset=<preset>] [key=value ...] [debug=true] [quiet=true]
 
-Compose the experiment's config (config.yaml, then presets/<preset>.yaml, then the overrides),
-validate it, run it, and print where the run directory is.
+Compose the experiment's Hydra config (experiments/<name>/config.yaml, then preset/<preset>.yaml,
+then the overrides), validate it, run it, and print where the run directory is.
 
+  -m, --multirun      a sweep: comma-separated values (seed=0,1,2 train.lr=1e-3,5e-4) give the
+                      cartesian product of jobs. Every job is validated before any starts. By
+                      default the jobs run in parallel local processes, one per core (Hydra's
+                      joblib launcher); hydra/launcher=submitit_slurm submits them to SLURM
+                      (submitit_local runs them through submitit on this machine). The sweep
+                      directory holds one run directory per job, Hydra's multirun.yaml and the
+                      report (pnn-jax report).
   experiment=<name>   required; `pnn-jax list` shows the experiments
   preset=<preset>     smoke (seconds, for tests), quick (CPU minutes; the default), paper (the
                       paper's budget)
@@ -38,6 +45,7 @@ validate it, run it, and print where the run directory is.
 Examples:
   pnn-jax run experiment=pnn_digits preset=smoke
   pnn-jax run experiment=pnn_digits seed=1 train.steps=3000 model.lateral=plain
+  pnn-jax run -m experiment=pnn_digits preset=smoke seed=0,1 train.lr=1e-3,5e-4
 """
 
 
@@ -64,9 +72,11 @@ def _truthy(value: str | None, key: str) -> bool:
 
 
 def cmd_run(args: list[str]) -> int:
-    from pnn_jax import experiments, rundir
+    from pnn_jax import experiments, rundir, sweep
 
-    own, overrides = _split_cli_keys(args, ("experiment", "preset", "debug", "quiet"))
+    multirun = any(a in ("-m", "--multirun") for a in args)
+    args = [a for a in args if a not in ("-m", "--multirun")]
+    own, overrides = _split_cli_keys(args, ("experiment", "debug", "quiet"))
     quiet = _truthy(own.get("quiet"), "quiet")
     if "experiment" not in own:
         raise ConfigError(
@@ -74,17 +84,22 @@ def cmd_run(args: list[str]) -> int:
         )
     name = own["experiment"]
     module = experiments.get(name)
-    preset = own.get("preset", "quick")
-    if preset not in module.PRESETS:
-        raise ConfigError(
-            f"preset={preset!r} is not allowed for {name}: choose one of {', '.join(module.PRESETS)}"
-        )
     folder = cfglib.EXPERIMENTS_DIR / name
-    cfg = cfglib.load(
-        module.Config,
-        [folder / "config.yaml", folder / "presets" / f"{preset}.yaml"],
-        [*overrides, f"preset={preset}", f"experiment={name}"],
-    )
+    if multirun:
+        jobs = sweep.validate_all(module, folder, overrides)
+        first = cfglib.structured(module.Config, cfglib.compose(folder, jobs[0], module.Config))
+        _check_writable(first.out_dir)
+        print(f"sweep: {len(jobs)} job(s) of {name}", flush=True)
+        sweep_dir = sweep.launch(module, folder, overrides, first.out_dir)
+        from pnn_jax import report
+
+        table = report.write_report(sweep_dir)
+        print(table)
+        print(f"sweep directory: {sweep_dir}")
+        return 0
+    if any(o.startswith(("hydra.", "hydra/")) for o in overrides):
+        raise ConfigError("hydra.* and hydra/... settings apply to sweeps only: add -m")
+    cfg = cfglib.structured(module.Config, cfglib.compose(folder, overrides, module.Config))
     module.validate(cfg)
     run_dir = rundir.new_run_dir(cfg.out_dir, name)
     (run_dir / rundir.CONFIG_FILE).write_text(cfglib.to_yaml(cfg))
@@ -94,6 +109,19 @@ def cmd_run(args: list[str]) -> int:
         print(summary["table"])
     print(f"run directory: {run_dir}")
     return 0
+
+
+def _check_writable(out_dir: str) -> None:
+    from pathlib import Path
+
+    path = Path(out_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".pnn_jax_write_test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(f"out_dir={out_dir!r} is not writable ({e.strerror}); choose another") from None
 
 
 def cmd_resume(args: list[str]) -> int:
@@ -116,6 +144,21 @@ def cmd_resume(args: list[str]) -> int:
     return 0
 
 
+def cmd_report(args: list[str]) -> int:
+    from pathlib import Path
+
+    from pnn_jax import report
+
+    _, rest = _split_cli_keys(args, ("debug",))
+    if len(rest) != 1:
+        raise ConfigError(
+            "report takes one run or sweep directory: pnn-jax report runs/pnn_digits/sweeps/<sweep>"
+        )
+    print(report.write_report(Path(rest[0])))
+    print(f"written: {Path(rest[0]) / 'report.md'}, report.csv, figures/report.png and .pdf")
+    return 0
+
+
 def cmd_list(_: list[str]) -> int:
     from pnn_jax import experiments
 
@@ -126,7 +169,7 @@ def cmd_list(_: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "resume": cmd_resume, "list": cmd_list}
+COMMANDS = {"run": cmd_run, "resume": cmd_resume, "list": cmd_list, "report": cmd_report}
 
 
 EXAMPLES = """\
@@ -134,7 +177,10 @@ examples:
   pnn-jax list
   pnn-jax run experiment=pnn_digits                  # the default preset (quick)
   pnn-jax run experiment=pnn_digits preset=smoke seed=3 train.lr=5e-4
+  pnn-jax run -m experiment=pnn_digits preset=smoke seed=0,1,2 train.lr=1e-3,5e-4   # a sweep
+  pnn-jax run -m experiment=pnn_digits seed=0,1 hydra/launcher=submitit_slurm      # on SLURM
   pnn-jax resume runs/pnn_digits/2026-11-21_17-18-55_d9d274
+  pnn-jax report runs/pnn_digits/sweeps/2026-11-21_18-30-00_ab12cd
 
 `pnn-jax <command> --help` explains each command.
 """
@@ -152,6 +198,15 @@ machine the resumed run ends with the same parameters, bit for bit, as an uninte
 Example: pnn-jax resume runs/pnn_digits/2026-11-21_17-18-55_d9d274
 """,
     "list": "usage: pnn-jax list\n\nThe experiments, one line each: what they reproduce and their presets.\n",
+    "report": """\
+usage: pnn-jax report <run_dir or sweep_dir>
+
+A table over the finished runs below the folder: the runs with their sweep overrides, then mean,
+std, median and n of every metric (<method>/<metric>, wall time). Writes report.md, report.csv and
+figures/report.png and .pdf into the folder.
+
+Example: pnn-jax report runs/pnn_digits/sweeps/2026-11-21_18-30-00_ab12cd
+""",
 }
 
 
@@ -162,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Progressive Neural Networks and PathNet in JAX: run, resume and list experiments.",
         epilog=EXAMPLES,
     )
-    parser.add_argument("command", choices=list(COMMANDS), help="run | resume | list")
+    parser.add_argument("command", choices=list(COMMANDS), help="run | resume | list | report")
     return parser
 
 

@@ -53,3 +53,19 @@ def transfer_curves(records: Sequence[dict], methods: Sequence[str], base: Path)
     fig.legend(handles=handles, loc="upper right", fontsize=8, ncol=2)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     return save(fig, base)
+
+
+def metric_bars(stats: dict[str, dict], base: Path, title: str = "") -> list[Path]:
+    """Mean +- std (over runs) of each metric, one horizontal bar per metric."""
+    names = list(stats)
+    fig, ax = plt.subplots(figsize=(6, 0.3 * len(names) + 1.2))
+    means = [stats[n]["mean"] for n in names]
+    stds = [stats[n]["std"] for n in names]
+    ax.barh(range(len(names)), means, xerr=stds, color="tab:blue", alpha=0.8, capsize=2)
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"mean +- std over runs (n = {max((stats[n]['n'] for n in names), default=0)})")
+    ax.set_title(title, fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return save(fig, base)

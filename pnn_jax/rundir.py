@@ -36,10 +36,15 @@ def new_run_dir(root: str | Path, experiment: str) -> Path:
     stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     path = Path(root) / experiment / f"{stamp}_{uuid.uuid4().hex[:6]}"
     try:
-        for sub in ("checkpoints", "figures", "tb"):
-            (path / sub).mkdir(parents=True, exist_ok=True)
+        return prepare_run_dir(path)
     except OSError as e:
         raise ConfigError(f"out_dir={str(root)!r} is not writable ({e.strerror}); choose another") from None
+
+
+def prepare_run_dir(path: Path) -> Path:
+    """Make ``path`` a run directory (its subfolders); it may exist already (a sweep's job)."""
+    for sub in ("checkpoints", "figures", "tb"):
+        (path / sub).mkdir(parents=True, exist_ok=True)
     return path
 
 

@@ -28,7 +28,7 @@ def test_help_and_list(capsys):
 BAD = [
     (["run"], "experiment=<name> is required"),
     (["run", "experiment=pnn_atari_soup"], "experiment='pnn_atari_soup' is unknown"),
-    ([*SMOKE[:2], "preset=huge"], "preset='huge' is not allowed for pnn_digits"),
+    ([*SMOKE[:2], "preset=huge"], "preset='huge' is not allowed: choose one of paper, quick, smoke"),
     ([*SMOKE, "train.lrr=0.1"], "unknown config key 'train.lrr'"),
     ([*SMOKE, "train.lr=-0.1"], "train.lr=-0.1"),
     ([*SMOKE, "train.steps=0"], "train.steps=0"),

@@ -56,15 +56,17 @@ def load(
 
 
 def _keys_near(schema: type, full_key: str) -> str:
-    """', allowed keys here: a, b, c' for the section that holds ``full_key``."""
+    """'; allowed keys here: a, b, c' for the section of ``schema`` that holds ``full_key``."""
+    import typing
+
     node: Any = schema
     for part in full_key.split(".")[:-1]:
-        fields = {f.name: f for f in dataclasses.fields(node)} if dataclasses.is_dataclass(node) else {}
-        if part not in fields:
+        if not dataclasses.is_dataclass(node):
             return ""
-        node = fields[part].type if isinstance(fields[part].type, type) else None
-        if node is None:
+        hints = typing.get_type_hints(node)
+        if part not in hints:
             return ""
+        node = hints[part]
     if not dataclasses.is_dataclass(node):
         return ""
     return "; allowed keys here: " + ", ".join(f.name for f in dataclasses.fields(node))
@@ -83,3 +85,53 @@ def check(condition: bool, key: str, value: Any, allowed: str) -> None:
 def check_choice(key: str, value: Any, choices: Iterable[Any]) -> None:
     choices = tuple(choices)
     check(value in choices, key, value, f"choose one of {', '.join(map(str, choices))}")
+
+
+def compose(experiment_dir: Path, overrides: Sequence[str] = (), schema: type | None = None):
+    """The experiment's Hydra config: ``config.yaml`` with its defaults (the preset group), then
+    ``overrides``. Hydra's composition errors become one-line :class:`ConfigError`s (``schema``, if
+    given, lists the allowed keys for an unknown one)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException, MissingConfigException
+
+    for item in overrides:
+        if "=" not in item or item.startswith("="):
+            raise ConfigError(f"override {item!r} is not of the form key=value (e.g. train.lr=1e-3)")
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(Path(experiment_dir).resolve()), version_base=None):
+            return hydra_compose(config_name="config", overrides=list(overrides))
+    except MissingConfigException as e:
+        group = e.missing_cfg_file or ""
+        options = e.options or []
+        if "/" in group:
+            name, _, value = group.partition("/")
+            raise ConfigError(
+                f"{name}={value!r} is not allowed: choose one of {', '.join(options)}"
+            ) from None
+        raise ConfigError(f"bad config: {_first_line(str(e))}") from None
+    except HydraException as e:
+        msg = str(e)
+        if msg.startswith("Could not override '"):
+            key = msg.split("'", 2)[1]
+            allowed = _keys_near(schema, key) if schema is not None else ""
+            raise ConfigError(f"unknown config key '{key}'{allowed}") from None
+        raise ConfigError(f"bad override: {_first_line(msg)}") from None
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def structured(schema: type[T], cfg) -> T:
+    """``cfg`` (a DictConfig or mapping) checked against the dataclass ``schema``."""
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), cfg)
+        return OmegaConf.to_object(merged)
+    except oc_errors.ConfigKeyError as e:
+        allowed = _keys_near(schema, e.full_key)
+        raise ConfigError(f"unknown config key '{e.full_key}'{allowed}") from None
+    except (oc_errors.ValidationError, oc_errors.ConfigTypeError) as e:
+        raise ConfigError(f"bad value for '{e.full_key}': {_first_line(e.msg)}") from None
+    except oc_errors.OmegaConfBaseException as e:
+        raise ConfigError(f"bad config: {_first_line(str(e))}") from None

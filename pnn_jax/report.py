@@ -1,0 +1,92 @@
+"""``pnn-jax report <run or sweep dir>``: one table over the runs, with mean, std and median.
+
+Every run directory below the given folder that has a ``summary.json`` is a row. A run's metrics
+are its result rows flattened to ``<method>/<metric>`` (e.g. ``progressive/b``) plus its wall time.
+Written next to the runs: ``report.md`` (the runs and their overrides, then mean / std / median /
+n per metric), ``report.csv`` (one line per run and metric) and ``figures/report.png|pdf``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+from pathlib import Path
+
+from pnn_jax.config import ConfigError
+
+SKIP = {"columns", "param_count", "seconds"}  # descriptive, not outcomes
+
+
+def find_runs(path: Path) -> list[Path]:
+    """Run directories (with a ``summary.json``) at or below ``path``, sorted."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ConfigError(f"{str(path)!r} is not a directory; pass a run or sweep directory")
+    runs = sorted({p.parent for p in path.rglob("summary.json")})
+    if not runs:
+        raise ConfigError(f"no finished run (summary.json) under {str(path)!r}")
+    return runs
+
+
+def run_metrics(run_dir: Path) -> dict[str, float]:
+    """``{<method>/<metric>: value}`` for the numeric results of one run, plus ``wall_time_s``."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    out: dict[str, float] = {}
+    for row in summary.get("rows", []):
+        for k, v in row.items():
+            if k not in SKIP and isinstance(v, int | float) and not isinstance(v, bool):
+                out[f"{row['method']}/{k}"] = float(v)
+    out["wall_time_s"] = float(summary["wall_time_s"])
+    return out
+
+
+def overrides_of(run_dir: Path) -> str:
+    """The job's overrides in a sweep (from Hydra's record), or '' for a single run."""
+    f = run_dir / ".hydra" / "overrides.yaml"
+    if not f.exists():
+        return ""
+    from omegaconf import OmegaConf
+
+    return " ".join(str(o) for o in OmegaConf.load(f) if not str(o).startswith("hydra"))
+
+
+def write_report(path: Path) -> str:
+    """Write ``report.md``, ``report.csv`` and the figure under ``path``; returns the markdown."""
+    from pnn_jax import plots
+
+    path = Path(path)
+    runs = find_runs(path)
+    per_run = {r: run_metrics(r) for r in runs}
+    names = sorted({k for m in per_run.values() for k in m})
+    stats = {}
+    for name in names:
+        values = [m[name] for m in per_run.values() if name in m]
+        stats[name] = {
+            "mean": statistics.fmean(values),
+            "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "median": statistics.median(values),
+            "n": len(values),
+        }
+    lines = [f"# Report: {path}", "", f"{len(runs)} run(s).", "", "| run | overrides |", "|---|---|"]
+    lines += [f"| {r.relative_to(path) if r != path else '.'} | {overrides_of(r) or '-'} |" for r in runs]
+    lines += ["", "| metric | mean | std | median | n |", "|---|---|---|---|---|"]
+    lines += [
+        f"| {n} | {s['mean']:.4f} | {s['std']:.4f} | {s['median']:.4f} | {s['n']} |" for n, s in stats.items()
+    ]
+    markdown = "\n".join(lines)
+    (path / "report.md").write_text(markdown + "\n")
+    with (path / "report.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["run", "overrides", "metric", "value"])
+        for r, m in per_run.items():
+            for name, value in m.items():
+                writer.writerow(
+                    [str(r.relative_to(path)) if r != path else ".", overrides_of(r), name, value]
+                )
+    plots.metric_bars(
+        {n: s for n, s in stats.items() if n != "wall_time_s"},
+        path / "figures" / "report",
+        title=str(path.name),
+    )
+    return markdown

@@ -1,0 +1,108 @@
+"""Sweeps: ``pnn-jax run -m experiment=<name> seed=0,1,2 train.lr=1e-3,5e-4`` through Hydra multirun.
+
+Every combination is composed and validated first (one-line error, exit code 2, nothing launched);
+then Hydra's launcher runs the jobs: by default ``joblib`` (parallel local processes, as many at a
+time as there are cores); ``hydra/launcher=submitit_slurm`` submits them to SLURM through
+hydra-submitit-launcher (``submitit_local`` runs the same path on this machine). Each job is a
+normal run directory ``<sweep dir>/<job number>/``; the sweep directory also holds Hydra's
+``multirun.yaml`` (the sweep's config) and, at the end, the report (:mod:`pnn_jax.report`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pnn_jax import config as cfglib
+from pnn_jax.config import ConfigError
+
+
+def expand(overrides: Sequence[str]) -> list[list[str]]:
+    """The jobs of a sweep: the cartesian product of the comma-separated values, in Hydra's order."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(list(overrides))
+    except HydraException as e:
+        raise ConfigError(f"bad override: {str(e).splitlines()[0]}") from None
+    choices = []
+    for o in parsed:
+        if o.is_sweep_override():
+            choices.append([f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()])
+        else:
+            choices.append([o.input_line])
+    return [list(job) for job in itertools.product(*choices)]
+
+
+def _is_hydra_key(item: str) -> bool:
+    return item.startswith(("hydra.", "hydra/", "+hydra", "~hydra"))
+
+
+def validate_all(module, folder: Path, overrides: Sequence[str]) -> list[list[str]]:
+    """Compose and validate every job of the sweep; returns the jobs' overrides."""
+    task_overrides = [o for o in overrides if not _is_hydra_key(o)]
+    jobs = expand(task_overrides)
+    for job in jobs:
+        cfg = cfglib.structured(module.Config, cfglib.compose(folder, job, module.Config))
+        module.validate(cfg)
+    return jobs
+
+
+def launch(module, folder: Path, overrides: Sequence[str], out_dir: str) -> Path:
+    """Run the sweep with Hydra multirun; returns the sweep directory.
+
+    The sweep directory is ``<out_dir>/<experiment>/sweeps/<date>_<time>_<id>/`` unless the
+    overrides set ``hydra.sweep.dir``. Jobs may run in other processes (joblib, submitit), so the
+    job function is a module-level function that needs only picklable arguments.
+    """
+    import datetime as dt
+    import functools
+    import uuid
+
+    import hydra
+
+    given = [o.split("=", 1)[1] for o in overrides if o.startswith("hydra.sweep.dir=")]
+    if given:
+        sweep_dir = Path(given[0])
+    else:
+        stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+        sweep_dir = Path(out_dir) / module.NAME / "sweeps" / f"{stamp}_{uuid.uuid4().hex[:6]}"
+        overrides = [*overrides, f"hydra.sweep.dir={sweep_dir.resolve()}"]
+    saved = sys.argv
+    sys.argv = ["pnn-jax", "--multirun", *overrides]
+    try:
+        app = hydra.main(config_path=str(folder.resolve()), config_name="config", version_base=None)
+        app(functools.partial(_hydra_job, module.__name__, str(folder)))()
+    except SystemExit as e:  # hydra.main exits after printing its own error
+        if e.code not in (0, None):
+            raise RuntimeError("the sweep failed; see the messages above") from None
+    finally:
+        sys.argv = saved
+    return sweep_dir
+
+
+def _hydra_job(module_name: str, folder: str, cfg) -> dict:
+    """Hydra's task function for one job (runs in the launcher's worker process)."""
+    import importlib
+
+    from hydra.core.hydra_config import HydraConfig
+
+    hc = HydraConfig.get()
+    module = importlib.import_module(module_name)
+    return run_job(module, Path(folder), list(hc.overrides.task), Path(hc.runtime.output_dir))
+
+
+def run_job(module, folder: Path, job_overrides: Sequence[str], run_dir: Path) -> dict:
+    """One job of a sweep: compose its config, make ``run_dir`` a run directory, run it."""
+    from pnn_jax import rundir
+
+    task_overrides = [o for o in job_overrides if not _is_hydra_key(o)]
+    cfg = cfglib.structured(module.Config, cfglib.compose(folder, task_overrides, module.Config))
+    module.validate(cfg)
+    rundir.prepare_run_dir(run_dir)
+    (run_dir / rundir.CONFIG_FILE).write_text(cfglib.to_yaml(cfg))
+    summary = module.run(cfg, run_dir, quiet=True)
+    return {"run_dir": str(run_dir), "params_sha256": summary["params_sha256"]}
