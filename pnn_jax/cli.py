@@ -8,7 +8,7 @@ Examples::
     pnn-jax run experiment=pnn_digits model.lateral=plain checkpoint.every=100
     pnn-jax resume runs/pnn_digits/2026-11-21_17-18-55_d9d274
 
-A run composes ``experiments/<name>/config.yaml``, then ``experiments/<name>/presets/<preset>.yaml``,
+A run composes the Hydra config ``experiments/<name>/config.yaml`` with ``preset/<preset>.yaml``,
 then the ``key=value`` overrides; validates the result before anything compiles; and writes a run
 directory (config, metrics, TensorBoard events, checkpoints, figures, summary, log). Bad input is
 one line on stderr and exit code 2; ``debug=true`` shows the traceback instead.

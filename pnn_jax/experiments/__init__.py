@@ -3,7 +3,7 @@
 Each experiment is a module with ``NAME``, ``SUMMARY`` (what it reproduces), ``PRESETS``
 (``{preset: expected time}``), a config dataclass ``Config``, ``validate(cfg)`` and
 ``run(cfg, run_dir, resume=False)``. Its config files live in ``experiments/<NAME>/``:
-``config.yaml`` and ``presets/<preset>.yaml``.
+``config.yaml`` (a Hydra primary config) and the group ``preset/<preset>.yaml``.
 """
 
 from __future__ import annotations

@@ -76,7 +76,7 @@ class CheckpointConfig:
 class Config:
     experiment: str = NAME
     preset: str = "quick"
-    """smoke, quick or paper (see experiments/pnn_digits/presets/)."""
+    """smoke, quick or paper (the Hydra group experiments/pnn_digits/preset/)."""
     seed: int = 0
     task_a: list[int] = dataclasses.field(default_factory=lambda: [0, 1, 2, 3, 4])
     """Source task: digit classes."""
