@@ -102,7 +102,6 @@ def cmd_run(args: list[str]) -> int:
     cfg = cfglib.structured(module.Config, cfglib.compose(folder, overrides, module.Config))
     module.validate(cfg)
     run_dir = rundir.new_run_dir(cfg.out_dir, name)
-    (run_dir / rundir.CONFIG_FILE).write_text(cfglib.to_yaml(cfg))
     print(f"run directory: {run_dir}", flush=True)
     summary = module.run(cfg, run_dir, quiet=quiet)
     if quiet:

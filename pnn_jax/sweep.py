@@ -96,13 +96,9 @@ def _hydra_job(module_name: str, folder: str, cfg) -> dict:
 
 
 def run_job(module, folder: Path, job_overrides: Sequence[str], run_dir: Path) -> dict:
-    """One job of a sweep: compose its config, make ``run_dir`` a run directory, run it."""
-    from pnn_jax import rundir
-
+    """One job of a sweep: compose its config and run it in ``run_dir`` (Hydra's job folder)."""
     task_overrides = [o for o in job_overrides if not _is_hydra_key(o)]
     cfg = cfglib.structured(module.Config, cfglib.compose(folder, task_overrides, module.Config))
     module.validate(cfg)
-    rundir.prepare_run_dir(run_dir)
-    (run_dir / rundir.CONFIG_FILE).write_text(cfglib.to_yaml(cfg))
     summary = module.run(cfg, run_dir, quiet=True)
     return {"run_dir": str(run_dir), "params_sha256": summary["params_sha256"]}

@@ -90,3 +90,16 @@ def test_debug_shows_the_traceback(tmp_path):
 
     with pytest.raises(ConfigError, match=r"train\.lr"):
         cli.main([*SMOKE, "train.lr=-1", "debug=true", f"out_dir={tmp_path}"])
+
+
+@pytest.mark.parametrize(
+    ("arg", "message"),
+    [
+        ("population.seeds=0", "population.seeds=0"),
+        ("population.lr=[1e-3,-1]", "population.lr=-1"),
+        ("population.alpha_init=[0]", "population.alpha_init=0"),
+    ],
+)
+def test_bad_population(arg, message, tmp_path, capsys):
+    assert cli.main([*SMOKE, arg, f"out_dir={tmp_path}"]) == 2
+    assert message in capsys.readouterr().err

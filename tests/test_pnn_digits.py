@@ -60,3 +60,96 @@ def test_default_config_shows_no_forgetting_only_for_progressive(tmp_path):
     assert prog["b"] > 0.95 and rows["baseline1"]["b"] > 0.95 and rows["baseline4"]["b"] > 0.95
     assert rows["baseline3"]["a_before"] - rows["baseline3"]["a_after"] > 0.2  # fine-tuning forgets A
     assert rows["baseline2"]["a_after"] < rows["baseline2"]["a_before"]
+
+
+def test_config_yaml_declares_every_schema_key():
+    """Hydra overrides only keys that the YAML has: it must mirror the dataclass schema."""
+    import dataclasses
+
+    from omegaconf import OmegaConf
+
+    def keys(node, prefix=""):
+        out = set()
+        for f in dataclasses.fields(node):
+            value = getattr(node, f.name)
+            out |= keys(value, f"{prefix}{f.name}.") if dataclasses.is_dataclass(value) else {prefix + f.name}
+        return out
+
+    raw = OmegaConf.to_container(OmegaConf.load(cfglib.EXPERIMENTS_DIR / "pnn_digits" / "config.yaml"))
+    raw.pop("defaults"), raw.pop("hydra")
+
+    def yaml_keys(d, prefix=""):
+        out = set()
+        for k, v in d.items():
+            out |= yaml_keys(v, f"{prefix}{k}.") if isinstance(v, dict) else {prefix + k}
+        return out
+
+    assert yaml_keys(raw) == keys(pnn_digits.Config())
+
+
+def test_vmapped_population_equals_separate_runs(tmp_path):
+    """population.seeds=3 in one vmapped run == three single-seed runs (within float tolerance)."""
+    import jax
+    import numpy as np
+
+    def run(name, *overrides):
+        folder = cfglib.EXPERIMENTS_DIR / "pnn_digits"
+        cfg = cfglib.structured(
+            pnn_digits.Config,
+            cfglib.compose(
+                folder, ["preset=smoke", "methods=[progressive]", f"out_dir={tmp_path}", *overrides]
+            ),
+        )
+        run_dir = tmp_path / name
+        run_dir.mkdir()
+        summary = pnn_digits.run(cfg, run_dir, quiet=True)
+        _, state = pnn_digits.load_checkpoint(run_dir)
+        return summary, state["train"].params
+
+    pop_summary, pop_params = run("population", "population.seeds=3")
+    assert [m["seed"] for m in pop_summary["population"]] == [0, 1, 2]
+    for seed in range(3):
+        one_summary, one_params = run(f"seed{seed}", f"seed={seed}")
+        got, want = pop_summary["rows"][seed], one_summary["rows"][0]
+        for key in ("a_before", "a_after", "b"):
+            assert abs(got[key] - want[key]) <= 1 / 250, (seed, key)  # at most one test digit
+        for a, b in zip(jax.tree.leaves(pop_params), jax.tree.leaves(one_params), strict=True):
+            np.testing.assert_allclose(np.asarray(a)[seed], np.asarray(b)[0], rtol=1e-4, atol=1e-5)
+
+
+def test_population_of_learning_rates_and_alphas(tmp_path, capsys):
+    import numpy as np
+
+    from pnn_jax import cli
+
+    args = [
+        "run",
+        "experiment=pnn_digits",
+        "preset=smoke",
+        "methods=[progressive]",
+        "population.lr=[1e-3,3e-3]",
+        "population.alpha_init=[1,0.1]",
+        f"out_dir={tmp_path}",
+        "quiet=true",
+    ]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "member (seed, lr, alpha)" in out and "| progressive | 3 (0, 0.003, 0.1) |" in out
+    (run_dir,) = list((tmp_path / "pnn_digits").iterdir())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert [(m["lr"], m["alpha_init"]) for m in summary["population"]] == [
+        (1e-3, 1.0),
+        (1e-3, 0.1),
+        (3e-3, 1.0),
+        (3e-3, 0.1),
+    ]
+    assert len({r["b"] for r in summary["rows"]}) > 1  # the members differ
+    # Each member starts with its own adapter scale (alpha is learned, so check the initial values).
+    cfg = cfglib.load(pnn_digits.Config, [run_dir / "config.yaml"])
+    *_, method = pnn_digits._setup(cfg)
+    init_params, _ = method(0).init()
+    alphas = np.asarray(init_params["heads"]["logits"]["lateral"]["alpha"])  # [P, K]
+    np.testing.assert_allclose(alphas[:, 1], [1.0, 0.1, 1.0, 0.1])
+    _, state = pnn_digits.load_checkpoint(run_dir)
+    lrs = state["train"].opt_state.hyperparams["learning_rate"]
+    assert [round(float(v), 6) for v in lrs] == [1e-3, 1e-3, 3e-3, 3e-3]

@@ -97,10 +97,11 @@ def test_frozen_checksum_mismatch_is_an_error(reference, tmp_path):
     meta_file = run_dir / "checkpoints" / str(newest) / "meta" / "metadata"
     meta = json.loads(meta_file.read_text())
     assert meta["frozen_sha256"], "the newest smoke checkpoint (baseline4) has a frozen column"
-    column = next(iter(meta["frozen_sha256"]))
-    meta["frozen_sha256"][column] = "0" * 64
+    slot = next(iter(meta["frozen_sha256"]))  # "<population member>:<column>"
+    member, column = slot.split(":")
+    meta["frozen_sha256"][slot] = "0" * 64
     meta_file.write_text(json.dumps(meta))
     out = subprocess.run([*RESUME, str(run_dir)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 2
-    assert f"frozen column {column} of baseline4 does not match its checksum" in out.stderr
+    assert f"frozen column {column} of baseline4 (member {member}) does not match its checksum" in out.stderr
     assert out.stderr.count("\n") == 1

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import time
 from pathlib import Path
 from typing import Any
@@ -73,17 +74,30 @@ class CheckpointConfig:
 
 
 @dataclasses.dataclass
+class PopulationConfig:
+    seeds: int = 1
+    """Members per hyperparameter value, with seeds seed, seed+1, ...; all trained in one vmapped run."""
+    lr: list[float] = dataclasses.field(default_factory=list)
+    """Learning rates of the members (empty: train.lr)."""
+    alpha_init: list[float] = dataclasses.field(default_factory=list)
+    """Initial adapter scales of the members (empty: model.alpha_init)."""
+
+
+@dataclasses.dataclass
 class Config:
     experiment: str = NAME
     preset: str = "quick"
     """smoke, quick or paper (the Hydra group experiments/pnn_digits/preset/)."""
     seed: int = 0
+    """Parameters and minibatch order (population member i uses seed + i)."""
+    split_seed: int = 0
+    """The train/test split of the digits: fixed across seeds, so that all runs share a test set."""
     task_a: list[int] = dataclasses.field(default_factory=lambda: [0, 1, 2, 3, 4])
     """Source task: digit classes."""
     task_b: list[int] = dataclasses.field(default_factory=lambda: [5, 6, 7, 8, 9])
     """Target task: digit classes."""
     test_fraction: float = 0.3
-    """Held-out fraction of each task (stratified, fixed by seed)."""
+    """Held-out fraction of each task (stratified, fixed by split_seed)."""
     methods: list[str] = dataclasses.field(
         default_factory=lambda: ["progressive", "baseline1", "baseline2", "baseline3", "baseline4"]
     )
@@ -94,6 +108,19 @@ class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     checkpoint: CheckpointConfig = dataclasses.field(default_factory=CheckpointConfig)
+    population: PopulationConfig = dataclasses.field(default_factory=PopulationConfig)
+
+
+def members(cfg: Config) -> list[dict]:
+    """The population: every (lr, alpha_init, seed) combination, seeds varying fastest."""
+    lrs = cfg.population.lr or [cfg.train.lr]
+    alphas = cfg.population.alpha_init or [cfg.model.alpha_init]
+    return [
+        {"seed": cfg.seed + i, "lr": float(lr), "alpha_init": float(a)}
+        for lr in lrs
+        for a in alphas
+        for i in range(cfg.population.seeds)
+    ]
 
 
 def make_tasks(cfg: Config):
@@ -102,8 +129,8 @@ def make_tasks(cfg: Config):
 
     x, y = load_digits()
     return (
-        class_task(x, y, cfg.task_a, test_fraction=cfg.test_fraction, seed=cfg.seed, name="A"),
-        class_task(x, y, cfg.task_b, test_fraction=cfg.test_fraction, seed=cfg.seed, name="B"),
+        class_task(x, y, cfg.task_a, test_fraction=cfg.test_fraction, seed=cfg.split_seed, name="A"),
+        class_task(x, y, cfg.task_b, test_fraction=cfg.test_fraction, seed=cfg.split_seed, name="B"),
     )
 
 
@@ -170,6 +197,12 @@ def _validate_values(cfg: Config) -> None:
         f"0 or a multiple of train.log_every ({t.log_every}): checkpoints fall between chunks",
     )
     check(c.keep >= 1, "checkpoint.keep", c.keep, "at least 1")
+    pop = cfg.population
+    check(pop.seeds >= 1, "population.seeds", pop.seeds, "a positive int (members per hyperparameter value)")
+    for lr in pop.lr:
+        check(lr > 0, "population.lr", lr, "positive learning rates")
+    for a in pop.alpha_init:
+        check(a > 0, "population.alpha_init", a, "positive numbers (paper: 1, 0.1, 0.01)")
 
 
 def _fmt(v: float | None) -> str:
@@ -177,30 +210,49 @@ def _fmt(v: float | None) -> str:
 
 
 def results_table(rows: list[dict]) -> str:
-    """Markdown table of the per-method results."""
+    """Markdown table of the results: one row per method (and per population member, if several)."""
+    many = len({r.get("member", 0) for r in rows}) > 1
+    head = (
+        "| method | " + ("member (seed, lr, alpha) | " if many else "") + "columns | A before B | A after B "
+    )
     lines = [
-        "| method | columns | A before B | A after B | forgetting | B | A column unchanged | time (s) |",
-        "|---|---|---|---|---|---|---|---|",
+        head + "| forgetting | B | A column unchanged | time (s) |",
+        "|---|" + ("---|" if many else "") + "---|---|---|---|---|---|---|",
     ]
     for r in rows:
         forget = None if r["a_before"] is None else r["a_before"] - r["a_after"]
         same = "-" if r["a_column_unchanged"] is None else ("yes" if r["a_column_unchanged"] else "no")
+        member = f"{r['member']} ({r['seed']}, {r['lr']:g}, {r['alpha_init']:g}) | " if many else ""
         lines.append(
-            f"| {r['method']} | {r['columns']} | {_fmt(r['a_before'])} | {_fmt(r['a_after'])} | "
+            f"| {r['method']} | {member}{r['columns']} | {_fmt(r['a_before'])} | {_fmt(r['a_after'])} | "
             f"{'-' if forget is None else f'{100 * forget:+.1f} pts'} | {_fmt(r['b'])} | {same} | "
             f"{r['seconds']:.1f} |"
         )
     return "\n".join(lines)
 
 
-class _Method:
-    """Everything one method needs: its plan, net and compiled functions."""
+def _stack(trees):
+    import jax
+    import jax.numpy as jnp
 
-    def __init__(self, cfg: Config, method: str, column, tx, loss_fn):
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+
+
+def _member(tree, p: int):
+    import jax
+
+    return jax.tree.map(lambda a: a[p], tree)
+
+
+class _Method:
+    """Everything one method needs: its plan, net and compiled functions, for a population."""
+
+    def __init__(self, cfg: Config, method: str, column, tx, loss_fn, population: list[dict]):
         from pnn_jax.nets.progressive import ProgressiveNet
         from pnn_jax.train import progressive as ptrain
 
         self.name = method
+        self.population = population
         self.plan = transfer.transfer_plan(method, num_sources=1, reset_heads=cfg.reset_heads)
         self.net = ProgressiveNet(
             column,
@@ -212,33 +264,68 @@ class _Method:
             adapter_v=cfg.model.adapter_v,
         )
         self.tx = tx
-        self.loop = ptrain.make_train_loop(self.net, tx, loss_fn, cfg.train.batch_size)
-        self.evaluate = ptrain.make_evaluate(self.net, "logits")
+        self.loop = ptrain.make_population_train_loop(self.net, tx, loss_fn, cfg.train.batch_size)
+        self.evaluate = ptrain.make_evaluate(self.net, "logits", population=True)
+
+    def init(self):
+        """Initial ``(params [P, ...], keys [P])``: member p from ``key(seed_p)`` and its alpha."""
+        import jax
+        import jax.numpy as jnp
+
+        params, keys = [], []
+        for member in self.population:
+            key, init_key = jax.random.split(jax.random.key(member["seed"]))
+            p = self.net.init(init_key)
+            p = jax.tree_util.tree_map_with_path(
+                lambda path, a, m=member: (
+                    jnp.full_like(a, m["alpha_init"])
+                    if jax.tree_util.keystr(path).endswith("['alpha']")
+                    else a
+                ),
+                p,
+            )
+            params.append(p)
+            keys.append(key)
+        return _stack(params), jnp.stack(keys)
+
+    def stage_states(self, params, stage, stage_keys):
+        """The population's training state for ``stage`` (each member with its learning rate)."""
+        from pnn_jax.train.optim import set_learning_rate
+
+        states = []
+        for p, member in enumerate(self.population):
+            st = transfer.stage_state(self.net, _member(params, p), self.tx, stage, stage_keys[p])
+            states.append(st.replace(opt_state=set_learning_rate(st.opt_state, member["lr"])))
+        return _stack(states)
 
     def state_template(self):
         """The structure of this method's checkpointed state (values are placeholders)."""
         import jax
 
-        from pnn_jax.train import progressive as ptrain
+        params, keys = self.init()
+        states = self.stage_states(params, self.plan.stages[0], keys)
+        return {"train": states, "key": jax.random.key_data(keys)}
 
-        train = ptrain.init_state(self.net, self.net.init(jax.random.key(0)), self.tx, 0)
-        return {"train": train, "key": jax.random.key_data(jax.random.key(0))}
+    def column_checksums(self, params) -> list[list[str]]:
+        """SHA-256 of every column of every member: ``[P][K]``."""
+        return [self.net.column_checksums(_member(params, p)) for p in range(len(self.population))]
 
-    def frozen_checksums(self, train_state) -> dict[str, str]:
-        """SHA-256 of every column that is entirely frozen in ``train_state``."""
+    def frozen_checksums(self, states) -> dict[str, str]:
+        """SHA-256 of every column that is entirely frozen, keyed ``"<member>:<column>"``."""
         import jax
 
-        trainable = jax.tree.leaves(jax.tree.map(lambda m: np.asarray(m), train_state.trainable))
-        sums = self.net.column_checksums(train_state.params)
+        trainable = [np.asarray(m) for m in jax.tree.leaves(states.trainable)]  # [P, K] each
+        sums = self.column_checksums(states.params)
         return {
-            str(k): sums[k]
+            f"{p}:{k}": sums[p][k]
+            for p in range(len(self.population))
             for k in range(self.net.max_columns)
-            if not any(bool(np.asarray(m)[k].any()) for m in trainable)
+            if not any(bool(m[p, k].any()) for m in trainable)
         }
 
 
 def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False) -> dict:
-    """Run (or resume) every method of ``cfg`` in ``run_dir``.
+    """Run (or resume) every method of ``cfg`` in ``run_dir``, for every population member at once.
 
     Returns the summary: ``{"rows": [...], "table": str, "params_sha256": str, ...}``, also written
     to ``summary.json``; figures go to ``figures/``.
@@ -246,42 +333,29 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
     import jax
     import jax.numpy as jnp
 
+    from pnn_jax import config as cfglib
     from pnn_jax import plots
     from pnn_jax.checkpoint import Checkpointer, CheckpointError
-    from pnn_jax.nets.columns import mlp_column
-    from pnn_jax.rundir import RunLog, read_metrics, write_summary
-    from pnn_jax.train import progressive as ptrain
-    from pnn_jax.train.optim import make_optimizer
+    from pnn_jax.rundir import CONFIG_FILE, RunLog, prepare_run_dir, read_metrics, write_summary
 
     t_start = time.perf_counter()
     validate(cfg)
-    task_a, task_b = make_tasks(cfg)
-    data = {
-        k: ((jnp.asarray(t.x_train), jnp.asarray(t.y_train)), (jnp.asarray(t.x_test), jnp.asarray(t.y_test)))
-        for k, t in {"source0": task_a, "target": task_b}.items()
-    }
-    column = mlp_column(
-        task_a.x_train.shape[1], cfg.model.widths, {"logits": max(task_a.num_classes, task_b.num_classes)}
-    )
-    tx = make_optimizer(cfg.train.optimizer, cfg.train.lr, cfg.train.grad_clip or None)
-    loss_fn = ptrain.classification_loss("logits")
+    if not resume:  # the run directory's config is what `pnn-jax resume` reads back
+        prepare_run_dir(run_dir)
+        (run_dir / CONFIG_FILE).write_text(cfglib.to_yaml(cfg))
+    task_a, task_b, data, population, method = _setup(cfg)
     steps = cfg.train.steps
     plans = [transfer.transfer_plan(m, 1, cfg.reset_heads) for m in cfg.methods]
     total_steps = steps * sum(len(p.stages) for p in plans)
-    methods: dict[int, _Method] = {}
-
-    def method(i: int) -> _Method:
-        if i not in methods:
-            methods[i] = _Method(cfg, cfg.methods[i], column, tx, loss_fn)
-        return methods[i]
 
     def verify(state, meta):
         got = method(meta["method_index"]).frozen_checksums(state["train"])
         for col, digest in meta["frozen_sha256"].items():
             if got.get(col) != digest:
+                member, _, k = col.partition(":")
                 raise CheckpointError(
-                    f"frozen column {col} of {meta['method']} does not match its checksum in the "
-                    f"checkpoint ({got.get(col)} != {digest}); the checkpoint is corrupt"
+                    f"frozen column {k} of {meta['method']} (member {member}) does not match its checksum "
+                    f"in the checkpoint ({got.get(col)} != {digest}); the checkpoint is corrupt"
                 )
 
     ckpt = Checkpointer(run_dir / "checkpoints", max_to_keep=cfg.checkpoint.keep)
@@ -302,41 +376,42 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
             f"pnn_digits ({cfg.preset}): A = digits {cfg.task_a} ({len(task_a.y_train)} train / "
             f"{len(task_a.y_test)} test), B = digits {cfg.task_b} ({len(task_b.y_train)} / "
             f"{len(task_b.y_test)}); {steps} steps per column, batch {cfg.train.batch_size}, "
-            f"{cfg.train.optimizer} lr {cfg.train.lr}; jax {jax.__version__} on {jax.devices()[0].platform}"
+            f"{cfg.train.optimizer} lr {cfg.train.lr}; {len(population)} member(s) in one vmapped run; "
+            f"jax {jax.__version__} on {jax.devices()[0].platform}"
         )
     rows: list[dict] = list(pos["rows"])
     global_step = pos["global_step"]
     final_params: dict[str, str] = dict(pos.get("params_sha256", {}))
-    column_sums: dict[str, list[str]] = dict(pos.get("column_sha256", {}))
+    column_sums: dict[str, list] = dict(pos.get("column_sha256", {}))
 
     for mi in range(pos["method_index"], len(cfg.methods)):
         m = method(mi)
         t0 = time.perf_counter()
         resuming = restored is not None and mi == pos["method_index"]
         if resuming:
-            key = jax.random.wrap_key_data(jnp.asarray(restored["key"]))
-            state = restored["train"]
-            params = state.params
+            keys = jax.random.wrap_key_data(jnp.asarray(restored["key"]))
+            states = restored["train"]
+            params = states.params
             first_stage, a_before, a_checksum = pos["stage_index"], pos["a_before"], pos["a_checksum"]
         else:
-            key, init_key = jax.random.split(jax.random.key(cfg.seed))
-            params = m.net.init(init_key)
+            params, keys = m.init()
             first_stage, a_before, a_checksum = 0, None, None
         for si in range(first_stage, len(m.plan.stages)):
             stage = m.plan.stages[si]
             if resuming and si == first_stage:
                 done = pos["steps_done"]
             else:
-                key, stage_key = jax.random.split(key)
-                state = transfer.stage_state(m.net, params, tx, stage, stage_key)
+                keys, stage_keys = _split(keys)
+                states = m.stage_states(params, stage, stage_keys)
                 done = 0
             while done < steps:
                 n = min(cfg.train.log_every, steps - done)
-                key, chunk_key = jax.random.split(key)
-                state, metrics = m.loop(state, data[stage.task][0], chunk_key, num_steps=n)
+                keys, chunk_keys = _split(keys)
+                states, metrics = m.loop(states, data[stage.task][0], chunk_keys, num_steps=n)
                 done += n
                 global_step += n
-                acc = _test_accuracies(m, state.params, data, si)
+                acc = _test_accuracies(m, states.params, data, si)
+                loss, train_acc = float(jnp.mean(metrics["loss"])), float(jnp.mean(metrics["accuracy"]))
                 log.advance(
                     global_step,
                     {
@@ -344,20 +419,20 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
                         "stage": si,
                         "column": stage.column,
                         "method_step": si * steps + done,
-                        "loss": float(metrics["loss"]),
-                        "train_acc": float(metrics["accuracy"]),
-                        **acc,
+                        "loss": loss,
+                        "train_acc": train_acc,
+                        **{k: (None if v is None else float(np.mean(v))) for k, v in acc.items()},
                     },
                     f"  {m.name:<12} stage {si + 1}/{len(m.plan.stages)} ({stage.task}, column "
-                    f"{stage.column}, {stage.scope}) step {done:>5}/{steps}: loss "
-                    f"{float(metrics['loss']):.4f} train acc {float(metrics['accuracy']):.3f}",
+                    f"{stage.column}, {stage.scope}) step {done:>5}/{steps}: loss {loss:.4f} "
+                    f"train acc {train_acc:.3f}",
                 )
                 if done == steps or (cfg.checkpoint.every and global_step % cfg.checkpoint.every == 0):
                     if done == steps and stage.task == "source0":  # the task boundary
-                        a_before, a_checksum = _task_a_result(m, state.params, data, stage.column)
+                        a_before, a_checksum = _task_a_result(m, states.params, data, stage.column)
                     ckpt.save(
                         global_step,
-                        {"train": state, "key": jax.random.key_data(key)},
+                        {"train": states, "key": jax.random.key_data(keys)},
                         {
                             "method_index": mi,
                             "method": m.name,
@@ -367,16 +442,16 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
                             "rows": rows,
                             "a_before": a_before,
                             "a_checksum": a_checksum,
-                            "frozen_sha256": m.frozen_checksums(state),
+                            "frozen_sha256": m.frozen_checksums(states),
                             "params_sha256": final_params,
                             "column_sha256": column_sums,
                         },
                     )
-            params = state.params
-        rows.append(_result_row(m, params, data, a_before, a_checksum, time.perf_counter() - t0))
-        sums = m.net.column_checksums(params)
+            params = states.params
+        rows += _result_rows(m, params, data, a_before, a_checksum, time.perf_counter() - t0)
+        sums = m.column_checksums(params)
         column_sums[m.name] = sums
-        final_params[m.name] = hashlib.sha256("".join(sums).encode()).hexdigest()
+        final_params[m.name] = hashlib.sha256("".join(itertools.chain(*sums)).encode()).hexdigest()
     ckpt.close()
 
     table = results_table(rows)
@@ -385,6 +460,7 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
     summary = {
         "experiment": NAME,
         "preset": cfg.preset,
+        "population": population,
         "rows": rows,
         "table": table,
         "params_sha256": hashlib.sha256("".join(final_params[m] for m in cfg.methods).encode()).hexdigest(),
@@ -407,39 +483,106 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
     return summary
 
 
-def _test_accuracies(m: _Method, params, data, stage_index: int) -> dict[str, float | None]:
-    """Held-out accuracy of the columns that answer A and B, once they have been trained."""
+def _setup(cfg: Config):
+    """Tasks, device data, the population, and ``method(i) -> _Method`` (built once each)."""
+    import jax.numpy as jnp
+
+    from pnn_jax.nets.columns import mlp_column
+    from pnn_jax.train import progressive as ptrain
+    from pnn_jax.train.optim import make_optimizer
+
+    task_a, task_b = make_tasks(cfg)
+    population = members(cfg)
+    data = {
+        k: ((jnp.asarray(t.x_train), jnp.asarray(t.y_train)), (jnp.asarray(t.x_test), jnp.asarray(t.y_test)))
+        for k, t in {"source0": task_a, "target": task_b}.items()
+    }
+    heads = {"logits": max(task_a.num_classes, task_b.num_classes)}
+    column = mlp_column(task_a.x_train.shape[1], cfg.model.widths, heads)
+    # The learning rate lives in the optimiser state, so each member can have its own.
+    tx = make_optimizer(cfg.train.optimizer, cfg.train.lr, cfg.train.grad_clip or None, inject=True)
+    loss_fn = ptrain.classification_loss("logits")
+    methods: dict[int, _Method] = {}
+
+    def method(i: int) -> _Method:
+        if i not in methods:
+            methods[i] = _Method(cfg, cfg.methods[i], column, tx, loss_fn, population)
+        return methods[i]
+
+    return task_a, task_b, data, population, method
+
+
+def load_checkpoint(run_dir: Path) -> tuple[dict, dict]:
+    """The newest readable checkpoint of a run: ``(meta, {"train": TrainState [P, ...], "key"})``.
+
+    ``meta`` says where the run was (``method``, ``stage_index``, ``steps_done``, ...); the state
+    holds every population member's parameters and optimiser state, for analysis.
+    """
+    from pnn_jax import config as cfglib
+    from pnn_jax.checkpoint import Checkpointer
+
+    cfg = cfglib.load(Config, [Path(run_dir) / "config.yaml"])
+    *_, method = _setup(cfg)
+    ckpt = Checkpointer(Path(run_dir) / "checkpoints", max_to_keep=cfg.checkpoint.keep)
+    try:
+        _, state, meta = ckpt.restore_latest(lambda meta: method(meta["method_index"]).state_template())
+    finally:
+        ckpt.close()
+    return meta, state
+
+
+def _split(keys):
+    """Split every member's key: ``(next keys [P], subkeys [P])``."""
+    import jax
+
+    both = jax.vmap(jax.random.split)(keys)
+    return both[:, 0], both[:, 1]
+
+
+def _test_accuracies(m: _Method, params, data, stage_index: int) -> dict[str, np.ndarray | None]:
+    """Held-out accuracy ``[P]`` of the columns that answer A and B, once they have been trained."""
     out = {}
     for task, key in (("source0", "test_acc_a"), ("target", "test_acc_b")):
         trained = [i for i, s in enumerate(m.plan.stages[: stage_index + 1]) if s.task == task]
         if trained:
             xt, yt = data[task][1]
-            out[key] = float(m.evaluate(params, xt, yt, m.plan.stages[trained[-1]].column))
+            out[key] = np.asarray(m.evaluate(params, xt, yt, m.plan.stages[trained[-1]].column))
         else:
             out[key] = None
     return out
 
 
-def _task_a_result(m: _Method, params, data, column: int) -> tuple[float, str]:
+def _task_a_result(m: _Method, params, data, column: int) -> tuple[list[float], list[str]]:
+    """Per member: task-A accuracy of ``column`` and that column's checksum."""
     xa, ya = data["source0"][1]
-    return float(m.evaluate(params, xa, ya, column)), m.net.column_checksums(params)[column]
+    acc = np.asarray(m.evaluate(params, xa, ya, column)).tolist()
+    return acc, [sums[column] for sums in m.column_checksums(params)]
 
 
-def _result_row(m: _Method, params, data, a_before, a_checksum, seconds: float) -> dict:
-    row = {
-        "method": m.name,
-        "columns": m.plan.max_columns,
-        "a_before": a_before,
-        "a_after": None,
-        "a_column_unchanged": None,
-    }
+def _result_rows(m: _Method, params, data, a_before, a_checksum, seconds: float) -> list[dict]:
+    """One result row per member."""
+    xb, yb = data["target"][1]
+    b = np.asarray(m.evaluate(params, xb, yb, m.plan.column_for("target")))
+    a_after = unchanged = None
     if "source0" in m.plan.tasks:
         col_a = m.plan.column_for("source0")
         xa, ya = data["source0"][1]
-        row["a_after"] = float(m.evaluate(params, xa, ya, col_a))
-        row["a_column_unchanged"] = m.net.column_checksums(params)[col_a] == a_checksum
-    xb, yb = data["target"][1]
-    row["b"] = float(m.evaluate(params, xb, yb, m.plan.column_for("target")))
-    row["seconds"] = seconds
-    row["param_count"] = m.net.param_count()
-    return row
+        a_after = np.asarray(m.evaluate(params, xa, ya, col_a))
+        unchanged = [sums[col_a] == a_checksum[p] for p, sums in enumerate(m.column_checksums(params))]
+    rows = []
+    for p, member in enumerate(m.population):
+        rows.append(
+            {
+                "method": m.name,
+                "member": p,
+                **member,
+                "columns": m.plan.max_columns,
+                "a_before": None if a_before is None else a_before[p],
+                "a_after": None if a_after is None else float(a_after[p]),
+                "a_column_unchanged": None if unchanged is None else unchanged[p],
+                "b": float(b[p]),
+                "seconds": seconds,
+                "param_count": m.net.param_count(),
+            }
+        )
+    return rows

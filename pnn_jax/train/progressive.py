@@ -99,12 +99,10 @@ def make_train_step(net: ProgressiveNet, tx: optax.GradientTransformation, loss_
     return counted_jit(lambda state, batch: train_step(net, tx, loss_fn, state, batch))
 
 
-def make_train_loop(
-    net: ProgressiveNet, tx: optax.GradientTransformation, loss_fn: LossFn, batch_size: int
-) -> counted_jit:
-    """Jitted ``loop(state, data, key, num_steps) -> (state, metrics)`` for data held on device.
+def train_loop(net: ProgressiveNet, tx: optax.GradientTransformation, loss_fn: LossFn, batch_size: int):
+    """Pure ``loop(state, data, key, num_steps) -> (state, metrics)`` for data held on device.
 
-    ``data = (x [N, ...], y [N])``. Each of the ``num_steps`` (static) steps samples a minibatch of
+    ``data = (x [N, ...], y [N])``. Each of the ``num_steps`` steps samples a minibatch of
     ``batch_size`` indices with replacement inside a ``lax.scan``: no host round trip per step.
     Metrics are averaged over the steps (scalars only, never stacked per step).
     """
@@ -121,13 +119,40 @@ def make_train_loop(
         state, metrics = jax.lax.scan(body, state, jax.random.split(key, num_steps))
         return state, jax.tree.map(jnp.mean, metrics)
 
-    return counted_jit(loop, static_argnames=("num_steps",))
+    return loop
 
 
-def make_evaluate(net: ProgressiveNet, head: str = "logits", batch_size: int = 1024) -> counted_jit:
+def make_train_loop(
+    net: ProgressiveNet, tx: optax.GradientTransformation, loss_fn: LossFn, batch_size: int
+) -> counted_jit:
+    """Jitted :func:`train_loop` (``num_steps`` static); ``.traces`` counts its compilations."""
+    return counted_jit(train_loop(net, tx, loss_fn, batch_size), static_argnames=("num_steps",))
+
+
+def make_population_train_loop(
+    net: ProgressiveNet, tx: optax.GradientTransformation, loss_fn: LossFn, batch_size: int
+) -> counted_jit:
+    """:func:`train_loop` vmapped over a population: ``loop(states [P], data, keys [P], num_steps)``.
+
+    Every member has its own parameters, optimiser state (hyperparameters injected with
+    ``optax.inject_hyperparams`` may differ per member) and PRNG key; the data are shared. One
+    compiled call trains all members.
+    """
+    loop = train_loop(net, tx, loss_fn, batch_size)
+
+    def population_loop(states, data, keys, num_steps):
+        return jax.vmap(lambda s, k: loop(s, data, k, num_steps))(states, keys)
+
+    return counted_jit(population_loop, static_argnames=("num_steps",))
+
+
+def make_evaluate(
+    net: ProgressiveNet, head: str = "logits", batch_size: int = 1024, population: bool = False
+) -> counted_jit:
     """Jitted ``evaluate(params, x, y, column) -> accuracy`` over a whole dataset (any size).
 
-    The dataset is padded to a multiple of ``batch_size`` and scanned in fixed-size chunks.
+    The dataset is padded to a multiple of ``batch_size`` and scanned in fixed-size chunks. With
+    ``population=True``, ``params`` carry a leading member axis and the result is ``[P]``.
     """
 
     def evaluate(params, x, y, column):
@@ -145,4 +170,6 @@ def make_evaluate(net: ProgressiveNet, head: str = "logits", batch_size: int = 1
         correct, _ = jax.lax.scan(body, jnp.zeros((), jnp.int32), (xs, ys))
         return correct / n
 
+    if population:
+        return counted_jit(jax.vmap(evaluate, in_axes=(0, None, None, None)))
     return counted_jit(evaluate)
