@@ -1,7 +1,8 @@
 """``pnn-jax report <run or sweep dir>``: one table over the runs, with mean, std and median.
 
 Every run directory below the given folder that has a ``summary.json`` is a row. A run's metrics
-are its result rows flattened to ``<method>/<metric>`` (e.g. ``progressive/b``) plus its wall time.
+are its result rows flattened to ``<method>/<metric>`` (e.g. ``progressive/b``; with a population,
+``<method>[<member>]/<metric>``) plus its wall time.
 Written next to the runs: ``report.md`` (the runs and their overrides, then mean / std / median /
 n per metric), ``report.csv`` (one line per run and metric) and ``figures/report.png|pdf``.
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from pnn_jax.config import ConfigError
 
-SKIP = {"columns", "param_count", "seconds"}  # descriptive, not outcomes
+SKIP = {"columns", "param_count", "seconds", "member", "seed", "lr", "alpha_init"}  # not outcomes
 
 
 def find_runs(path: Path) -> list[Path]:
@@ -32,11 +33,13 @@ def find_runs(path: Path) -> list[Path]:
 def run_metrics(run_dir: Path) -> dict[str, float]:
     """``{<method>/<metric>: value}`` for the numeric results of one run, plus ``wall_time_s``."""
     summary = json.loads((run_dir / "summary.json").read_text())
+    many = len(summary.get("population", [])) > 1
     out: dict[str, float] = {}
     for row in summary.get("rows", []):
+        name = f"{row['method']}[{row['member']}]" if many else row["method"]
         for k, v in row.items():
             if k not in SKIP and isinstance(v, int | float) and not isinstance(v, bool):
-                out[f"{row['method']}/{k}"] = float(v)
+                out[f"{name}/{k}"] = float(v)
     out["wall_time_s"] = float(summary["wall_time_s"])
     return out
 
