@@ -53,7 +53,7 @@ def test_smoke_run_writes_a_complete_run_directory(tmp_path, capsys):
 def test_default_config_shows_no_forgetting_only_for_progressive(tmp_path):
     """The main job at its default budget: the README's claims hold."""
     folder = cfglib.EXPERIMENTS_DIR / "pnn_digits"
-    cfg = cfglib.load(pnn_digits.Config, [folder / "config.yaml"], [f"out_dir={tmp_path}"])
+    cfg = cfglib.structured(pnn_digits.Config, cfglib.compose(folder, [f"out_dir={tmp_path}"]))
     rows = {r["method"]: r for r in pnn_digits.run(cfg, tmp_path, quiet=True)["rows"]}
     prog = rows["progressive"]
     assert prog["a_column_unchanged"] and prog["a_after"] == prog["a_before"] > 0.97

@@ -27,6 +27,12 @@ def _first_line(msg: str) -> str:
     return str(msg).strip().splitlines()[0] if str(msg).strip() else type(msg).__name__
 
 
+def _check_overrides(overrides: Sequence[str]) -> None:
+    for item in overrides:
+        if "=" not in item or item.startswith("="):
+            raise ConfigError(f"override {item!r} is not of the form key=value (e.g. train.lr=1e-3)")
+
+
 def load(
     schema: type[T], yaml_paths: Path | Sequence[Path] | None = None, overrides: Sequence[str] = ()
 ) -> T:
@@ -35,24 +41,17 @@ def load(
         yaml_paths = []
     elif isinstance(yaml_paths, str | Path):
         yaml_paths = [yaml_paths]
-    for item in overrides:
-        if "=" not in item or item.startswith("="):
-            raise ConfigError(f"override {item!r} is not of the form key=value (e.g. train.lr=1e-3)")
+    _check_overrides(overrides)
+    layers = []
+    for path in yaml_paths:
+        if not Path(path).is_file():
+            raise ConfigError(f"config file {path} not found")
+        layers.append(OmegaConf.load(path))
     try:
-        cfg = OmegaConf.structured(schema)
-        for path in yaml_paths:
-            if not Path(path).is_file():
-                raise ConfigError(f"config file {path} not found")
-            cfg = OmegaConf.merge(cfg, OmegaConf.load(path))
-        cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
-        return OmegaConf.to_object(cfg)
-    except oc_errors.ConfigKeyError as e:
-        allowed = _keys_near(schema, e.full_key)
-        raise ConfigError(f"unknown config key '{e.full_key}'{allowed}") from None
-    except (oc_errors.ValidationError, oc_errors.ConfigTypeError) as e:
-        raise ConfigError(f"bad value for '{e.full_key}': {_first_line(e.msg)}") from None
+        merged = OmegaConf.merge(*layers, OmegaConf.from_dotlist(list(overrides)))
     except oc_errors.OmegaConfBaseException as e:
         raise ConfigError(f"bad config: {_first_line(str(e))}") from None
+    return structured(schema, merged)
 
 
 def _keys_near(schema: type, full_key: str) -> str:
@@ -96,9 +95,7 @@ def compose(experiment_dir: Path, overrides: Sequence[str] = (), schema: type | 
     from hydra.core.global_hydra import GlobalHydra
     from hydra.errors import HydraException, MissingConfigException
 
-    for item in overrides:
-        if "=" not in item or item.startswith("="):
-            raise ConfigError(f"override {item!r} is not of the form key=value (e.g. train.lr=1e-3)")
+    _check_overrides(overrides)
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(Path(experiment_dir).resolve()), version_base=None):
