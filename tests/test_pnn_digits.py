@@ -42,6 +42,11 @@ def test_smoke_run_writes_a_complete_run_directory(tmp_path, capsys):
     assert rows["baseline3"]["a_column_unchanged"] is False
     assert rows["baseline1"]["a_before"] is None
     assert len(summary["params_sha256"]) == 64 and set(summary["column_sha256"]) == set(rows)
+    # Column 0 of the progressive net is frozen at the end; its checksum is the column's own.
+    assert summary["frozen_column_sha256"]["progressive"] == {
+        "0:0": summary["column_sha256"]["progressive"][0][0]
+    }
+    assert summary["frozen_column_sha256"]["baseline3"] == {}
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == list(range(20, 20 * len(records) + 1, 20))
     assert all({"wall_time", "steps_per_s", "loss", "test_acc_a", "method"} <= set(r) for r in records)

@@ -383,6 +383,7 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
     global_step = pos["global_step"]
     final_params: dict[str, str] = dict(pos.get("params_sha256", {}))
     column_sums: dict[str, list] = dict(pos.get("column_sha256", {}))
+    frozen_sums: dict[str, dict] = dict(pos.get("frozen_column_sha256", {}))
 
     for mi in range(pos["method_index"], len(cfg.methods)):
         m = method(mi)
@@ -445,12 +446,14 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
                             "frozen_sha256": m.frozen_checksums(states),
                             "params_sha256": final_params,
                             "column_sha256": column_sums,
+                            "frozen_column_sha256": frozen_sums,
                         },
                     )
             params = states.params
         rows += _result_rows(m, params, data, a_before, a_checksum, time.perf_counter() - t0)
         sums = m.column_checksums(params)
         column_sums[m.name] = sums
+        frozen_sums[m.name] = m.frozen_checksums(states)  # columns frozen in the method's last stage
         final_params[m.name] = hashlib.sha256("".join(itertools.chain(*sums)).encode()).hexdigest()
     ckpt.close()
 
@@ -466,6 +469,7 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
         "params_sha256": hashlib.sha256("".join(final_params[m] for m in cfg.methods).encode()).hexdigest(),
         "method_params_sha256": final_params,
         "column_sha256": column_sums,
+        "frozen_column_sha256": frozen_sums,
         "global_steps": global_step,
         "wall_time_s": time.perf_counter() - t_start,
         "resumed": resume,
