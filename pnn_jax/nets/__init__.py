@@ -1,6 +1,16 @@
-"""Pure-functional building blocks: columns, laterals, progressive nets."""
+"""Pure-functional building blocks: columns, laterals, progressive nets, the PathNet module bank."""
 
 from pnn_jax.nets.columns import ColumnSpec, Conv, Dense, atari_column, mlp_column
+from pnn_jax.nets.pathnet import PathNet, mlp_pathnet
 from pnn_jax.nets.progressive import ProgressiveNet
 
-__all__ = ["ColumnSpec", "Conv", "Dense", "ProgressiveNet", "atari_column", "mlp_column"]
+__all__ = [
+    "ColumnSpec",
+    "Conv",
+    "Dense",
+    "PathNet",
+    "ProgressiveNet",
+    "atari_column",
+    "mlp_column",
+    "mlp_pathnet",
+]

@@ -1,0 +1,241 @@
+"""PathNet (Fernando et al., 2017; PAPERS.md 2.1): a bank of modules, and paths through it as data.
+
+The super network has L layers of M modules. All modules of a layer share one architecture, so
+their parameters stack on a leading axis ``[M, ...]``. A module is a dense (or conv) layer followed
+by ReLU. A **path** is an int array ``[L, N]``: the modules active in each layer. A layer's output is
+the sum of its active modules' outputs, and it is the input of every active module of the next
+layer. One linear head per task reads the last layer (heads stacked ``[H, ...]``, H = task slots).
+
+**Set semantics.** A module listed twice in a layer counts once. This is also how a variable number
+of active modules is encoded: a layer with 1 <= n <= N distinct modules lists them and repeats one
+(``[3, 3, 3]`` is one active module, ``[3, 7, 3]`` two). The forward pass gathers the N listed
+modules' parameters and weights each by 1 if its index has not appeared earlier in the row, else 0,
+so it costs N module evaluations (not M) with static shapes. Gradients reach the bank through the
+gather (a scatter-add); a path is data, so new genotypes never recompile.
+
+**Freezing.** A frozen mask ``[L, M]`` marks modules locked by earlier tasks. Training uses the
+trainable mask of :meth:`PathNet.trainable_mask` with :mod:`pnn_jax.freezing`: gradients and optax
+updates of frozen modules (and of other tasks' heads) are zeroed and applied by select, so frozen
+parameters stay bit-identical under any optimiser.
+
+**Training counters** ``[L, M]`` count training sessions per module (1 unit = one session of T
+minibatches on a path through it), as in the thesis (PAPERS.md 3.1).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from pnn_jax.nets.columns import Conv, Dense, KernelDraws, Layer
+
+Params = dict[str, Any]
+RESET_MODES = ("initial", "fresh")
+
+
+@dataclasses.dataclass(frozen=True)
+class PathNet:
+    """Static description of a PathNet super network; parameters are a separate pytree.
+
+    Attributes:
+      input_shape: one input without the batch axis, e.g. ``(784,)`` or ``(32, 32, 3)``.
+      layers: the module architecture of each layer (``Dense(20)``, ``Conv(8, 3, 1)``, ...).
+      num_modules: M, modules per layer.
+      max_active: N, the path width (at most N distinct modules per layer).
+      num_heads: task slots H (one linear head per task).
+      head_size: outputs of each head (e.g. 2 for a binary task).
+    """
+
+    input_shape: tuple[int, ...]
+    layers: tuple[Layer, ...]
+    num_modules: int
+    max_active: int
+    num_heads: int
+    head_size: int
+
+    def __post_init__(self):
+        if not self.layers:
+            raise ValueError("a PathNet needs at least one layer")
+        for name in ("num_modules", "max_active", "num_heads", "head_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if self.max_active > self.num_modules:
+            raise ValueError(
+                f"max_active (N={self.max_active}) must be at most num_modules (M={self.num_modules}): "
+                "a path picks N modules out of M per layer"
+            )
+        self.layer_shapes()  # raises if a conv does not fit
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.layers)
+
+    def layer_shapes(self) -> tuple[tuple[int, ...], ...]:
+        """Input shape of every layer, then the output shape of the last one."""
+        shapes, shape = [tuple(self.input_shape)], tuple(self.input_shape)
+        for layer in self.layers:
+            if isinstance(layer, Conv) and len(shape) != 3:
+                raise ValueError(f"{layer} cannot follow a layer with output shape {shape}")
+            shape = layer.out_shape(shape)
+            shapes.append(shape)
+        return tuple(shapes)
+
+    # ----------------------------------------------------------------------------------------
+    # Parameters
+    def init(self, key: jax.Array) -> Params:
+        """``{"modules": [{"w": [M, ...], "b": [M, F]} per layer], "heads": {"w": [H, ...], "b": [H, out]}}``.
+
+        LeCun-normal kernels, zero biases; one PRNG call (see :class:`KernelDraws`).
+        """
+        return _jitted_init(self, key)
+
+    def _draw_all(self, draw: KernelDraws) -> Params:
+        shapes = self.layer_shapes()
+        modules = []
+        for layer, in_shape in zip(self.layers, shapes[:-1], strict=True):
+            w = jnp.stack([draw(layer.kernel_shape(in_shape)) for _ in range(self.num_modules)])
+            modules.append({"w": w, "b": jnp.zeros((self.num_modules, layer.features), jnp.float32)})
+        head = Dense(self.head_size)
+        heads = {
+            "w": jnp.stack([draw(head.kernel_shape(shapes[-1])) for _ in range(self.num_heads)]),
+            "b": jnp.zeros((self.num_heads, self.head_size), jnp.float32),
+        }
+        return {"modules": modules, "heads": heads}
+
+    def _init(self, key: jax.Array) -> Params:
+        counter = KernelDraws()
+        self._draw_all(counter)
+        return self._draw_all(KernelDraws(KernelDraws.noise_for(key, counter.offset)))
+
+    # ----------------------------------------------------------------------------------------
+    # Paths
+    def check_path(self, path) -> None:
+        """Raise if a concrete path has the wrong shape or indices outside ``0..M-1``."""
+        if isinstance(path, jax.core.Tracer):
+            return
+        import numpy as np
+
+        p = np.asarray(path)
+        if p.shape[-2:] != (self.num_layers, self.max_active):
+            raise ValueError(
+                f"a path must have shape [L, N] = [{self.num_layers}, {self.max_active}] (or [P, L, N]), "
+                f"got {p.shape}"
+            )
+        if not np.issubdtype(p.dtype, np.integer) or p.min() < 0 or p.max() >= self.num_modules:
+            raise ValueError(f"path entries must be module indices in 0..{self.num_modules - 1}")
+
+    def active_mask(self, path: jax.Array) -> jax.Array:
+        """``[L, M]`` bool: which modules a path ``[L, N]`` uses (duplicates count once)."""
+        return jnp.any(path[:, :, None] == jnp.arange(self.num_modules), axis=1)
+
+    @staticmethod
+    def first_occurrence(path: jax.Array) -> jax.Array:
+        """``[L, N]`` float: 1 where the entry has not appeared earlier in its row, else 0."""
+        n = path.shape[-1]
+        same = path[..., :, None] == path[..., None, :]  # [L, N, N]
+        earlier = jnp.tril(jnp.ones((n, n), bool), k=-1)
+        return (~jnp.any(same & earlier, axis=-1)).astype(jnp.float32)
+
+    # ----------------------------------------------------------------------------------------
+    # Forward
+    def apply(self, params: Params, x: jax.Array, path: jax.Array, task) -> jax.Array:
+        """Logits ``[B, head_size]`` of path ``[L, N]`` on ``x`` ``[B, *input_shape]``, head ``task``."""
+        weights = self.first_occurrence(path)  # [L, N]
+        h = x
+        for layer, p, idx, wgt in zip(self.layers, params["modules"], path, weights, strict=True):
+            w, b = jnp.take(p["w"], idx, axis=0), jnp.take(p["b"], idx, axis=0)  # the N listed: [N, ...]
+            outs = jax.vmap(lambda wk, bk, h=h, layer=layer: jax.nn.relu(layer.linear(wk, h) + bk))(w, b)
+            h = jnp.tensordot(wgt, outs, axes=1)  # sum of the distinct active modules
+        head_w = jnp.take(params["heads"]["w"], task, axis=0)
+        head_b = jnp.take(params["heads"]["b"], task, axis=0)
+        return Dense(self.head_size).linear(head_w, h) + head_b
+
+    def apply_population(self, params: Params, x: jax.Array, paths: jax.Array, task) -> jax.Array:
+        """Logits ``[P, B, head_size]`` of every path ``[P, L, N]``: one vmap over paths.
+
+        ``x`` is shared ``[B, ...]`` or per path ``[P, B, ...]``.
+        """
+        x_axis = 0 if x.ndim == len(self.input_shape) + 2 else None
+        return jax.vmap(lambda p, xp: self.apply(params, xp, p, task), in_axes=(0, x_axis))(paths, x)
+
+    # ----------------------------------------------------------------------------------------
+    # Freezing, counters, transfer
+    def trainable_mask(self, params: Params, frozen: jax.Array, task) -> Params:
+        """Trainable slices: modules not in ``frozen`` ``[L, M]`` and only head ``task``."""
+        heads = jnp.arange(self.num_heads) == task
+        return {
+            "modules": [{"w": ~frozen[i], "b": ~frozen[i]} for i in range(self.num_layers)],
+            "heads": {"w": heads, "b": heads},
+        }
+
+    def count_training(self, counters: jax.Array, paths: jax.Array) -> jax.Array:
+        """Add one training session to every module used by each of ``paths`` ``[..., L, N]``."""
+        flat = paths.reshape(-1, self.num_layers, self.max_active)
+        used = jax.vmap(self.active_mask)(flat).astype(counters.dtype)  # [P, L, M]
+        return counters + used.sum(axis=0)
+
+    def lock_path(
+        self,
+        params: Params,
+        frozen: jax.Array,
+        counters: jax.Array,
+        path: jax.Array,
+        *,
+        reset: str = "initial",
+        initial_params: Params | None = None,
+        key: jax.Array | None = None,
+    ) -> tuple[Params, jax.Array, jax.Array]:
+        """After a task (PAPERS.md 2.2, 3.1): lock ``path``'s modules; reset every unlocked module.
+
+        ``reset="initial"`` restores the unlocked modules' saved initial weights (``initial_params``,
+        as the thesis did); ``"fresh"`` draws new ones from ``key``. Their training counters go back
+        to 0. Heads are untouched: the next task uses the next head slot.
+        Returns ``(params, frozen [L, M], counters [L, M])``.
+        """
+        if reset not in RESET_MODES:
+            raise ValueError(f"reset must be one of {RESET_MODES}, got {reset!r}")
+        if reset == "initial" and initial_params is None:
+            raise ValueError('reset="initial" needs initial_params (the bank saved at init)')
+        if reset == "fresh" and key is None:
+            raise ValueError('reset="fresh" needs a PRNG key')
+        frozen = frozen | self.active_mask(path)
+        source = initial_params if reset == "initial" else self.init(key)
+        modules = []
+        for i, (cur, new) in enumerate(zip(params["modules"], source["modules"], strict=True)):
+            keep = frozen[i]
+            modules.append(
+                jax.tree.map(
+                    lambda c, n, keep=keep: jnp.where(keep.reshape((-1,) + (1,) * (c.ndim - 1)), c, n),
+                    cur,
+                    new,
+                )
+            )
+        counters = jnp.where(frozen, counters, jnp.zeros_like(counters))
+        return {**params, "modules": modules}, frozen, counters
+
+
+_jitted_init = jax.jit(PathNet._init, static_argnums=0)
+
+
+def mlp_pathnet(
+    input_dim: int,
+    num_layers: int = 3,
+    num_modules: int = 10,
+    max_active: int = 3,
+    units: int = 20,
+    num_heads: int = 2,
+    head_size: int = 2,
+) -> PathNet:
+    """Dense PathNet; defaults are the binary-MNIST settings L/M/N = 3/10/3, 20 units (PAPERS.md 2.3)."""
+    return PathNet(
+        (input_dim,),
+        tuple(Dense(units) for _ in range(num_layers)),
+        num_modules,
+        max_active,
+        num_heads,
+        head_size,
+    )
