@@ -81,6 +81,17 @@ class Conv:
 Layer = Dense | Conv
 
 
+def output_shapes(input_shape: Shape, layers: tuple[Layer, ...]) -> tuple[Shape, ...]:
+    """Output shape of each of ``layers`` applied in order to ``input_shape`` (no batch axis)."""
+    shapes, shape = [], tuple(input_shape)
+    for layer in layers:
+        if isinstance(layer, Conv) and len(shape) != 3:
+            raise ValueError(f"{layer} cannot follow a layer with output shape {shape}")
+        shape = layer.out_shape(shape)
+        shapes.append(shape)
+    return tuple(shapes)
+
+
 @dataclasses.dataclass(frozen=True)
 class ColumnSpec:
     """The architecture of one column.
@@ -115,13 +126,7 @@ class ColumnSpec:
 
     def hidden_shapes(self) -> tuple[Shape, ...]:
         """Output shape of every hidden layer (no batch axis)."""
-        shapes, shape = [], tuple(self.input_shape)
-        for layer in self.hidden:
-            if isinstance(layer, Conv) and len(shape) != 3:
-                raise ValueError(f"{layer} cannot follow a layer with output shape {shape}")
-            shape = layer.out_shape(shape)
-            shapes.append(shape)
-        return tuple(shapes)
+        return output_shapes(self.input_shape, self.hidden)
 
     def layer_in_shapes(self) -> tuple[Shape, ...]:
         """Input shape of every hidden layer."""

@@ -30,7 +30,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from pnn_jax.nets.columns import Conv, Dense, KernelDraws, Layer
+from pnn_jax.nets.columns import Dense, KernelDraws, Layer, output_shapes
 
 Params = dict[str, Any]
 RESET_MODES = ("initial", "fresh")
@@ -76,13 +76,7 @@ class PathNet:
 
     def layer_shapes(self) -> tuple[tuple[int, ...], ...]:
         """Input shape of every layer, then the output shape of the last one."""
-        shapes, shape = [tuple(self.input_shape)], tuple(self.input_shape)
-        for layer in self.layers:
-            if isinstance(layer, Conv) and len(shape) != 3:
-                raise ValueError(f"{layer} cannot follow a layer with output shape {shape}")
-            shape = layer.out_shape(shape)
-            shapes.append(shape)
-        return tuple(shapes)
+        return (tuple(self.input_shape), *output_shapes(self.input_shape, self.layers))
 
     # ----------------------------------------------------------------------------------------
     # Parameters
