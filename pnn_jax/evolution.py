@@ -1,0 +1,172 @@
+"""Tournament search over PathNet paths: an ask/tell strategy with a pytree state (PAPERS.md 2.2, 3).
+
+:class:`Tournament` holds static settings only; :class:`SearchState` (paths ``[P, L, N]``,
+fitness ``[P]``, the best path so far, counters, PRNG key) is a pytree, and ``init``, ``ask`` and
+``tell`` are pure and jittable: a new genotype is data, never a recompile.
+
+One generation: ``ask`` picks the contestants, the caller trains their paths and measures fitness
+(mean training accuracy over the session), ``tell`` applies selection:
+
+* ``scheme="replace_losers"``: every contestant but the best becomes a mutated copy of the best.
+  With ``tournament_size=2`` this is the papers' binary tournament (winner copied over loser).
+* ``scheme="better_half"``: contestants ranked by fitness; the i-th of the worse half becomes a
+  mutated copy of the i-th of the better half (the thesis's "better half replaces worse half").
+* ``scheme="recombine"``: every contestant but the best two becomes a mutated child of the best two
+  (uniform crossover, layer by layer) (the thesis's "recombination of the best two").
+
+``parallel=False``: one tournament per generation (the papers' serial schedule).
+``parallel=True``: ``P // k`` disjoint tournaments per generation at once (for accelerators).
+
+Mutation (PAPERS.md 2.2): each gene independently, with probability ``1/(N*L)`` by default, moves by
+a random integer in ``[-2, 2]``; ``boundary="wrap"`` takes it modulo M (the papers),
+``"clamp"`` keeps it in ``[0, M-1]``. Fitness of a new copy is unknown (``-inf``) until it is trained.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+SCHEMES = ("replace_losers", "better_half", "recombine")
+BOUNDARIES = ("wrap", "clamp")
+
+
+@flax.struct.dataclass
+class SearchState:
+    paths: jax.Array  # int32 [P, L, N]
+    fitness: jax.Array  # float32 [P], -inf where unknown
+    best_path: jax.Array  # int32 [L, N], best contestant seen
+    best_fitness: jax.Array  # float32 []
+    generation: jax.Array  # int32 []
+    key: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class Tournament:
+    """Static settings of the search. ``mutation_prob=None`` means ``1/(N*L)``."""
+
+    num_layers: int
+    num_modules: int
+    max_active: int
+    population: int = 64
+    tournament_size: int = 2
+    scheme: str = "replace_losers"
+    parallel: bool = False
+    mutation_prob: float | None = None
+    mutation_range: int = 2
+    boundary: str = "wrap"
+
+    def __post_init__(self):
+        if self.scheme not in SCHEMES:
+            raise ValueError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
+        if self.boundary not in BOUNDARIES:
+            raise ValueError(f"boundary must be one of {BOUNDARIES}, got {self.boundary!r}")
+        if self.population < 2:
+            raise ValueError(f"population must be at least 2, got {self.population}")
+        if not 2 <= self.tournament_size <= self.population:
+            raise ValueError(
+                f"tournament_size must be in 2..population ({self.population}), got {self.tournament_size}"
+            )
+        if self.scheme == "recombine" and self.tournament_size < 3:
+            raise ValueError("scheme='recombine' needs tournament_size >= 3 (two parents and a child)")
+        if self.mutation_prob is not None and not 0.0 <= self.mutation_prob <= 1.0:
+            raise ValueError(f"mutation_prob must be in [0, 1], got {self.mutation_prob}")
+        if self.max_active > self.num_modules:
+            raise ValueError(
+                f"max_active (N={self.max_active}) must be at most num_modules (M={self.num_modules})"
+            )
+
+    @property
+    def gene_prob(self) -> float:
+        return (
+            self.mutation_prob
+            if self.mutation_prob is not None
+            else 1.0 / (self.max_active * self.num_layers)
+        )
+
+    @property
+    def num_tournaments(self) -> int:
+        return self.population // self.tournament_size if self.parallel else 1
+
+    def init(self, key: jax.Array) -> SearchState:
+        """A random population (each gene uniform in ``0..M-1``)."""
+        key, k = jax.random.split(key)
+        shape = (self.population, self.num_layers, self.max_active)
+        paths = jax.random.randint(k, shape, 0, self.num_modules, jnp.int32)
+        return SearchState(
+            paths=paths,
+            fitness=jnp.full((self.population,), -jnp.inf, jnp.float32),
+            best_path=paths[0],
+            best_fitness=jnp.asarray(-jnp.inf, jnp.float32),
+            generation=jnp.zeros((), jnp.int32),
+            key=key,
+        )
+
+    def ask(self, state: SearchState) -> tuple[SearchState, jax.Array, jax.Array]:
+        """Contestants of this generation: ``(state, index [T, k], paths [T, k, L, N])``.
+
+        Contestants are distinct members; parallel tournaments are disjoint.
+        """
+        key, k = jax.random.split(state.key)
+        order = jax.random.permutation(k, self.population)
+        index = order[: self.num_tournaments * self.tournament_size].reshape(
+            self.num_tournaments, self.tournament_size
+        )
+        return state.replace(key=key), index, state.paths[index]
+
+    def mutate(self, key: jax.Array, path: jax.Array) -> jax.Array:
+        """Each gene of ``path`` ``[L, N]`` moves by randint[-r, r] with probability ``gene_prob``."""
+        k_which, k_shift = jax.random.split(key)
+        which = jax.random.bernoulli(k_which, self.gene_prob, path.shape)
+        shift = jax.random.randint(k_shift, path.shape, -self.mutation_range, self.mutation_range + 1)
+        moved = path + jnp.where(which, shift, 0)
+        if self.boundary == "wrap":
+            return jnp.mod(moved, self.num_modules)
+        return jnp.clip(moved, 0, self.num_modules - 1)
+
+    def _children(self, key, paths, fitness):
+        """New paths for one tournament's contestants ``[k, L, N]`` given their ``fitness [k]``."""
+        k = self.tournament_size
+        rank = jnp.argsort(-fitness)  # best first
+        ranked = paths[rank]
+        keys = jax.random.split(key, 2 * k)
+        if self.scheme == "replace_losers":
+            parents = jnp.broadcast_to(ranked[0], ranked.shape)
+        elif self.scheme == "better_half":
+            half = k // 2
+            # rank i of the worse half copies rank i of the better half; a middle one (odd k) stays.
+            src = jnp.arange(k)
+            src = jnp.where(src >= k - half, src - (k - half), src)
+            parents = ranked[src]
+        else:  # recombine: children of the best two, row by row
+            take_first = jax.random.bernoulli(keys[-1], 0.5, (k, self.num_layers, 1))
+            parents = jnp.where(take_first, ranked[0][None], ranked[1][None])
+        mutated = jax.vmap(self.mutate)(keys[:k], parents)
+        keep = {"replace_losers": 1, "better_half": k - k // 2, "recombine": 2}[self.scheme]
+        new_ranked = jnp.where((jnp.arange(k) < keep)[:, None, None], ranked, mutated)
+        new_fitness = jnp.where(jnp.arange(k) < keep, fitness[rank], -jnp.inf)
+        return rank, new_ranked, new_fitness
+
+    def tell(self, state: SearchState, index: jax.Array, fitness: jax.Array) -> SearchState:
+        """Apply selection to the contestants ``index [T, k]`` with their ``fitness [T, k]``."""
+        key, k = jax.random.split(state.key)
+        keys = jax.random.split(k, index.shape[0])
+        rank, new_paths, new_fit = jax.vmap(self._children)(keys, state.paths[index], fitness)
+        slots = jnp.take_along_axis(index, rank, axis=1)  # population slot of each ranked contestant
+        paths = state.paths.at[slots.reshape(-1)].set(new_paths.reshape(-1, *new_paths.shape[2:]))
+        pop_fitness = state.fitness.at[slots.reshape(-1)].set(new_fit.reshape(-1))
+        flat_best = jnp.argmax(fitness.reshape(-1))
+        gen_best = fitness.reshape(-1)[flat_best]
+        gen_best_path = state.paths[index.reshape(-1)[flat_best]]
+        better = gen_best > state.best_fitness
+        return state.replace(
+            paths=paths,
+            fitness=pop_fitness,
+            best_path=jnp.where(better, gen_best_path, state.best_path),
+            best_fitness=jnp.where(better, gen_best, state.best_fitness),
+            generation=state.generation + 1,
+            key=key,
+        )
