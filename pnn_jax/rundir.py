@@ -82,7 +82,6 @@ class RunLog:
 
         self.path = path
         self.total = total_steps
-        self.step = start_step
         self.stream = stream or sys.stdout
         self.quiet = quiet
         if start_step > 0:
@@ -113,7 +112,7 @@ class RunLog:
         """Record the metrics at global ``step`` and report progress with ``line``."""
         now = time.perf_counter()
         rate = (step - self._step_last) / max(now - self._t_last, 1e-9)
-        self._t_last, self._step_last, self.step = now, step, step
+        self._t_last, self._step_last = now, step
         record = {"step": step, "wall_time": time.time(), "steps_per_s": round(rate, 3)}
         record.update({k: _jsonable(v) for k, v in metrics.items()})
         self._metrics.write(json.dumps(record) + "\n")

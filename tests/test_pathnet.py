@@ -177,6 +177,9 @@ def test_bad_paths():
     with pytest.raises(ValueError, match=r"module indices in 0\.\.9"):
         net.check_path(np.full((3, 3), 10))
     net.check_path(np.zeros((5, 3, 3), int))  # a population is fine
+    params = net.init(jax.random.key(0))
+    with pytest.raises(ValueError, match=r"module indices in 0\.\.9"):  # the forward pass checks too
+        net.apply_population(params, jnp.zeros((2, 6)), np.full((4, 3, 3), 12), 0)
 
 
 def test_population_step_reports_per_path_metrics():

@@ -138,6 +138,7 @@ class PathNet:
     # Forward
     def apply(self, params: Params, x: jax.Array, path: jax.Array, task) -> jax.Array:
         """Logits ``[B, head_size]`` of path ``[L, N]`` on ``x`` ``[B, *input_shape]``, head ``task``."""
+        self.check_path(path)
         weights = self.first_occurrence(path)  # [L, N]
         h = x
         for layer, p, idx, wgt in zip(self.layers, params["modules"], path, weights, strict=True):
@@ -153,6 +154,7 @@ class PathNet:
 
         ``x`` is shared ``[B, ...]`` or per path ``[P, B, ...]``.
         """
+        self.check_path(paths)
         x_axis = 0 if x.ndim == len(self.input_shape) + 2 else None
         return jax.vmap(lambda p, xp: self.apply(params, xp, p, task), in_axes=(0, x_axis))(paths, x)
 
