@@ -17,9 +17,9 @@ $(STAMP): pyproject.toml scripts/constraints.txt
 	$(PY) -m pip install --quiet -c scripts/constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
-## Main job: the two-task progressive run on scikit-learn's digits (experiment pnn_digits).
+## Main job: the PathNet thesis study S+S vs P+S (experiment thesis_first_path, preset quick).
 run: venv
-	$(VENV)/bin/pnn-jax run experiment=pnn_digits $(ARGS)
+	$(VENV)/bin/pnn-jax run experiment=thesis_first_path $(ARGS)
 
 ## Fast tests (CPU, minutes). `slow` tests are skipped here.
 test: venv

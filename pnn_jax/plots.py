@@ -69,3 +69,99 @@ def metric_bars(stats: dict[str, dict], base: Path, title: str = "") -> list[Pat
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return save(fig, base)
+
+
+def grouped_bars(
+    series: dict[str, Sequence[float]],
+    categories: Sequence[str],
+    base: Path,
+    *,
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+    errors: dict[str, Sequence[float]] | None = None,
+) -> list[Path]:
+    """One group of bars per category, one bar per series (e.g. S+S, P+S, random)."""
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(categories) + 2), 3.0))
+    width = 0.8 / max(1, len(series))
+    x = np.arange(len(categories))
+    for i, (label, values) in enumerate(series.items()):
+        err = None if errors is None else errors.get(label)
+        ax.bar(x + (i - (len(series) - 1) / 2) * width, values, width, yerr=err, label=label, capsize=2)
+    ax.set_xticks(x, categories)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return save(fig, base)
+
+
+def means_by_group(
+    points: dict[str, tuple[Sequence[int], Sequence[float]]],
+    base: Path,
+    *,
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+) -> list[Path]:
+    """For each series, the runs as faint dots at (group, value) and the mean +- std per group."""
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(4.5, 3.2))
+    rng = np.random.default_rng(0)
+    n = max(1, len(points))
+    for i, (label, (groups, values)) in enumerate(points.items()):
+        g, v = np.asarray(groups, float), np.asarray(values, float)
+        off = (i - (n - 1) / 2) * 0.15
+        color = f"C{i}"
+        ax.scatter(g + off + rng.uniform(-0.04, 0.04, g.size), v, s=6, alpha=0.3, color=color)
+        keys = sorted(set(g.tolist()))
+        means = [v[g == k].mean() for k in keys]
+        stds = [v[g == k].std() for k in keys]
+        ax.errorbar(np.asarray(keys) + off, means, yerr=stds, marker="o", color=color, label=label, capsize=3)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return save(fig, base)
+
+
+def curves(
+    panels: dict[str, dict[str, Sequence[Sequence[float]]]],
+    base: Path,
+    *,
+    xlabel: str = "generation",
+    ylabel: str = "fitness (mean training accuracy)",
+) -> list[Path]:
+    """One panel per key of ``panels``; in each, every run's curve faint and the mean (over the
+    runs still going at that point) bold, one colour per series."""
+    import numpy as np
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.0), squeeze=False)
+    for ax, (title, series) in zip(axes[0], panels.items(), strict=True):
+        for i, (label, runs) in enumerate(series.items()):
+            runs = [np.asarray(r, float) for r in runs if len(r)]
+            if not runs:
+                continue
+            color = f"C{i}"
+            for r in runs:
+                ax.plot(np.arange(1, r.size + 1), r, color=color, alpha=0.12, lw=0.7)
+            length = max(r.size for r in runs)
+            padded = np.full((len(runs), length), np.nan)
+            for j, r in enumerate(runs):
+                padded[j, : r.size] = r
+            with np.errstate(all="ignore"):
+                ax.plot(np.arange(1, length + 1), np.nanmean(padded, axis=0), color=color, lw=2, label=label)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel(ylabel)
+    fig.tight_layout()
+    return save(fig, base)

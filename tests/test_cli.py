@@ -22,7 +22,7 @@ def test_help_and_list(capsys):
     assert "newest readable checkpoint" in capsys.readouterr().out
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("pnn_digits") and "smoke" in out and "paper" in out
+    assert out.startswith("thesis_first_path") and "pnn_digits" in out and "smoke" in out and "paper" in out
 
 
 BAD = [

@@ -11,7 +11,13 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-EXPERIMENTS = {"pnn_digits": "pnn_jax.experiments.pnn_digits"}
+EXPERIMENTS = {
+    "thesis_first_path": "pnn_jax.experiments.thesis_first_path",
+    "pathnet_binary_mnist": "pnn_jax.experiments.pathnet_binary_mnist",
+    "pathnet_cifar_svhn": "pnn_jax.experiments.pathnet_cifar_svhn",
+    "thesis_selection_pressure": "pnn_jax.experiments.thesis_selection_pressure",
+    "pnn_digits": "pnn_jax.experiments.pnn_digits",
+}
 
 
 def get(name: str) -> ModuleType:

@@ -168,11 +168,18 @@ class PathNet:
             "heads": {"w": heads, "b": heads},
         }
 
-    def count_training(self, counters: jax.Array, paths: jax.Array) -> jax.Array:
-        """Add one training session to every module used by each of ``paths`` ``[..., L, N]``."""
+    def count_training(
+        self, counters: jax.Array, paths: jax.Array, frozen: jax.Array | None = None
+    ) -> jax.Array:
+        """Add one training session to every module used by each of ``paths`` ``[..., L, N]``.
+
+        Frozen modules (``frozen [L, M]``) are used but not trained, so their counters stay.
+        """
         flat = paths.reshape(-1, self.num_layers, self.max_active)
-        used = jax.vmap(self.active_mask)(flat).astype(counters.dtype)  # [P, L, M]
-        return counters + used.sum(axis=0)
+        used = jax.vmap(self.active_mask)(flat).astype(counters.dtype).sum(axis=0)  # [L, M]
+        if frozen is not None:
+            used = jnp.where(frozen, 0, used)
+        return counters + used
 
     def lock_path(
         self,

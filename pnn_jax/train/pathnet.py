@@ -1,26 +1,47 @@
-"""Training PathNet paths on the shared module bank, with exact freezing.
+"""Training and searching PathNet paths on the shared module bank, with exact freezing.
 
 ``PathNetState`` holds the bank, the optimiser state, the frozen mask ``[L, M]``, the training
 counters ``[L, M]`` and the current task (head). Paths are arguments, never structure: one compiled
 step serves every genotype (tested with 10,000 of them).
 
-:func:`population_step` trains P paths at once on their own minibatches ("combined" mode): the
-losses of the P paths are summed, so a module shared by several paths receives the sum of their
-gradients in one optimiser step. This is the parallel mode for accelerators. The papers' serial
-tournament (one path after the other, the second training on weights the first has just changed)
-is a different schedule and comes with the search (pnn_jax/evolution.py).
+**Who trains the shared modules in a generation** (``SessionConfig.schedule``). Contestants of a
+tournament often share modules. Three schedules, all on the same minibatches for every contestant
+of a tournament (PAPERS.md 3.1):
+
+* ``"serial"`` (default of the paper and thesis presets; the papers' serial tournament, PAPERS.md
+  2.2): contestants train one after the other, each for T minibatches; the second starts from the
+  weights the first has just changed. This is the published protocol and it is *not* symmetric:
+  a module shared by both has had T extra updates when the second contestant starts. The order is
+  the random order in which ``Tournament.ask`` drew them, so the advantage does not favour any
+  genotype systematically, but within one tournament the two fitness values are measured on
+  different weights. Every contestant's training is kept.
+* ``"isolated"`` (a fair tournament): every contestant trains from the *same* weights (vmapped
+  copies); the winner's trained weights (and optimiser state) are kept, the others' updates are
+  discarded, and only the winner's modules count a training session. Serial search only.
+* ``"combined"`` (the parallel mode for accelerators): all contestants train at once; their losses
+  are summed, so a shared module receives the sum of their gradients in one optimiser step. Also
+  symmetric.
+
+Tasks are padded to common shapes (:class:`TaskData`), so one compiled search serves every task
+of a curriculum, and the repetitions of a study are vmapped over (see the experiments).
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from pnn_jax import freezing
+from pnn_jax.evolution import SearchState, Tournament
 from pnn_jax.jit import counted_jit
 from pnn_jax.nets.pathnet import Params, PathNet
+
+SCHEDULES = ("serial", "isolated", "combined")
 
 
 @flax.struct.dataclass
@@ -43,16 +64,65 @@ def init_state(net: PathNet, params: Params, tx: optax.GradientTransformation, t
     )
 
 
-def population_step(net: PathNet, tx: optax.GradientTransformation, state: PathNetState, paths, batch):
+@flax.struct.dataclass
+class TaskData:
+    """One classification task, zero-padded to a common size so tasks share compiled code.
+
+    ``x_train [n, ...]``, ``y_train [n]`` with the first ``n_train`` rows real; likewise the test
+    part; ``num_classes`` masks the unused logits of a head wider than the task.
+    """
+
+    x_train: jax.Array
+    y_train: jax.Array
+    n_train: jax.Array  # int32 []
+    x_test: jax.Array
+    y_test: jax.Array
+    n_test: jax.Array  # int32 []
+    num_classes: jax.Array  # int32 []
+
+
+def task_data(tasks) -> list[TaskData]:
+    """:class:`TaskData` of each :class:`pnn_jax.data.Task`, padded to the largest train/test size."""
+    n_tr = max(len(t.y_train) for t in tasks)
+    n_te = max(len(t.y_test) for t in tasks)
+
+    def pad(a, n):
+        return np.concatenate([a, np.zeros((n - len(a), *a.shape[1:]), a.dtype)])
+
+    return [
+        TaskData(
+            x_train=jnp.asarray(pad(t.x_train, n_tr)),
+            y_train=jnp.asarray(pad(t.y_train, n_tr)),
+            n_train=jnp.asarray(len(t.y_train), jnp.int32),
+            x_test=jnp.asarray(pad(t.x_test, n_te)),
+            y_test=jnp.asarray(pad(t.y_test, n_te)),
+            n_test=jnp.asarray(len(t.y_test), jnp.int32),
+            num_classes=jnp.asarray(t.num_classes, jnp.int32),
+        )
+        for t in tasks
+    ]
+
+
+def masked_logits(logits: jax.Array, num_classes) -> jax.Array:
+    """Logits of classes ``>= num_classes`` set to -1e9 (a head wider than its task)."""
+    if num_classes is None:
+        return logits
+    return jnp.where(jnp.arange(logits.shape[-1]) < num_classes, logits, -1e9)
+
+
+def population_step(
+    net: PathNet, tx: optax.GradientTransformation, state: PathNetState, paths, batch, num_classes=None
+):
     """One step of every path ``[P, L, N]`` on its minibatch ``(x [P, B, ...], y [P, B])``.
 
+    The P losses are summed (a module shared by several paths gets the sum of their gradients).
     Returns ``(state, {"loss": [P], "accuracy": [P]})``; frozen modules and other tasks' heads
     are returned bit for bit.
     """
     x, y = batch
 
     def objective(params):
-        logits = net.apply_population(params, x, paths, state.task)  # [P, B, out]
+        logits = masked_logits(net.apply_population(params, x, paths, state.task), num_classes)
         losses = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(axis=1)  # [P]
         acc = (jnp.argmax(logits, -1) == y).mean(axis=1)
         return losses.sum(), {"loss": losses, "accuracy": acc}
@@ -69,10 +139,9 @@ def population_step(net: PathNet, tx: optax.GradientTransformation, state: PathN
 def make_population_session(net: PathNet, tx: optax.GradientTransformation, batch_size: int) -> counted_jit:
     """Jitted ``session(state, paths [P, L, N], data, key, num_steps) -> (state, fitness [P])``.
 
-    One training session: ``num_steps`` minibatches of ``batch_size`` per path (sampled with
-    replacement, a different minibatch for each path), in a ``lax.scan``. Fitness is each path's
-    mean training accuracy over the session (PAPERS.md 2.2); the counters of the modules each path
-    used go up by one.
+    ``num_steps`` combined steps (:func:`population_step`), a different minibatch of
+    ``batch_size`` per path, sampled with replacement; fitness is each path's mean training
+    accuracy over the session (PAPERS.md 2.2); the counters of the trainable modules used go up by one.
     """
 
     def session(state, paths, data, key, num_steps):
@@ -86,7 +155,244 @@ def make_population_session(net: PathNet, tx: optax.GradientTransformation, batc
             return carry, metrics["accuracy"]
 
         state, acc = jax.lax.scan(body, state, jax.random.split(key, num_steps))
-        state = state.replace(counters=net.count_training(state.counters, paths))
+        state = state.replace(counters=net.count_training(state.counters, paths, state.frozen))
         return state, acc.mean(axis=0)
 
     return counted_jit(session, static_argnames=("num_steps",))
+
+
+# --------------------------------------------------------------------------------------------
+# Training sessions of tournament contestants
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionConfig:
+    """One training session: ``steps`` minibatches of ``batch_size`` (T = 50 of 16, PAPERS.md 2.2)."""
+
+    steps: int = 50
+    batch_size: int = 16
+    schedule: str = "serial"
+
+    def __post_init__(self):
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError("a session needs steps >= 1 and batch_size >= 1")
+
+
+def _single_path_session(net, tx, state, path, idx, data):
+    """``path [L, N]`` trained on minibatches ``idx [T, B]``; returns ``(state, accuracy [T])``."""
+
+    def body(st, i):
+        batch = (data.x_train[i][None], data.y_train[i][None])
+        st, m = population_step(net, tx, st, path[None], batch, data.num_classes)
+        return st, m["accuracy"][0]
+
+    state, acc = jax.lax.scan(body, state, idx)
+    return state.replace(counters=net.count_training(state.counters, path, state.frozen)), acc
+
+
+def train_contestants(
+    net: PathNet, tx, session: SessionConfig, state: PathNetState, paths, idx, data: TaskData
+):
+    """Train contestants ``paths [C, L, N]`` on minibatches ``idx [C, T, B]`` by ``session.schedule``.
+
+    Returns ``(state, accuracy [C, T])``. For ``"isolated"`` the contestants must form one
+    tournament (the winner, by mean accuracy, keeps its weights).
+    """
+    if session.schedule == "serial":
+
+        def one(st, contestant):
+            path, i = contestant
+            return _single_path_session(net, tx, st, path, i, data)
+
+        return jax.lax.scan(one, state, (paths, idx))
+    if session.schedule == "isolated":
+        trained, acc = jax.vmap(lambda p, i: _single_path_session(net, tx, state, p, i, data))(paths, idx)
+        best = jnp.argmax(acc.mean(axis=1))
+        return jax.tree.map(lambda a: a[best], trained), acc
+
+    def step(st, i):  # combined
+        batch = (data.x_train[i], data.y_train[i])  # [C, B, ...]
+        st, m = population_step(net, tx, st, paths, batch, data.num_classes)
+        return st, m["accuracy"]
+
+    state, acc = jax.lax.scan(step, state, jnp.swapaxes(idx, 0, 1))
+    state = state.replace(counters=net.count_training(state.counters, paths, state.frozen))
+    return state, acc.T
+
+
+# --------------------------------------------------------------------------------------------
+# Search for one task, fixed-path training, evaluation, transfer
+
+
+@flax.struct.dataclass
+class SearchResult:
+    """The outcome of one task's search (one repetition; vmapped: a leading ``[R]`` axis)."""
+
+    path: jax.Array  # int32 [L, N], the winner of the last generation
+    fitness: jax.Array  # float32 [], its mean training accuracy
+    generations: jax.Array  # int32 [], generations run (the last one included)
+    solved: jax.Array  # bool [], fitness reached the threshold
+    curve: jax.Array  # float32 [G_max], winner fitness per generation (NaN after the stop)
+    mean_curve: jax.Array  # float32 [G_max], mean fitness of the contestants per generation
+    diversity: jax.Array  # float32 [G_max], population diversity after each generation (:func:`diversity`)
+    reuse: jax.Array  # float32 [G_max], share of the winner's modules that are frozen (reused)
+    search: SearchState  # the final population
+
+
+def make_search(
+    net: PathNet,
+    tx: optax.GradientTransformation,
+    tournament: Tournament,
+    session: SessionConfig,
+    threshold: float,
+    max_generations: int,
+):
+    """``search(state, key, data) -> (state, SearchResult)``: one task's tournament search, pure.
+
+    Each generation (PAPERS.md 2.2, 3.1): ``tournament.ask`` draws the contestants; each
+    tournament draws T minibatches of B (with replacement) shared by its contestants; the
+    contestants train by ``session.schedule``; fitness = mean training accuracy over the session;
+    stop when the best contestant reaches ``threshold`` or after ``max_generations``; else
+    ``tournament.tell`` (winner copied over loser and mutated). A ``lax.while_loop``: under vmap
+    (repetitions) finished runs idle until the slowest stops.
+    """
+    if session.schedule == "isolated" and tournament.num_tournaments != 1:
+        raise ValueError('schedule="isolated" needs one tournament per generation (parallel=False)')
+    t, k = tournament.num_tournaments, tournament.tournament_size
+
+    def search(state: PathNetState, key, data: TaskData):
+        key, k_init = jax.random.split(key)
+        nan = jnp.full((max_generations,), jnp.nan, jnp.float32)
+        carry = dict(
+            state=state,
+            search=tournament.init(k_init),
+            key=key,
+            gen=jnp.zeros((), jnp.int32),
+            solved=jnp.zeros((), bool),
+            path=jnp.zeros((net.num_layers, net.max_active), jnp.int32),
+            fitness=jnp.asarray(-jnp.inf, jnp.float32),
+            curve=nan,
+            mean_curve=nan,
+            diversity=nan,
+            reuse=nan,
+        )
+
+        def cond(c):
+            return ~c["solved"] & (c["gen"] < max_generations)
+
+        def body(c):
+            search, index, paths = tournament.ask(c["search"])
+            key, k_batch = jax.random.split(c["key"])
+            idx = jax.random.randint(k_batch, (t, session.steps, session.batch_size), 0, data.n_train)
+            idx = jnp.repeat(idx, k, axis=0)  # the contestants of a tournament share minibatches
+            st, acc = train_contestants(
+                net, tx, session, c["state"], paths.reshape(t * k, *paths.shape[2:]), idx, data
+            )
+            fit = acc.mean(axis=1)  # [t * k]
+            best = jnp.argmax(fit)
+            search = tournament.tell(search, index, fit.reshape(t, k))
+            winner = paths.reshape(t * k, *paths.shape[2:])[best]
+            used = net.active_mask(winner)
+            reused = (used & st.frozen).sum() / used.sum()
+            g = c["gen"]
+            return dict(
+                state=st,
+                search=search,
+                key=key,
+                gen=c["gen"] + 1,
+                solved=fit[best] >= threshold,
+                path=winner,
+                fitness=fit[best],
+                curve=c["curve"].at[g].set(fit[best]),
+                mean_curve=c["mean_curve"].at[g].set(fit.mean()),
+                diversity=c["diversity"].at[g].set(diversity(net, search.paths)),
+                reuse=c["reuse"].at[g].set(reused),
+            )
+
+        c = jax.lax.while_loop(cond, body, carry)
+        result = SearchResult(
+            path=c["path"],
+            fitness=c["fitness"],
+            generations=c["gen"],
+            solved=c["solved"],
+            curve=c["curve"],
+            mean_curve=c["mean_curve"],
+            diversity=c["diversity"],
+            reuse=c["reuse"],
+            search=c["search"],
+        )
+        return c["state"], result
+
+    return search
+
+
+def diversity(net: PathNet, paths: jax.Array) -> jax.Array:
+    """Population diversity of ``paths [P, L, N]``: the mean over pairs of members of the number of
+    modules used by exactly one of the two (Hamming distance of their ``[L, M]`` active masks)."""
+    masks = jax.vmap(net.active_mask)(paths).reshape(paths.shape[0], -1).astype(jnp.float32)  # [P, L*M]
+    p = paths.shape[0]
+    shared = masks @ masks.T
+    sizes = masks.sum(axis=1)
+    distance = sizes[:, None] + sizes[None, :] - 2 * shared  # |a xor b|
+    return distance.sum() / (p * (p - 1))
+
+
+def make_fixed_training(net: PathNet, tx, session: SessionConfig, max_sessions: int):
+    """``train(state, path [L, N], sessions [], key, data) -> (state, curve [max_sessions])``.
+
+    Trains one path without search for ``sessions`` sessions of T minibatches (the thesis's
+    "pick": PAPERS.md 3.1); ``curve`` holds each session's mean training accuracy (NaN after).
+    """
+
+    def train(state: PathNetState, path, sessions, key, data: TaskData):
+        def body(c):
+            st, key, i, curve = c
+            key, k = jax.random.split(key)
+            idx = jax.random.randint(k, (session.steps, session.batch_size), 0, data.n_train)
+            st, acc = _single_path_session(net, tx, st, path, idx, data)
+            return st, key, i + 1, curve.at[i].set(acc.mean())
+
+        init = (state, key, jnp.zeros((), jnp.int32), jnp.full((max_sessions,), jnp.nan, jnp.float32))
+        state, _, _, curve = jax.lax.while_loop(
+            lambda c: c[2] < jnp.minimum(sessions, max_sessions), body, init
+        )
+        return state, curve
+
+    return train
+
+
+def test_accuracy(net: PathNet, params: Params, path, task, data: TaskData) -> jax.Array:
+    """Accuracy of ``path [L, N]`` with head ``task`` on the real rows of ``data``'s test part."""
+    logits = masked_logits(net.apply(params, data.x_test, path, task), data.num_classes)
+    hit = (jnp.argmax(logits, -1) == data.y_test) & (jnp.arange(data.y_test.shape[0]) < data.n_test)
+    return hit.sum() / data.n_test
+
+
+def next_task(
+    net: PathNet,
+    tx,
+    state: PathNetState,
+    path,
+    *,
+    initial_params: Params | None = None,
+    reset: str = "initial",
+    key=None,
+    lock: bool = True,
+) -> PathNetState:
+    """Move to the next task (PAPERS.md 2.2, 3.1).
+
+    ``lock=True`` (PathNet transfer): lock ``path``'s modules for good, reset every unlocked
+    module (``reset="initial"``: its saved initial weights; ``"fresh"``: a new draw from ``key``)
+    and its counter. ``lock=False`` (fine-tuning): keep every weight trainable as it is.
+    Either way: the next head, and a fresh optimiser state.
+    """
+    params, frozen, counters = state.params, state.frozen, state.counters
+    if lock:
+        params, frozen, counters = net.lock_path(
+            params, frozen, counters, path, reset=reset, initial_params=initial_params, key=key
+        )
+    return PathNetState(
+        params=params, opt_state=tx.init(params), frozen=frozen, counters=counters, task=state.task + 1
+    )

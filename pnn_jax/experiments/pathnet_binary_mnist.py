@@ -1,0 +1,288 @@
+"""pathnet_binary_mnist: the PathNet paper's binary-MNIST transfer (PAPERS.md 2.2-2.4).
+
+For each (task A, task B) pair of digit pairs and each repetition, three ways to learn task B:
+
+* **pathnet**: search task A; lock the winner's modules, re-initialise every other parameter, new
+  head and population; search task B (paths may route through the frozen modules).
+* **scratch** ("independent learning"): search task B on the initial module bank, nothing frozen.
+* **finetune**: search task A; then search task B with every module trainable from its task-A
+  weights (new head and population, nothing locked or reset).
+
+The outcome is the number of generations to reach the training-accuracy threshold on task B, and
+the speedup ratio = generations from scratch / generations of the method, given both ways: the
+ratio of the means (what we compare with the paper's 1.18, which is 195 / 167 of its means) and
+the mean of per-run ratios (repetition r of each method shares task B's initial population and
+minibatch stream). All three methods of a repetition start from the same initial bank.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from pnn_jax.config import ConfigError, check
+from pnn_jax.experiments import pathnet_common as pc
+
+NAME = "pathnet_binary_mnist"
+SUMMARY = (
+    "PathNet paper: binary MNIST generations to threshold, PathNet vs scratch vs fine-tuning, speedup (2.4)"
+)
+PRESETS = {"smoke": "~20 s", "quick": "~2 min", "paper": "hours (threshold 99.8%, 3 pairs x 32 runs, MNIST)"}
+METHODS = ("pathnet", "scratch", "finetune")
+
+
+@dataclasses.dataclass
+class Config:
+    experiment: str = NAME
+    preset: str = "quick"
+    seed: int = 0
+    pairs: list[list[list[int]]] = dataclasses.field(
+        default_factory=lambda: [[[3, 4], [1, 2]], [[0, 1], [6, 7]], [[5, 8], [2, 9]]]
+    )
+    """Transfer pairs [task A classes, task B classes]."""
+    methods: list[str] = dataclasses.field(default_factory=lambda: list(METHODS))
+    repetitions: int = 8
+    """Runs per pair (vmapped in one call)."""
+    out_dir: str = "runs"
+    data: pc.DataConfig = dataclasses.field(default_factory=pc.DataConfig)
+    pathnet: pc.PathNetConfig = dataclasses.field(default_factory=pc.PathNetConfig)
+    search: pc.SearchConfig = dataclasses.field(default_factory=pc.SearchConfig)
+    optim: pc.OptimConfig = dataclasses.field(default_factory=pc.OptimConfig)
+
+
+def validate(cfg: Config) -> None:
+    pc.validate_common(cfg.data, cfg.pathnet, cfg.search, cfg.optim)
+    check(cfg.repetitions >= 1, "repetitions", cfg.repetitions, "must be at least 1")
+    check(len(cfg.pairs) >= 1, "pairs", cfg.pairs, "needs at least one [task A, task B] pair")
+    for i, pair in enumerate(cfg.pairs):
+        check(len(pair) == 2, f"pairs[{i}]", pair, "must be [task A classes, task B classes]")
+        for classes in pair:
+            check(
+                len(classes) >= 2 and len(set(classes)) == len(classes),
+                f"pairs[{i}]",
+                pair,
+                "each task needs 2+ distinct classes",
+            )
+    for m in cfg.methods:
+        if m not in METHODS:
+            raise ConfigError(f"methods: {m!r} is unknown; choose from {', '.join(METHODS)}")
+    check("scratch" in cfg.methods, "methods", cfg.methods, "must include scratch (the speedup's reference)")
+    make_tasks(cfg)
+
+
+def make_tasks(cfg: Config):
+    """``([(task A, task B) per pair], description)``."""
+    x, y, desc = pc.load_source(cfg.data, pc.resolve_source(cfg.data))
+    tasks = [
+        (pc.make_task(cfg.data, x, y, a, f"{i}A"), pc.make_task(cfg.data, x, y, b, f"{i}B"))
+        for i, (a, b) in enumerate(cfg.pairs)
+    ]
+    return tasks, desc
+
+
+def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False) -> dict:
+    import jax
+
+    from pnn_jax import config as cfglib
+    from pnn_jax.rundir import CONFIG_FILE, prepare_run_dir
+    from pnn_jax.train.pathnet import task_data
+
+    validate(cfg)
+    if not resume:
+        prepare_run_dir(run_dir)
+        (run_dir / CONFIG_FILE).write_text(cfglib.to_yaml(cfg))
+    pairs, desc = make_tasks(cfg)
+    data = task_data([t for pair in pairs for t in pair])
+    head = max(t.num_classes for pair in pairs for t in pair)
+    engine = pc.Engine(
+        pairs[0][0].x_train.shape[1], cfg.pathnet, cfg.search, cfg.optim, num_heads=2, head_size=head
+    )
+    units = [
+        (
+            f"pair {i} {cfg.pairs[i][0]} -> {cfg.pairs[i][1]}",
+            _unit(cfg, engine, data[2 * i], data[2 * i + 1], i),
+        )
+        for i in range(len(pairs))
+    ]
+    s = cfg.search
+    header = [
+        f"{NAME} ({cfg.preset}): {desc}; {len(pairs)} pair(s), {cfg.repetitions} repetitions each, "
+        f"methods {cfg.methods}",
+        f"  L/M/N = {cfg.pathnet.layers}/{cfg.pathnet.modules}/{cfg.pathnet.active}; "
+        f"population {s.population}, T = {s.steps} x {s.batch_size}, threshold {s.threshold}, "
+        f"limit {s.max_generations}; {cfg.optim.optimizer} "
+        f"lr {cfg.optim.lr}; jax {jax.__version__} on {jax.devices()[0].platform}",
+    ]
+    records, seconds = pc.run_units(run_dir, units, resume=resume, quiet=quiet, header=header)
+    return summarize(cfg, run_dir, records, seconds, quiet, resume)
+
+
+def _unit(cfg: Config, engine: pc.Engine, da, db, pair: int):
+    def work() -> list[dict]:
+        import jax
+
+        r = cfg.repetitions
+        k_init, k_a, k_b, k_reset = pc.split_keys(cfg.seed, pair * 100_003, r, 4)
+        params0, states = engine.init(k_init)
+        out: dict[str, dict] = {}
+        zeros = np.zeros((r, cfg.pathnet.layers, cfg.pathnet.active), np.int32)
+        if {"pathnet", "finetune"} & set(cfg.methods):
+            st_a, res_a = engine.search(states, k_a, da)
+            acc_a = engine.test_acc(st_a.params, res_a.path, 0, da)
+        for method in cfg.methods:
+            if method == "scratch":
+                st = engine.next_task(states, zeros, params0, k_reset, lock=False)
+            else:
+                st = engine.next_task(st_a, res_a.path, params0, k_reset, lock=method == "pathnet")
+            st, res = engine.search(st, k_b, db)
+            out[method] = jax.device_get(
+                dict(
+                    g=res.generations,
+                    solved=res.solved,
+                    path=res.path,
+                    acc=engine.test_acc(st.params, res.path, 1, db),
+                )
+            )
+        a = (
+            jax.device_get(dict(g=res_a.generations, path=res_a.path, acc=acc_a))
+            if "pathnet" in out or "finetune" in out
+            else None
+        )
+        records = []
+        for i in range(r):
+            for method, h in out.items():
+                rec = {
+                    "pair": pair,
+                    "run": i,
+                    "method": method,
+                    "generations_b": int(h["g"][i]),
+                    "solved_b": bool(h["solved"][i]),
+                    "test_acc_b": float(h["acc"][i]),
+                    "path_b": h["path"][i],
+                }
+                if a is not None and method != "scratch":
+                    rec.update(
+                        generations_a=int(a["g"][i]),
+                        test_acc_a=float(a["acc"][i]),
+                        path_a=a["path"][i],
+                        overlap=int(sum(pc.reuse_per_layer(a["path"][i], h["path"][i]))),
+                    )
+                records.append(rec)
+        return records
+
+    return work
+
+
+def load_paper() -> dict:
+    """The published numbers (experiments/pathnet_binary_mnist/paper.yaml)."""
+    from omegaconf import OmegaConf
+
+    from pnn_jax.config import EXPERIMENTS_DIR
+
+    return OmegaConf.to_container(OmegaConf.load(EXPERIMENTS_DIR / NAME / "paper.yaml"))
+
+
+def summarize(
+    cfg: Config, run_dir: Path, records: list[dict], seconds: float, quiet: bool, resumed: bool
+) -> dict:
+    from pnn_jax import plots
+
+    paper = load_paper()["generations_task_b"]
+    paper_speedup = load_paper()["speedup_ratio"]
+
+    def gens(method, pair=None):
+        return [
+            r["generations_b"]
+            for r in records
+            if r["method"] == method and (pair is None or r["pair"] == pair)
+        ]
+
+    def per_run_ratio(method, pair=None):
+        scratch = {(r["pair"], r["run"]): r["generations_b"] for r in records if r["method"] == "scratch"}
+        return [
+            scratch[(r["pair"], r["run"])] / r["generations_b"]
+            for r in records
+            if r["method"] == method and (pair is None or r["pair"] == pair)
+        ]
+
+    scratch_mean = float(np.mean(gens("scratch")))
+    paper_name = {"pathnet": "pathnet", "scratch": "independent", "finetune": "finetune"}
+    lines = [
+        "| method | generations to threshold, task B (mean ± std) | paper "
+        "| speedup (ratio of means) | paper | "
+        "speedup (mean of per-run ratios) | test accuracy, task B | reached threshold |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    rows = []
+    for m in cfg.methods:
+        g = gens(m)
+        ratio = scratch_mean / float(np.mean(g))
+        per_run = float(np.mean(per_run_ratio(m)))
+        acc = [r["test_acc_b"] for r in records if r["method"] == m]
+        solved = sum(r["solved_b"] for r in records if r["method"] == m)
+        p = paper.get(paper_name[m])
+        ps = paper_speedup.get(paper_name[m]) if m != "scratch" else 1.0
+        lines.append(
+            f"| {m} | {pc.fmt_ms(g)} | {p if p is not None else '-'} | {ratio:.2f} "
+            f"| {ps if ps is not None else '-'} | "
+            f"{per_run:.2f} | {pc.fmt_ms(acc, 3)} | {solved}/{len(g)} |"
+        )
+        rows.append(
+            {
+                "method": m,
+                "generations_b": float(np.mean(g)),
+                "speedup": ratio,
+                "speedup_per_run": per_run,
+                "test_acc_b": float(np.mean(acc)),
+            }
+        )
+    lines += [
+        "",
+        "| pair (A -> B) | " + " | ".join(cfg.methods) + " | pathnet speedup |",
+        "|---|" + "---|" * (len(cfg.methods) + 1),
+    ]
+    for i, (a, b) in enumerate(cfg.pairs):
+        means = {m: float(np.mean(gens(m, i))) for m in cfg.methods}
+        sp = f"{means['scratch'] / means['pathnet']:.2f}" if "pathnet" in means else "-"
+        lines.append(f"| {a} -> {b} | " + " | ".join(f"{means[m]:.1f}" for m in cfg.methods) + f" | {sp} |")
+    table = "\n".join(lines)
+    figures = plots.grouped_bars(
+        {m: [float(np.mean(gens(m, i))) for i in range(len(cfg.pairs))] for m in cfg.methods},
+        [f"{a}->{b}" for a, b in cfg.pairs],
+        run_dir / "figures" / "generations_task_b",
+        title="generations to threshold on task B",
+        ylabel="generations",
+        errors={m: [float(np.std(gens(m, i))) for i in range(len(cfg.pairs))] for m in cfg.methods},
+    )
+    if "pathnet" in cfg.methods:
+        pts = [
+            (r["overlap"], ratio)
+            for r, ratio in zip(
+                [r for r in records if r["method"] == "pathnet"], per_run_ratio("pathnet"), strict=True
+            )
+        ]
+        figures += plots.means_by_group(
+            {"pathnet": ([p[0] for p in pts], [p[1] for p in pts])},
+            run_dir / "figures" / "speedup_vs_overlap",
+            title="per-run speedup vs overlap of path B with path A",
+            xlabel="modules of path B in path A (same layer)",
+            ylabel="scratch generations / pathnet generations",
+        )
+    notes = [
+        f"{cfg.repetitions} repetitions per pair; the paper's numbers (PAPERS.md 2.4, paper.yaml) "
+        "are means over "
+        f"its runs at threshold 99.8% (ours: {cfg.search.threshold}). Total {seconds:.1f} s."
+    ]
+    summary = {
+        "experiment": NAME,
+        "preset": cfg.preset,
+        "rows": rows,
+        "table": table,
+        "wall_time_s": seconds,
+        "resumed": resumed,
+        "figures": [str(p.relative_to(run_dir)) for p in figures],
+    }
+    pc.finish(run_dir, pc.jsonable(summary), table, quiet, notes)
+    return summary

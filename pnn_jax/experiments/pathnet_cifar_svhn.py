@@ -1,0 +1,230 @@
+"""pathnet_cifar_svhn: the PathNet paper's CIFAR-10 / cropped SVHN transfer (PAPERS.md 2.3, 2.4).
+
+Two 10-class tasks on 32x32x3 images (flattened to 3,072 inputs), PathNet L/M/N = 3/20/5 with
+20-unit dense modules, a fixed budget of generations per task (no early stop), then the held-out
+accuracy of the last winner path. For each direction (source -> target):
+
+* **transfer**: search the source for the budget; lock the winner's modules, re-initialise the
+  rest, new head and population; search the target for the budget.
+* **scratch**: search the target for the budget on the initial module bank.
+
+Needs the real files (``data.cifar_root``: the CIFAR-10 binary version; ``data.svhn_root``:
+``train_32x32.mat``); the tests run the smoke preset on small generated files in those formats.
+Each domain's training file is split into training and held-out parts (``data.test_fraction``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from pnn_jax.config import check
+from pnn_jax.experiments import pathnet_common as pc
+
+NAME = "pathnet_cifar_svhn"
+SUMMARY = (
+    "PathNet paper: CIFAR-10 <-> cropped SVHN accuracy after a fixed generation budget, vs scratch (2.4)"
+)
+PRESETS = {
+    "smoke": "~20 s (generated files)",
+    "quick": "~10 min (real files)",
+    "paper": "hours (500 generations per task)",
+}
+DOMAINS = ("cifar10", "svhn")
+
+
+def _default_pathnet() -> pc.PathNetConfig:
+    return pc.PathNetConfig(layers=3, modules=20, active=5, units=20)
+
+
+def _default_search() -> pc.SearchConfig:
+    return pc.SearchConfig(threshold=2.0, max_generations=500)
+
+
+@dataclasses.dataclass
+class Config:
+    experiment: str = NAME
+    preset: str = "quick"
+    seed: int = 0
+    directions: list[list[str]] = dataclasses.field(
+        default_factory=lambda: [["cifar10", "svhn"], ["svhn", "cifar10"]]
+    )
+    """[source, target] domain pairs."""
+    classes: list[int] = dataclasses.field(default_factory=lambda: list(range(10)))
+    repetitions: int = 4
+    out_dir: str = "runs"
+    data: pc.DataConfig = dataclasses.field(default_factory=pc.DataConfig)
+    pathnet: pc.PathNetConfig = dataclasses.field(default_factory=_default_pathnet)
+    search: pc.SearchConfig = dataclasses.field(default_factory=_default_search)
+    optim: pc.OptimConfig = dataclasses.field(default_factory=pc.OptimConfig)
+
+
+def validate(cfg: Config) -> None:
+    pc.validate_common(cfg.data, cfg.pathnet, cfg.search, cfg.optim)
+    check(cfg.repetitions >= 1, "repetitions", cfg.repetitions, "must be at least 1")
+    check(
+        len(cfg.classes) >= 2 and len(set(cfg.classes)) == len(cfg.classes),
+        "classes",
+        cfg.classes,
+        "needs 2+ distinct classes",
+    )
+    check(len(cfg.directions) >= 1, "directions", cfg.directions, "needs at least one [source, target] pair")
+    for d in cfg.directions:
+        check(
+            len(d) == 2 and all(x in DOMAINS for x in d) and d[0] != d[1],
+            "directions",
+            cfg.directions,
+            f"each must be [source, target] with two different domains of {', '.join(DOMAINS)}",
+        )
+    make_tasks(cfg)
+
+
+def make_tasks(cfg: Config):
+    """``({domain: Task}, description)`` for the domains the directions use."""
+    used = sorted({d for pair in cfg.directions for d in pair})
+    tasks, descs = {}, []
+    for domain in used:
+        x, y, desc = pc.load_source(cfg.data, domain)
+        tasks[domain] = pc.make_task(cfg.data, x, y, cfg.classes, domain)
+        descs.append(desc)
+    return tasks, "; ".join(descs)
+
+
+def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False) -> dict:
+    import jax
+
+    from pnn_jax import config as cfglib
+    from pnn_jax.rundir import CONFIG_FILE, prepare_run_dir
+    from pnn_jax.train.pathnet import task_data
+
+    validate(cfg)
+    if not resume:
+        prepare_run_dir(run_dir)
+        (run_dir / CONFIG_FILE).write_text(cfglib.to_yaml(cfg))
+    tasks, desc = make_tasks(cfg)
+    names = list(tasks)
+    data = dict(zip(names, task_data([tasks[n] for n in names]), strict=True))
+    engine = pc.Engine(
+        tasks[names[0]].x_train.shape[1],
+        cfg.pathnet,
+        cfg.search,
+        cfg.optim,
+        num_heads=2,
+        head_size=len(cfg.classes),
+    )
+    units = [
+        (f"{s} -> {t}", _unit(cfg, engine, data[s], data[t], i, s, t))
+        for i, (s, t) in enumerate(cfg.directions)
+    ]
+    header = [
+        f"{NAME} ({cfg.preset}): {desc}; "
+        + ", ".join(f"{n}: {len(tasks[n].y_train)} train / {len(tasks[n].y_test)} held out" for n in names),
+        f"  L/M/N = {cfg.pathnet.layers}/{cfg.pathnet.modules}/{cfg.pathnet.active}, "
+        f"{cfg.search.max_generations} generations "
+        f"per task, {cfg.repetitions} repetitions; jax {jax.__version__} on {jax.devices()[0].platform}",
+    ]
+    records, seconds = pc.run_units(run_dir, units, resume=resume, quiet=quiet, header=header)
+    return summarize(cfg, run_dir, records, seconds, quiet, resume)
+
+
+def _unit(cfg: Config, engine: pc.Engine, ds, dt, index: int, source: str, target: str):
+    def work() -> list[dict]:
+        import jax
+
+        r = cfg.repetitions
+        k_init, k_s, k_t, k_reset = pc.split_keys(cfg.seed, index * 100_003, r, 4)
+        params0, states = engine.init(k_init)
+        st_s, res_s = engine.search(states, k_s, ds)
+        acc_s = engine.test_acc(st_s.params, res_s.path, 0, ds)
+        st = engine.next_task(st_s, res_s.path, params0, k_reset, lock=True)
+        st, res_t = engine.search(st, k_t, dt)
+        acc_t = engine.test_acc(st.params, res_t.path, 1, dt)
+        zeros = np.zeros((r, cfg.pathnet.layers, cfg.pathnet.active), np.int32)
+        sc = engine.next_task(states, zeros, params0, k_reset, lock=False)
+        sc, res_sc = engine.search(sc, k_t, dt)
+        acc_sc = engine.test_acc(sc.params, res_sc.path, 1, dt)
+        h = jax.device_get(
+            dict(acc_s=acc_s, acc_t=acc_t, acc_sc=acc_sc, fit_t=res_t.fitness, fit_sc=res_sc.fitness)
+        )
+        return [
+            rec
+            for i in range(r)
+            for rec in (
+                {
+                    "direction": f"{source}->{target}",
+                    "target": target,
+                    "method": "transfer",
+                    "run": i,
+                    "test_acc_source": float(h["acc_s"][i]),
+                    "test_acc": float(h["acc_t"][i]),
+                    "train_fitness": float(h["fit_t"][i]),
+                },
+                {
+                    "direction": f"{source}->{target}",
+                    "target": target,
+                    "method": "scratch",
+                    "run": i,
+                    "test_acc": float(h["acc_sc"][i]),
+                    "train_fitness": float(h["fit_sc"][i]),
+                },
+            )
+        ]
+
+    return work
+
+
+def summarize(
+    cfg: Config, run_dir: Path, records: list[dict], seconds: float, quiet: bool, resumed: bool
+) -> dict:
+    from omegaconf import OmegaConf
+
+    from pnn_jax import plots
+    from pnn_jax.config import EXPERIMENTS_DIR
+
+    paper = OmegaConf.to_container(OmegaConf.load(EXPERIMENTS_DIR / NAME / "paper.yaml"))["accuracy"]
+    lines = [
+        "| target (source) | scratch: held-out acc. | paper | after transfer | paper |",
+        "|---|---|---|---|---|",
+    ]
+    rows = []
+    for s, t in cfg.directions:
+        d = f"{s}->{t}"
+        sc = [r["test_acc"] for r in records if r["direction"] == d and r["method"] == "scratch"]
+        tr = [r["test_acc"] for r in records if r["direction"] == d and r["method"] == "transfer"]
+        p = paper.get(t, {})
+        lines.append(
+            f"| {t} ({s}) | {100 * np.mean(sc):.1f}% ± {100 * np.std(sc):.1f} | {p.get('scratch', '-')}% | "
+            f"{100 * np.mean(tr):.1f}% ± {100 * np.std(tr):.1f} | {p.get('after_' + s, '-')}% |"
+        )
+        rows += [
+            {"method": f"{d}/scratch", "test_acc": float(np.mean(sc))},
+            {"method": f"{d}/transfer", "test_acc": float(np.mean(tr))},
+        ]
+    table = "\n".join(lines)
+    figures = plots.grouped_bars(
+        {
+            "scratch": [r["test_acc"] for r in rows[0::2]],
+            "after transfer": [r["test_acc"] for r in rows[1::2]],
+        },
+        [f"{t}\n(from {s})" for s, t in cfg.directions],
+        run_dir / "figures" / "accuracy",
+        title=f"held-out accuracy after {cfg.search.max_generations} generations",
+        ylabel="accuracy",
+    )
+    notes = [
+        f"{cfg.repetitions} repetitions per direction, {cfg.search.max_generations} generations per task "
+        f"(the paper: 500; PAPERS.md 2.4, paper.yaml). Total {seconds:.1f} s."
+    ]
+    summary = {
+        "experiment": NAME,
+        "preset": cfg.preset,
+        "rows": rows,
+        "table": table,
+        "wall_time_s": seconds,
+        "resumed": resumed,
+        "figures": [str(p.relative_to(run_dir)) for p in figures],
+    }
+    pc.finish(run_dir, pc.jsonable(summary), table, quiet, notes)
+    return summary

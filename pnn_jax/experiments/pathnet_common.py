@@ -1,0 +1,450 @@
+"""What the PathNet experiments share: config sections, data sources, the vmapped engine, and
+module-reuse analysis (PAPERS.md 2, 3).
+
+Repetitions of a study are a population: one compiled, vmapped call searches a task for R
+repetitions at once (each with its own module bank, paths and PRNG stream). Tasks are padded to
+common shapes, so one compiled search serves every task and condition of a study.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pnn_jax.config import ConfigError, check, check_choice
+
+SOURCES = ("auto", "digits", "mnist", "cifar10", "svhn")
+
+
+@dataclasses.dataclass
+class DataConfig:
+    source: str = "auto"
+    """auto (MNIST if its files are in mnist_root, else the embedded digits), digits, mnist, cifar10, svhn."""
+    mnist_root: str = "data/mnist"
+    """Folder with MNIST IDX files (t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz], ...)."""
+    mnist_split: str = "test"
+    """Which MNIST files: test (the 10,000 test digits, split below) or train (60,000)."""
+    cifar_root: str = "data/cifar-10-batches-bin"
+    """Folder with the CIFAR-10 binary files (data_batch_1..5.bin, test_batch.bin)."""
+    svhn_root: str = "data/svhn"
+    """Folder with train_32x32.mat and test_32x32.mat (cropped digits)."""
+    test_fraction: float = 0.2
+    """Held-out fraction of each task (stratified by class, fixed by split_seed)."""
+    split_seed: int = 0
+    """The train/held-out split; the same for every seed and repetition."""
+    max_per_class: int = 0
+    """Keep at most this many examples per class before splitting (0 = all); for quick presets."""
+
+
+@dataclasses.dataclass
+class PathNetConfig:
+    layers: int = 3
+    """L (PAPERS.md 2.3: 3 for binary MNIST and CIFAR/SVHN)."""
+    modules: int = 10
+    """M, modules per layer."""
+    active: int = 3
+    """N, at most this many distinct modules per layer in a path."""
+    units: int = 20
+    """Units of each dense module (20 ReLU units in the papers)."""
+
+
+@dataclasses.dataclass
+class SearchConfig:
+    population: int = 64
+    """P, paths in the population (PAPERS.md 2.2, 3.1)."""
+    tournament_size: int = 2
+    """k contestants per tournament (2 = the papers' binary tournament)."""
+    scheme: str = "replace_losers"
+    """replace_losers (winner over every other contestant), better_half or recombine."""
+    parallel: bool = False
+    """False: one tournament per generation (the papers); True: P // k tournaments at once."""
+    schedule: str = "serial"
+    """serial (the papers: one contestant after the other), isolated (fair: same start) or combined."""
+    steps: int = 50
+    """T, minibatches per training session."""
+    batch_size: int = 16
+    threshold: float = 0.99
+    """Stop when a contestant's mean training accuracy reaches this (above 1: never, run max_generations)."""
+    max_generations: int = 500
+    mutation_prob: float | None = None
+    """Per-gene mutation probability; null = 1/(N*L) (PAPERS.md 2.2)."""
+    mutation_range: int = 2
+    """Genes move by randint[-r, r]."""
+    boundary: str = "wrap"
+    """wrap (modulo M, the papers) or clamp."""
+
+
+@dataclasses.dataclass
+class OptimConfig:
+    optimizer: str = "sgd"
+    """sgd, adam or rmsprop."""
+    lr: float = 0.001
+    reset: str = "initial"
+    """After a task, unlocked modules get their initial weights (initial: the thesis) or a fresh draw."""
+
+
+def validate_common(data: DataConfig, net: PathNetConfig, search: SearchConfig, optim: OptimConfig) -> None:
+    """One-line :class:`ConfigError` for any bad value of the shared sections."""
+    from pnn_jax.evolution import BOUNDARIES, SCHEMES
+    from pnn_jax.nets.pathnet import RESET_MODES
+    from pnn_jax.train.optim import OPTIMIZERS
+    from pnn_jax.train.pathnet import SCHEDULES
+
+    check_choice("data.source", data.source, SOURCES)
+    check_choice("data.mnist_split", data.mnist_split, ("test", "train"))
+    check(0.0 < data.test_fraction < 1.0, "data.test_fraction", data.test_fraction, "must be in (0, 1)")
+    check(data.max_per_class >= 0, "data.max_per_class", data.max_per_class, "must be >= 0 (0 = all)")
+    for key in ("layers", "modules", "active", "units"):
+        value = getattr(net, key)
+        check(value >= 1, f"pathnet.{key}", value, "must be a positive integer")
+    check(
+        net.active <= net.modules,
+        "pathnet.active",
+        net.active,
+        f"N must be at most M = pathnet.modules = {net.modules} (a path picks N of M modules per layer)",
+    )
+    check(search.population >= 2, "search.population", search.population, "must be at least 2")
+    check(
+        2 <= search.tournament_size <= search.population,
+        "search.tournament_size",
+        search.tournament_size,
+        f"must be in 2..search.population ({search.population})",
+    )
+    check_choice("search.scheme", search.scheme, SCHEMES)
+    check(
+        search.scheme != "recombine" or search.tournament_size >= 3,
+        "search.tournament_size",
+        search.tournament_size,
+        "scheme=recombine needs at least 3 (two parents and a child)",
+    )
+    check_choice("search.schedule", search.schedule, SCHEDULES)
+    check(
+        search.schedule != "isolated" or not search.parallel,
+        "search.schedule",
+        search.schedule,
+        "isolated needs search.parallel=false (one tournament per generation)",
+    )
+    check(search.steps >= 1, "search.steps", search.steps, "must be at least 1")
+    check(search.batch_size >= 1, "search.batch_size", search.batch_size, "must be at least 1")
+    check(
+        search.threshold > 0,
+        "search.threshold",
+        search.threshold,
+        "must be positive (above 1 = no early stop)",
+    )
+    check(search.max_generations >= 1, "search.max_generations", search.max_generations, "must be at least 1")
+    check(
+        search.mutation_prob is None or 0.0 <= search.mutation_prob <= 1.0,
+        "search.mutation_prob",
+        search.mutation_prob,
+        "must be in [0, 1] or null (= 1/(N*L))",
+    )
+    check(search.mutation_range >= 1, "search.mutation_range", search.mutation_range, "must be at least 1")
+    check_choice("search.boundary", search.boundary, BOUNDARIES)
+    check_choice("optim.optimizer", optim.optimizer, OPTIMIZERS)
+    check(optim.lr > 0, "optim.lr", optim.lr, "must be positive")
+    check_choice("optim.reset", optim.reset, RESET_MODES)
+
+
+# ------------------------------------------------------------------------------------------------
+# Data
+
+
+def resolve_source(data: DataConfig) -> str:
+    """``data.source`` with ``auto`` decided: mnist when its files are in ``mnist_root``, else digits."""
+    if data.source != "auto":
+        return data.source
+    from pnn_jax.data.mnist import FILES, _find
+
+    root = Path(data.mnist_root)
+    return "mnist" if all(_find(root, n) for n in FILES[data.mnist_split]) else "digits"
+
+
+def load_source(data: DataConfig, source: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """``(x [n, D] float32 flattened, y [n] int32, description)`` of one data source.
+
+    MNIST, CIFAR-10 and SVHN use their train files (or MNIST's test file, ``mnist_split``) and
+    split them into training and held-out parts per task (:func:`make_task`).
+    """
+    from pnn_jax import data as datalib
+
+    if source == "digits":
+        x, y = datalib.load_digits()
+        desc = "scikit-learn digits (8x8, 1,797 images)"
+    elif source == "mnist":
+        x, y = datalib.load_mnist(data.mnist_root, data.mnist_split)
+        desc = f"MNIST {data.mnist_split} files in {data.mnist_root} ({len(y):,} digits)"
+    elif source == "cifar10":
+        x, y = datalib.load_cifar10(data.cifar_root, "train")
+        desc = f"CIFAR-10 training files in {data.cifar_root} ({len(y):,} images)"
+    elif source == "svhn":
+        x, y = datalib.load_svhn(data.svhn_root, "train")
+        desc = f"cropped SVHN train_32x32.mat in {data.svhn_root} ({len(y):,} images)"
+    else:
+        raise ConfigError(f"data.source={source!r} is not allowed: choose one of {', '.join(SOURCES)}")
+    return x.reshape(len(x), -1), y, desc
+
+
+def make_task(data: DataConfig, x: np.ndarray, y: np.ndarray, classes, name: str):
+    """The task of ``classes`` (relabelled 0..n-1), capped at ``max_per_class``, split by ``split_seed``."""
+    from pnn_jax.data import class_task
+
+    missing = sorted(set(int(c) for c in classes) - set(np.unique(y).tolist()))
+    if missing:
+        raise ConfigError(f"task {name}: classes {missing} do not occur in the data (labels 0..{y.max()})")
+    if data.max_per_class:
+        rng = np.random.default_rng(data.split_seed)
+        keep = np.concatenate(
+            [rng.permutation(np.flatnonzero(y == c))[: data.max_per_class] for c in classes]
+        )
+        x, y = x[np.sort(keep)], y[np.sort(keep)]
+    try:
+        return class_task(x, y, classes, test_fraction=data.test_fraction, seed=data.split_seed, name=name)
+    except ValueError as e:
+        raise ConfigError(f"task {name}: {e}") from None
+
+
+# ------------------------------------------------------------------------------------------------
+# The vmapped engine
+
+
+class Engine:
+    """The compiled, repetition-vmapped pieces of a PathNet study. Leading axis ``[R]`` everywhere.
+
+    ``search(states, keys, data)``: one task's tournament search per repetition;
+    ``fixed(states, paths, sessions, keys, data)``: training without search;
+    ``test_acc(params, paths, task, data)``; ``next_task(states, paths, initial, keys, lock)``.
+    Each is a :class:`~pnn_jax.jit.counted_jit`, compiled once per shape.
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        net_cfg: PathNetConfig,
+        search_cfg: SearchConfig,
+        optim: OptimConfig,
+        num_heads: int,
+        head_size: int,
+        max_fixed_sessions: int | None = None,
+    ):
+        import jax
+
+        from pnn_jax.evolution import Tournament
+        from pnn_jax.jit import counted_jit
+        from pnn_jax.nets.pathnet import mlp_pathnet
+        from pnn_jax.train import pathnet as tp
+        from pnn_jax.train.optim import make_optimizer
+
+        self.net = net = mlp_pathnet(
+            input_dim, net_cfg.layers, net_cfg.modules, net_cfg.active, net_cfg.units, num_heads, head_size
+        )
+        self.tx = tx = make_optimizer(optim.optimizer, optim.lr)
+        self.reset = optim.reset
+        self.tournament = Tournament(
+            net_cfg.layers,
+            net_cfg.modules,
+            net_cfg.active,
+            population=search_cfg.population,
+            tournament_size=search_cfg.tournament_size,
+            scheme=search_cfg.scheme,
+            parallel=search_cfg.parallel,
+            mutation_prob=search_cfg.mutation_prob,
+            mutation_range=search_cfg.mutation_range,
+            boundary=search_cfg.boundary,
+        )
+        self.session = tp.SessionConfig(search_cfg.steps, search_cfg.batch_size, search_cfg.schedule)
+        self.max_generations = search_cfg.max_generations
+        search = tp.make_search(
+            net, tx, self.tournament, self.session, search_cfg.threshold, search_cfg.max_generations
+        )
+        fixed = tp.make_fixed_training(
+            net, tx, self.session, max_fixed_sessions or search_cfg.max_generations
+        )
+        reset = optim.reset
+
+        def init(keys):
+            params = jax.vmap(net.init)(keys)
+            return params, jax.vmap(lambda p: tp.init_state(net, p, tx))(params)
+
+        def next_task(states, paths, initial, keys, lock):
+            return jax.vmap(
+                lambda s, p, i, k: tp.next_task(
+                    net, tx, s, p, initial_params=i, reset=reset, key=k, lock=lock
+                )
+            )(states, paths, initial, keys)
+
+        self.init = counted_jit(init)
+        self.search = counted_jit(jax.vmap(search, in_axes=(0, 0, None)))
+        self.fixed = counted_jit(jax.vmap(fixed, in_axes=(0, 0, 0, 0, None)))
+        self.test_acc = counted_jit(
+            jax.vmap(
+                lambda p, path, task, d: tp.test_accuracy(net, p, path, task, d), in_axes=(0, 0, None, None)
+            )
+        )
+        self.next_task = counted_jit(next_task, static_argnames=("lock",))
+        self.random_paths = counted_jit(jax.vmap(lambda k: self.tournament.init(k).paths[0]))
+
+
+def split_keys(seed: int, first: int, count: int, streams: int):
+    """``streams`` key arrays ``[count]`` for repetitions ``first .. first+count-1`` (each run its own)."""
+    import jax
+
+    base = jax.random.key(seed)
+    reps = jax.vmap(lambda r: jax.random.fold_in(base, r))(np.arange(first, first + count))
+    parts = jax.vmap(lambda k: jax.random.split(k, streams))(reps)  # [count, streams]
+    return [parts[:, i] for i in range(streams)]
+
+
+# ------------------------------------------------------------------------------------------------
+# Analysis (host side, NumPy)
+
+
+def module_sets(path: np.ndarray) -> list[set[int]]:
+    """The distinct modules of each layer of ``path [L, N]``."""
+    return [set(np.asarray(row).tolist()) for row in path]
+
+
+def reuse_per_layer(path_old: np.ndarray, path_new: np.ndarray) -> list[int]:
+    """Modules of ``path_new`` that ``path_old`` uses in the same layer, per layer (PAPERS.md 3.1)."""
+    return [len(a & b) for a, b in zip(module_sets(path_old), module_sets(path_new), strict=True)]
+
+
+def random_reuse(
+    path_old: np.ndarray, path_new: np.ndarray, num_modules: int, draws: int, rng: np.random.Generator
+) -> np.ndarray:
+    """The random-selection baseline (PAPERS.md 3.1): ``[draws, L]`` overlaps with ``path_old`` of
+    as many distinct random modules per layer as ``path_new`` has."""
+    out = np.zeros((draws, len(path_new)), np.int64)
+    for layer, (old, new) in enumerate(zip(module_sets(path_old), module_sets(path_new), strict=True)):
+        member = np.zeros(num_modules, bool)
+        member[list(old)] = True
+        picks = np.argsort(rng.random((draws, num_modules)), axis=1)[:, : len(new)]
+        out[:, layer] = member[picks].sum(axis=1)
+    return out
+
+
+def expected_random_reuse(path_old: np.ndarray, path_new: np.ndarray, num_modules: int) -> float:
+    """The exact mean of :func:`random_reuse`: sum over layers of ``n_old * n_new / M``."""
+    return float(
+        sum(
+            len(a) * len(b) / num_modules
+            for a, b in zip(module_sets(path_old), module_sets(path_new), strict=True)
+        )
+    )
+
+
+def mean_training(counters: np.ndarray, path: np.ndarray) -> float:
+    """Mean training counter (sessions) over the distinct modules of ``path``."""
+    values = [counters[layer, m] for layer, s in enumerate(module_sets(path)) for m in s]
+    return float(np.mean(values))
+
+
+def mean_std(values) -> tuple[float, float]:
+    a = np.asarray(values, float)
+    return (float(a.mean()), float(a.std())) if a.size else (float("nan"), float("nan"))
+
+
+def fmt_ms(values, digits: int = 1) -> str:
+    m, s = mean_std(values)
+    return f"{m:.{digits}f} ± {s:.{digits}f}"
+
+
+def jsonable(value: Any):
+    """NumPy scalars and arrays as plain Python (for JSONL and checkpoint metadata)."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and value != value:  # NaN -> None (valid JSON)
+        return None
+    return value
+
+
+# ------------------------------------------------------------------------------------------------
+# Resumable execution in units of work
+
+
+RUNS_FILE = "runs.jsonl"
+
+
+def run_units(
+    run_dir: Path,
+    units: list[tuple[str, Any]],
+    *,
+    resume: bool,
+    quiet: bool,
+    header: list[str],
+    keep: int = 2,
+) -> tuple[list[dict], float]:
+    """Run ``units`` (``(label, fn)``, ``fn() -> list of run records``) in order, resumably.
+
+    After each unit a checkpoint (orbax) holds every record so far; ``resume=True`` restores the
+    newest readable one and runs only the units not yet done, so a killed run loses at most the
+    unit it was in. Every record is also written to ``runs.jsonl`` (one line per run and
+    condition, rewritten after each unit). Returns ``(records, seconds)``.
+    """
+    import time
+
+    from pnn_jax.checkpoint import Checkpointer
+    from pnn_jax.rundir import RunLog
+
+    t0 = time.perf_counter()
+    ckpt = Checkpointer(run_dir / "checkpoints", max_to_keep=keep)
+    records: list[dict] = []
+    done = 0
+    if resume:
+        template = {"units_done": np.zeros((), np.int32)}
+        step, _, meta = ckpt.restore_latest(lambda meta: template)
+        records, done = list(meta["records"]), int(meta["units_done"])
+    log = RunLog(run_dir, len(units), start_step=done, quiet=quiet)
+    if resume:
+        log.info(f"resumed after unit {done}/{len(units)} (checkpoint {step})")
+    else:
+        for line in header:
+            log.info(line)
+    for i in range(done, len(units)):
+        label, fn = units[i]
+        t_unit = time.perf_counter()
+        new = [jsonable(r) for r in fn()]
+        records += new
+        seconds = time.perf_counter() - t_unit
+        log.advance(
+            i + 1,
+            {"unit": label, "runs": len(new), "unit_seconds": round(seconds, 3)},
+            f"  {label}: {len(new)} run record(s) in {seconds:.1f} s",
+        )
+        _write_jsonl(run_dir / RUNS_FILE, records)
+        ckpt.save(
+            i + 1, {"units_done": np.asarray(i + 1, np.int32)}, {"units_done": i + 1, "records": records}
+        )
+    ckpt.close()
+    log.close()
+    return records, time.perf_counter() - t0
+
+
+def _write_jsonl(path: Path, records: list[dict]) -> None:
+    import json
+
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+    tmp.replace(path)
+
+
+def finish(run_dir: Path, summary: dict, table: str, quiet: bool, notes: list[str] = ()) -> None:
+    """Write ``summary.json`` and ``table.md`` and print the table (appending to ``run.log``)."""
+    from pnn_jax.rundir import LOG_FILE, write_summary
+
+    write_summary(run_dir, summary)
+    (run_dir / "table.md").write_text(table + "\n" + "".join(f"\n{n}" for n in notes) + "\n")
+    text = "\n" + table + "\n" + "".join(f"\n{n}" for n in notes)
+    with (run_dir / LOG_FILE).open("a") as f:
+        f.write(text + "\n")
+    if not quiet:
+        print(text, flush=True)

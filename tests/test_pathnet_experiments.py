@@ -1,0 +1,136 @@
+"""The four PathNet experiments at their smoke presets; reuse analysis; exact resume."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from fake_data import write_cifar, write_svhn
+
+from pnn_jax import cli, experiments
+from pnn_jax import config as cfglib
+from pnn_jax.experiments import pathnet_common as pc
+
+
+def smoke(name, tmp_path, *overrides):
+    module = experiments.get(name)
+    folder = cfglib.EXPERIMENTS_DIR / name
+    cfg = cfglib.structured(
+        module.Config,
+        cfglib.compose(folder, ["preset=smoke", f"out_dir={tmp_path}", *overrides], module.Config),
+    )
+    return module, cfg
+
+
+def test_reuse_analysis_by_hand():
+    old = np.array([[0, 1, 1], [2, 3, 4], [5, 5, 5]])
+    new = np.array([[1, 1, 1], [4, 3, 9], [6, 6, 7]])
+    assert pc.reuse_per_layer(old, new) == [1, 2, 0]
+    assert pc.expected_random_reuse(old, new, 10) == pytest.approx(2 * 1 / 10 + 3 * 3 / 10 + 1 * 2 / 10)
+    draws = pc.random_reuse(old, new, 10, 20000, np.random.default_rng(0))
+    assert draws.shape == (20000, 3) and draws[:, 0].max() <= 1 and draws[:, 2].max() <= 1
+    assert draws.sum(axis=1).mean() == pytest.approx(pc.expected_random_reuse(old, new, 10), abs=0.03)
+    counters = np.arange(30).reshape(3, 10)
+    assert pc.mean_training(counters, old) == pytest.approx(np.mean([0, 1, 12, 13, 14, 25]))
+
+
+def test_thesis_first_path_smoke_and_exact_resume(tmp_path):
+    module, cfg = smoke("thesis_first_path", tmp_path)
+    run_dir = tmp_path / "a"
+    summary = module.run(cfg, run_dir, quiet=True)
+    records = [json.loads(line) for line in (run_dir / "runs.jsonl").read_text().splitlines()]
+    assert len(records) == 2 * cfg.repetitions and {r["condition"] for r in records} == {"S+S", "P+S"}
+    for ss, ps in zip(records[0::2], records[1::2], strict=True):
+        assert ss["run"] == ps["run"] and ps["generations1"] == ss["generations1"]  # P+S: as many sessions
+        assert (
+            ss["reuse"]
+            == sum(ss["reuse_per_layer"])
+            == sum(pc.reuse_per_layer(np.array(ss["path1"]), np.array(ss["path2"])))
+        )
+        assert len(ss["curve1"]) == ss["generations1"] and len(ss["curve2"]) == ss["generations2"]
+        assert ss["training1"] >= 1 and 0 <= ss["test_acc2"] <= 1
+    for row in (
+        "generations, task 2",
+        "module reuse (path 2 in path 1)",
+        "reuse 0 / 1 / 2 / 3+",
+        "random selection",
+    ):
+        assert row in summary["table"]
+    for fig in ("a_training_vs_reuse", "b_reuse_histogram", "c_reuse_per_layer", "training_curves"):
+        assert (run_dir / "figures" / f"{fig}.png").exists() and (run_dir / "figures" / f"{fig}.pdf").exists()
+    assert (run_dir / "table.md").exists() and (run_dir / "metrics.jsonl").exists()
+    # Killed after the first unit: drop the last checkpoint and the results, resume.
+    copy = tmp_path / "b"
+    shutil.copytree(run_dir, copy)
+    shutil.rmtree(copy / "checkpoints" / "2")
+    (copy / "summary.json").unlink()
+    resumed = module.run(cfg, copy, resume=True, quiet=True)
+    assert resumed["table"] == summary["table"]
+    assert (copy / "runs.jsonl").read_text() == (run_dir / "runs.jsonl").read_text()
+
+
+def test_pathnet_binary_mnist_smoke(tmp_path):
+    module, cfg = smoke("pathnet_binary_mnist", tmp_path)
+    summary = module.run(cfg, tmp_path / "r", quiet=True)
+    assert [r["method"] for r in summary["rows"]] == ["pathnet", "scratch", "finetune"]
+    assert summary["rows"][1]["speedup"] == pytest.approx(1.0)
+    assert "| pathnet |" in summary["table"] and "167" in summary["table"]  # the paper's number beside ours
+    records = [json.loads(line) for line in (tmp_path / "r" / "runs.jsonl").read_text().splitlines()]
+    assert len(records) == len(cfg.pairs) * cfg.repetitions * 3
+
+
+def test_pathnet_cifar_svhn_smoke_on_generated_files(tmp_path):
+    cifar, svhn = write_cifar(tmp_path / "cifar", per_class=4), write_svhn(tmp_path / "svhn", per_class=20)
+    module, cfg = smoke("pathnet_cifar_svhn", tmp_path, f"data.cifar_root={cifar}", f"data.svhn_root={svhn}")
+    summary = module.run(cfg, tmp_path / "r", quiet=True)
+    assert (
+        len(summary["rows"]) == 4 and "| svhn (cifar10) |" in summary["table"] and "35.7%" in summary["table"]
+    )
+
+
+def test_thesis_selection_pressure_smoke_skips_missing_data(tmp_path):
+    module, cfg = smoke("thesis_selection_pressure", tmp_path)
+    summary = module.run(cfg, tmp_path / "r", quiet=True)
+    assert summary["tasks"] == ["digits 0-2", "digits 3-5"]  # the SVHN task has no files: skipped
+    assert "skipped" in (tmp_path / "r" / "table.md").read_text()
+    records = [json.loads(line) for line in (tmp_path / "r" / "runs.jsonl").read_text().splitlines()]
+    first = [r for r in records if r["task"] == 0]
+    assert all(r["reuse"] == 0 for r in first)  # nothing is locked before the first task
+    assert all(len(r["diversity_curve"]) == r["generations"] for r in records)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["pathnet.active=11"], "pathnet.active=11 is not allowed: N must be at most M"),
+        (["search.schedule=parallel"], "search.schedule='parallel'"),
+        (["search.schedule=isolated", "search.parallel=true"], "isolated needs search.parallel=false"),
+        (["search.tournament_size=100"], "search.tournament_size=100"),
+        (["optim.lr=-1"], "optim.lr=-1.0"),
+        (["task1=[3,11]"], "classes [11] do not occur"),
+        (["data.source=mnist", "data.mnist_root=/nonexistent"], "t10k-images-idx3-ubyte[.gz]"),
+        (["repetitions=0"], "repetitions=0"),
+    ],
+)
+def test_thesis_bad_input(args, message, tmp_path, capsys):
+    code = cli.main(["run", "experiment=thesis_first_path", "preset=smoke", f"out_dir={tmp_path}", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "thesis_first_path").exists()
+
+
+SHARED_MNIST = cfglib.EXPERIMENTS_DIR.parents[1] / "shared" / "data" / "mnist-test10k"
+
+
+@pytest.mark.skipif(not SHARED_MNIST.exists(), reason="the real MNIST test digits are not present")
+def test_thesis_smoke_on_the_real_mnist_test_digits(tmp_path):
+    module, cfg = smoke("thesis_first_path", tmp_path, "data.source=auto", f"data.mnist_root={SHARED_MNIST}")
+    assert pc.resolve_source(cfg.data) == "mnist"
+    t1, _, desc = module.make_tasks(cfg)
+    assert "10,000 digits" in desc and t1.x_train.shape[1] == 784
+    assert len(t1.y_train) + len(t1.y_test) == 1010 + 982  # digits 3, 4
+    assert len(t1.y_test) == 399  # sklearn rounds the held-out 20% up
+    summary = module.run(cfg, tmp_path / "r", quiet=True)
+    assert "| runs | 4 | 4 |" in summary["table"]
