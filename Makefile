@@ -36,6 +36,7 @@ lint: venv
 ## Benchmarks: prints a table and appends it to benchmarks/RESULTS.md.
 bench: venv
 	$(PY) benchmarks/bench_columns.py $(ARGS)
+	$(PY) benchmarks/bench_pathnet.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache runs
