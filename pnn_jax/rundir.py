@@ -77,6 +77,7 @@ class RunLog:
         start_step: int = 0,
         stream: TextIO | None = None,
         quiet: bool = False,
+        unit: str = "steps",
     ):
         from tensorboardX import SummaryWriter
 
@@ -84,6 +85,7 @@ class RunLog:
         self.total = total_steps
         self.stream = stream or sys.stdout
         self.quiet = quiet
+        self.unit = unit
         if start_step > 0:
             _truncate_metrics(path / METRICS_FILE, start_step)
         self._metrics = (path / METRICS_FILE).open("a")
@@ -96,7 +98,7 @@ class RunLog:
         if not quiet and self.stream.isatty():
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total_steps, initial=start_step, unit="step", file=self.stream)
+            self._bar = tqdm(total=total_steps, initial=start_step, unit=self.unit[:-1], file=self.stream)
 
     def info(self, line: str, *, echo: bool = True) -> None:
         """A line for the log file, and for the screen unless ``echo`` is False."""
@@ -126,7 +128,12 @@ class RunLog:
             self._bar.update(step - self._bar.n)
             self.info(line, echo=False)
         else:
-            self.info(f"{line} [{rate:.0f} steps/s, ETA {eta:.0f} s]")
+            pace = (
+                f"{rate:.0f} {self.unit}/s"
+                if rate >= 1
+                else f"{1 / max(rate, 1e-9):.1f} s per {self.unit[:-1]}"
+            )
+            self.info(f"{line} [{pace}, ETA {eta:.0f} s]")
 
     def close(self) -> None:
         if self._bar is not None:

@@ -168,3 +168,24 @@ def test_diversity_counts_modules_used_by_exactly_one_of_two():
     b = jnp.array([[0, 3, 3], [1, 1, 1], [4, 4, 4]])
     assert float(tp.diversity(net, jnp.stack([a, b]))) == pytest.approx(3.0)  # {3} + {2, 4}
     assert float(tp.diversity(net, jnp.stack([a, a, a]))) == 0.0
+
+
+@pytest.mark.parametrize("schedule", ["serial", "isolated"])
+def test_sparse_sgd_step_equals_the_dense_step_bit_for_bit(digits_tasks, schedule):
+    """Rows-only SGD (frozen modules, a repeated listing, another task's head) == the dense step."""
+    net, tx, state, dense = _setup(schedule, lr=0.05)
+    sparse = tp.SessionConfig(dense.steps, dense.batch_size, schedule, sparse_sgd_lr=0.05)
+    frozen = np.zeros((3, 10), bool)
+    frozen[0, 1] = frozen[2, 5] = True
+    state = state.replace(frozen=jnp.asarray(frozen), task=jnp.asarray(1, jnp.int32))
+    d = tp.task_data(digits_tasks)[2]
+    paths = jnp.array([[[0, 1, 1], [2, 2, 2], [3, 4, 5]], [[1, 6, 0], [2, 7, 7], [5, 5, 9]]])
+    idx = jax.random.randint(jax.random.key(1), (2, 5, 8), 0, int(d.n_train))
+    run = jax.jit(
+        lambda s, session: tp.train_contestants(net, tx, session, s, paths, idx, d), static_argnums=1
+    )
+    (a, acc_a), (b, acc_b) = run(state, dense), run(state, sparse)
+    for x, y in zip(jax.tree.leaves(host(a)), jax.tree.leaves(host(b)), strict=True):
+        assert x.tobytes() == y.tobytes()
+    assert np.asarray(acc_a).tobytes() == np.asarray(acc_b).tobytes()
+    assert not np.array_equal(host(a.params)["modules"][0]["w"][0], host(state.params)["modules"][0]["w"][0])

@@ -255,7 +255,8 @@ class Engine:
             mutation_range=search_cfg.mutation_range,
             boundary=search_cfg.boundary,
         )
-        self.session = tp.SessionConfig(search_cfg.steps, search_cfg.batch_size, search_cfg.schedule)
+        sparse = optim.lr if optim.optimizer == "sgd" else None  # same numbers, rows only (tested)
+        self.session = tp.SessionConfig(search_cfg.steps, search_cfg.batch_size, search_cfg.schedule, sparse)
         self.max_generations = search_cfg.max_generations
         search = tp.make_search(
             net, tx, self.tournament, self.session, search_cfg.threshold, search_cfg.max_generations
@@ -403,7 +404,7 @@ def run_units(
         template = {"units_done": np.zeros((), np.int32)}
         step, _, meta = ckpt.restore_latest(lambda meta: template)
         records, done = list(meta["records"]), int(meta["units_done"])
-    log = RunLog(run_dir, len(units), start_step=done, quiet=quiet)
+    log = RunLog(run_dir, len(units), start_step=done, quiet=quiet, unit="units")
     if resume:
         log.info(f"resumed after unit {done}/{len(units)} (checkpoint {step})")
     else:
@@ -418,7 +419,7 @@ def run_units(
         log.advance(
             i + 1,
             {"unit": label, "runs": len(new), "unit_seconds": round(seconds, 3)},
-            f"  {label}: {len(new)} run record(s) in {seconds:.1f} s",
+            f"  unit {i + 1}/{len(units)}, {label}: {len(new)} run record(s)",
         )
         _write_jsonl(run_dir / RUNS_FILE, records)
         ckpt.save(

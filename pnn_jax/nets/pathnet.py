@@ -139,15 +139,29 @@ class PathNet:
     def apply(self, params: Params, x: jax.Array, path: jax.Array, task) -> jax.Array:
         """Logits ``[B, head_size]`` of path ``[L, N]`` on ``x`` ``[B, *input_shape]``, head ``task``."""
         self.check_path(path)
+        rows, head = self.gather(params, path, task)
+        return self.apply_rows(rows, head, x, path)
+
+    def gather(self, params: Params, path: jax.Array, task) -> tuple[list[Params], Params]:
+        """The parameters a path uses: per layer the N listed modules ``{"w": [N, ...], "b": [N, F]}``,
+        and head ``task``."""
+        rows = [
+            jax.tree.map(lambda a, idx=idx: jnp.take(a, idx, axis=0), p)
+            for p, idx in zip(params["modules"], path, strict=True)
+        ]
+        head = jax.tree.map(lambda a: jnp.take(a, task, axis=0), params["heads"])
+        return rows, head
+
+    def apply_rows(self, rows: list[Params], head: Params, x: jax.Array, path: jax.Array) -> jax.Array:
+        """The forward pass on gathered parameters (:meth:`gather`): each layer sums its distinct modules."""
         weights = self.first_occurrence(path)  # [L, N]
         h = x
-        for layer, p, idx, wgt in zip(self.layers, params["modules"], path, weights, strict=True):
-            w, b = jnp.take(p["w"], idx, axis=0), jnp.take(p["b"], idx, axis=0)  # the N listed: [N, ...]
-            outs = jax.vmap(lambda wk, bk, h=h, layer=layer: jax.nn.relu(layer.linear(wk, h) + bk))(w, b)
+        for layer, p, wgt in zip(self.layers, rows, weights, strict=True):
+            outs = jax.vmap(lambda wk, bk, h=h, layer=layer: jax.nn.relu(layer.linear(wk, h) + bk))(
+                p["w"], p["b"]
+            )
             h = jnp.tensordot(wgt, outs, axes=1)  # sum of the distinct active modules
-        head_w = jnp.take(params["heads"]["w"], task, axis=0)
-        head_b = jnp.take(params["heads"]["b"], task, axis=0)
-        return Dense(self.head_size).linear(head_w, h) + head_b
+        return Dense(self.head_size).linear(head["w"], h) + head["b"]
 
     def apply_population(self, params: Params, x: jax.Array, paths: jax.Array, task) -> jax.Array:
         """Logits ``[P, B, head_size]`` of every path ``[P, L, N]``: one vmap over paths.

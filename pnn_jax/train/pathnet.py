@@ -172,6 +172,11 @@ class SessionConfig:
     steps: int = 50
     batch_size: int = 16
     schedule: str = "serial"
+    sparse_sgd_lr: float | None = None
+    """Set (to the learning rate) when the optimiser is plain SGD: single-path steps then compute
+    gradients for the path's N modules per layer only and update those rows in place, instead of
+    a gradient and an update over the whole bank. Same numbers (tested bit for bit against the
+    dense step); much less memory traffic when the bank is large."""
 
     def __post_init__(self):
         if self.schedule not in SCHEDULES:
@@ -180,10 +185,45 @@ class SessionConfig:
             raise ValueError("a session needs steps >= 1 and batch_size >= 1")
 
 
-def _single_path_session(net, tx, state, path, idx, data):
+def sparse_sgd_path_step(net: PathNet, lr: float, state: PathNetState, path, batch, num_classes=None):
+    """One plain-SGD step of one path ``[L, N]`` on ``(x [B, ...], y [B])``, touching only its rows.
+
+    Equal, bit for bit, to :func:`population_step` with ``optax.sgd(lr)`` and one path: the
+    gradient is taken with respect to the gathered rows (:meth:`PathNet.gather`); each trainable
+    row listed first in its layer gets ``p + (-lr) * g``; frozen rows and repeated listings are
+    dropped from the write. Returns ``(state, {"loss": [], "accuracy": []})``.
+    """
+    x, y = batch
+    rows, head = net.gather(state.params, path, state.task)
+
+    def objective(rows, head):
+        logits = masked_logits(net.apply_rows(rows, head, x, path), num_classes)
+        loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+        return loss, {"loss": loss, "accuracy": (jnp.argmax(logits, -1) == y).mean()}
+
+    (g_rows, g_head), metrics = jax.grad(objective, argnums=(0, 1), has_aux=True)(rows, head)
+    first = net.first_occurrence(path) > 0  # [L, N]
+    modules = []
+    for layer, (bank, r, g, idx) in enumerate(zip(state.params["modules"], rows, g_rows, path, strict=True)):
+        write = first[layer] & ~state.frozen[layer][idx]  # [N]
+        target = jnp.where(write, idx, net.num_modules)  # out of range: dropped
+        modules.append(
+            jax.tree.map(lambda b, p, gg, t=target: b.at[t].set(p + (-lr) * gg, mode="drop"), bank, r, g)
+        )
+    heads = jax.tree.map(
+        lambda b, p, gg: b.at[state.task].set(p + (-lr) * gg), state.params["heads"], head, g_head
+    )
+    return state.replace(params={**state.params, "modules": modules, "heads": heads}), metrics
+
+
+def _single_path_session(net, tx, state, path, idx, data, sparse_sgd_lr=None):
     """``path [L, N]`` trained on minibatches ``idx [T, B]``; returns ``(state, accuracy [T])``."""
 
     def body(st, i):
+        if sparse_sgd_lr is not None:
+            batch = (data.x_train[i], data.y_train[i])
+            st, m = sparse_sgd_path_step(net, sparse_sgd_lr, st, path, batch, data.num_classes)
+            return st, m["accuracy"]
         batch = (data.x_train[i][None], data.y_train[i][None])
         st, m = population_step(net, tx, st, path[None], batch, data.num_classes)
         return st, m["accuracy"][0]
@@ -204,11 +244,13 @@ def train_contestants(
 
         def one(st, contestant):
             path, i = contestant
-            return _single_path_session(net, tx, st, path, i, data)
+            return _single_path_session(net, tx, st, path, i, data, session.sparse_sgd_lr)
 
         return jax.lax.scan(one, state, (paths, idx))
     if session.schedule == "isolated":
-        trained, acc = jax.vmap(lambda p, i: _single_path_session(net, tx, state, p, i, data))(paths, idx)
+        trained, acc = jax.vmap(
+            lambda p, i: _single_path_session(net, tx, state, p, i, data, session.sparse_sgd_lr)
+        )(paths, idx)
         best = jnp.argmax(acc.mean(axis=1))
         return jax.tree.map(lambda a: a[best], trained), acc
 
@@ -351,7 +393,7 @@ def make_fixed_training(net: PathNet, tx, session: SessionConfig, max_sessions: 
             st, key, i, curve = c
             key, k = jax.random.split(key)
             idx = jax.random.randint(k, (session.steps, session.batch_size), 0, data.n_train)
-            st, acc = _single_path_session(net, tx, st, path, idx, data)
+            st, acc = _single_path_session(net, tx, st, path, idx, data, session.sparse_sgd_lr)
             return st, key, i + 1, curve.at[i].set(acc.mean())
 
         init = (state, key, jnp.zeros((), jnp.int32), jnp.full((max_sessions,), jnp.nan, jnp.float32))
