@@ -101,4 +101,4 @@ def run_job(module, folder: Path, job_overrides: Sequence[str], run_dir: Path) -
     cfg = cfglib.structured(module.Config, cfglib.compose(folder, task_overrides, module.Config))
     module.validate(cfg)
     summary = module.run(cfg, run_dir, quiet=True)
-    return {"run_dir": str(run_dir), "params_sha256": summary["params_sha256"]}
+    return {"run_dir": str(run_dir), **{k: v for k, v in summary.items() if k.endswith("_sha256")}}

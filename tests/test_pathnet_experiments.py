@@ -67,7 +67,7 @@ def test_thesis_first_path_smoke_and_exact_resume(tmp_path):
     shutil.rmtree(copy / "checkpoints" / "2")
     (copy / "summary.json").unlink()
     resumed = module.run(cfg, copy, resume=True, quiet=True)
-    assert resumed["table"] == summary["table"]
+    assert resumed["table"] == summary["table"] and resumed["records_sha256"] == summary["records_sha256"]
     assert (copy / "runs.jsonl").read_text() == (run_dir / "runs.jsonl").read_text()
 
 

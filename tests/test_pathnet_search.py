@@ -75,7 +75,7 @@ def test_combined_schedule_sums_gradients_of_shared_modules(digits_tasks):
     d = tp.task_data(digits_tasks)[0]
     paths = jnp.array([[[0, 1, 1], [2, 2, 2], [3, 4, 5]], [[1, 6, 6], [2, 7, 7], [5, 5, 5]]])
     idx = jax.random.randint(jax.random.key(1), (2, 1, 8), 0, int(d.n_train))
-    got, _ = tp.train_contestants(net, tx, session, state, paths, idx, d)
+    got, _ = jax.jit(lambda s: tp.train_contestants(net, tx, session, s, paths, idx, d))(state)
 
     def loss(params, i):
         logits = tp.masked_logits(net.apply(params, d.x_train[idx[i, 0]], paths[i], 0), d.num_classes)

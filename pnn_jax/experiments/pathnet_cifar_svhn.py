@@ -226,5 +226,4 @@ def summarize(
         "resumed": resumed,
         "figures": [str(p.relative_to(run_dir)) for p in figures],
     }
-    pc.finish(run_dir, pc.jsonable(summary), table, quiet, notes)
-    return summary
+    return pc.finish(run_dir, pc.jsonable(summary), table, quiet, notes)

@@ -438,10 +438,15 @@ def _write_jsonl(path: Path, records: list[dict]) -> None:
     tmp.replace(path)
 
 
-def finish(run_dir: Path, summary: dict, table: str, quiet: bool, notes: list[str] = ()) -> None:
-    """Write ``summary.json`` and ``table.md`` and print the table (appending to ``run.log``)."""
+def finish(run_dir: Path, summary: dict, table: str, quiet: bool, notes: list[str] = ()) -> dict:
+    """Write ``summary.json`` (with ``records_sha256``, the digest of ``runs.jsonl``) and ``table.md``,
+    print the table (appending to ``run.log``); returns the summary as written."""
+    import hashlib
+
     from pnn_jax.rundir import LOG_FILE, write_summary
 
+    records = (run_dir / RUNS_FILE).read_bytes() if (run_dir / RUNS_FILE).exists() else b""
+    summary = {**summary, "records_sha256": hashlib.sha256(records).hexdigest()}  # same runs, same digest
     write_summary(run_dir, summary)
     (run_dir / "table.md").write_text(table + "\n" + "".join(f"\n{n}" for n in notes) + "\n")
     text = "\n" + table + "\n" + "".join(f"\n{n}" for n in notes)
@@ -449,3 +454,4 @@ def finish(run_dir: Path, summary: dict, table: str, quiet: bool, notes: list[st
         f.write(text + "\n")
     if not quiet:
         print(text, flush=True)
+    return summary
