@@ -164,7 +164,7 @@ def cmd_list(_: list[str]) -> int:
     for name in experiments.EXPERIMENTS:
         module = experiments.get(name)
         presets = ", ".join(f"{p} {t}" for p, t in module.PRESETS.items())
-        print(f"{name:<14} {module.SUMMARY}. Presets: {presets}.")
+        print(f"{name:<26} {module.SUMMARY}. Presets: {presets}.")
     return 0
 
 

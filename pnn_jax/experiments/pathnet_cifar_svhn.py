@@ -29,7 +29,7 @@ SUMMARY = (
 )
 PRESETS = {
     "smoke": "~20 s (generated files)",
-    "quick": "~10 min (real files)",
+    "quick": "not measured (needs the real files)",
     "paper": "hours (500 generations per task)",
 }
 DOMAINS = ("cifar10", "svhn")

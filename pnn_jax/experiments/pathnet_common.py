@@ -255,7 +255,7 @@ class Engine:
             mutation_range=search_cfg.mutation_range,
             boundary=search_cfg.boundary,
         )
-        sparse = optim.lr if optim.optimizer == "sgd" else None  # same numbers, rows only (tested)
+        sparse = optim.lr if optim.optimizer == "sgd" else None  # the SGD step on the path's rows only
         self.session = tp.SessionConfig(search_cfg.steps, search_cfg.batch_size, search_cfg.schedule, sparse)
         self.max_generations = search_cfg.max_generations
         search = tp.make_search(

@@ -49,7 +49,7 @@ class Config:
     """Repetition r uses the PRNG stream fold_in(seed, r): banks, populations, minibatches."""
     task1: list[int] = dataclasses.field(default_factory=lambda: [3, 4])
     task2: list[int] = dataclasses.field(default_factory=lambda: [1, 2])
-    repetitions: int = 32
+    repetitions: int = 24
     """R runs of the study (each: S+S and P+S)."""
     chunk: int = 0
     """Repetitions per compiled call and per checkpoint (0 = all at once)."""

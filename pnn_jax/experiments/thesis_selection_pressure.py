@@ -29,7 +29,7 @@ SUMMARY = (
     "PathNet thesis follow-up: selection pressure (tournament size, replacement schemes) "
     "over a task curriculum (3.2)"
 )
-PRESETS = {"smoke": "~30 s", "quick": "~3 min", "paper": "hours (six tasks incl. SVHN, k up to 25)"}
+PRESETS = {"smoke": "~20 s", "quick": "~1-2 min", "paper": "hours (six tasks incl. SVHN, k up to 64)"}
 
 
 @dataclasses.dataclass

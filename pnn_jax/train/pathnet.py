@@ -175,8 +175,9 @@ class SessionConfig:
     sparse_sgd_lr: float | None = None
     """Set (to the learning rate) when the optimiser is plain SGD: single-path steps then compute
     gradients for the path's N modules per layer only and update those rows in place, instead of
-    a gradient and an update over the whole bank. Same numbers (tested bit for bit against the
-    dense step); much less memory traffic when the bank is large."""
+    a gradient and an update over the whole bank: the same arithmetic (bit-identical to the dense
+    step in the tests; inside larger compiled programs XLA may fuse the two differently, so long
+    runs can differ in the last bits), and much less memory traffic when the bank is large."""
 
     def __post_init__(self):
         if self.schedule not in SCHEDULES:
@@ -188,7 +189,7 @@ class SessionConfig:
 def sparse_sgd_path_step(net: PathNet, lr: float, state: PathNetState, path, batch, num_classes=None):
     """One plain-SGD step of one path ``[L, N]`` on ``(x [B, ...], y [B])``, touching only its rows.
 
-    Equal, bit for bit, to :func:`population_step` with ``optax.sgd(lr)`` and one path: the
+    The same arithmetic as :func:`population_step` with ``optax.sgd(lr)`` and one path: the
     gradient is taken with respect to the gathered rows (:meth:`PathNet.gather`); each trainable
     row listed first in its layer gets ``p + (-lr) * g``; frozen rows and repeated listings are
     dropped from the write. Returns ``(state, {"loss": [], "accuracy": []})``.
