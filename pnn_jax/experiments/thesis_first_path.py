@@ -34,7 +34,7 @@ SUMMARY = (
 )
 PRESETS = {
     "smoke": "~20 s",
-    "quick": "~1-2 min (default; `make run`)",
+    "quick": "~40 s digits, ~1.5 min MNIST (default; `make run`)",
     "paper": "hours (256 repetitions, MNIST)",
 }
 CONDITIONS = ("S+S", "P+S")
