@@ -119,3 +119,20 @@ def test_ppo_value_clipping():
     _, m = rl.ppo_loss(logits, values, actions, lp, zero, returns, old_values=old, value_clip=0.5)
     # sample 0: max((0-2)^2, (0-0.5)^2) = 4; sample 1: max(1, 1) = 1
     assert float(m["value_loss"]) == pytest.approx(0.5 * (4 + 1) / 2)
+
+
+def test_mask_drops_entries_from_every_term():
+    rng = np.random.default_rng(4)
+    logits = rng.normal(size=(6, 3)).astype(np.float32)
+    values = rng.normal(size=6).astype(np.float32)
+    actions = rng.integers(0, 3, 6)
+    returns = rng.normal(size=6).astype(np.float32)
+    mask = np.array([1, 1, 0, 1, 0, 1], bool)
+    full, _ = rl.a2c_loss(logits[mask], values[mask], actions[mask], returns[mask])
+    masked, _ = rl.a2c_loss(logits, values, actions, returns, mask=mask)
+    assert float(masked) == pytest.approx(float(full), rel=1e-6)
+    lp = rl.log_prob(logits, actions) - 0.1
+    adv = rng.normal(size=6).astype(np.float32)
+    full, _ = rl.ppo_loss(logits[mask], values[mask], actions[mask], lp[mask], adv[mask], returns[mask])
+    masked, _ = rl.ppo_loss(logits, values, actions, lp, adv, returns, mask=mask)
+    assert float(masked) == pytest.approx(float(full), rel=1e-6)
