@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from pnn_jax.config import ConfigError, check, check_choice
+from pnn_jax.experiments.units import RUNS_FILE, finish, jsonable, run_units  # noqa: F401 (re-exported)
 
 SOURCES = ("auto", "digits", "mnist", "cifar10", "svhn")
 
@@ -351,107 +351,3 @@ def mean_std(values) -> tuple[float, float]:
 def fmt_ms(values, digits: int = 1) -> str:
     m, s = mean_std(values)
     return f"{m:.{digits}f} ± {s:.{digits}f}"
-
-
-def jsonable(value: Any):
-    """NumPy scalars and arrays as plain Python (for JSONL and checkpoint metadata)."""
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and value != value:  # NaN -> None (valid JSON)
-        return None
-    return value
-
-
-# ------------------------------------------------------------------------------------------------
-# Resumable execution in units of work
-
-
-RUNS_FILE = "runs.jsonl"
-
-
-def run_units(
-    run_dir: Path,
-    units: list[tuple[str, Any]],
-    *,
-    resume: bool,
-    quiet: bool,
-    header: list[str],
-    keep: int = 2,
-) -> tuple[list[dict], float]:
-    """Run ``units`` (``(label, fn)``, ``fn() -> list of run records``) in order, resumably.
-
-    After each unit a checkpoint (orbax) holds every record so far; ``resume=True`` restores the
-    newest readable one and runs only the units not yet done, so a killed run loses at most the
-    unit it was in. Every record is also written to ``runs.jsonl`` (one line per run and
-    condition, rewritten after each unit). Returns ``(records, seconds)``.
-    """
-    import time
-
-    from pnn_jax.checkpoint import Checkpointer
-    from pnn_jax.rundir import RunLog
-
-    t0 = time.perf_counter()
-    ckpt = Checkpointer(run_dir / "checkpoints", max_to_keep=keep)
-    records: list[dict] = []
-    done = 0
-    if resume:
-        template = {"units_done": np.zeros((), np.int32)}
-        step, _, meta = ckpt.restore_latest(lambda meta: template)
-        records, done = list(meta["records"]), int(meta["units_done"])
-    log = RunLog(run_dir, len(units), start_step=done, quiet=quiet, unit="units")
-    if resume:
-        log.info(f"resumed after unit {done}/{len(units)} (checkpoint {step})")
-    else:
-        for line in header:
-            log.info(line)
-    for i in range(done, len(units)):
-        label, fn = units[i]
-        t_unit = time.perf_counter()
-        new = [jsonable(r) for r in fn()]
-        records += new
-        seconds = time.perf_counter() - t_unit
-        log.advance(
-            i + 1,
-            {"unit": label, "runs": len(new), "unit_seconds": round(seconds, 3)},
-            f"  unit {i + 1}/{len(units)}, {label}: {len(new)} run record(s)",
-        )
-        _write_jsonl(run_dir / RUNS_FILE, records)
-        ckpt.save(
-            i + 1, {"units_done": np.asarray(i + 1, np.int32)}, {"units_done": i + 1, "records": records}
-        )
-    ckpt.close()
-    log.close()
-    return records, time.perf_counter() - t0
-
-
-def _write_jsonl(path: Path, records: list[dict]) -> None:
-    import json
-
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
-    tmp.replace(path)
-
-
-def finish(run_dir: Path, summary: dict, table: str, quiet: bool, notes: list[str] = ()) -> dict:
-    """Write ``summary.json`` (with ``records_sha256``, the digest of ``runs.jsonl``) and ``table.md``,
-    print the table (appending to ``run.log``); returns the summary as written."""
-    import hashlib
-
-    from pnn_jax.rundir import LOG_FILE, write_summary
-
-    records = (run_dir / RUNS_FILE).read_bytes() if (run_dir / RUNS_FILE).exists() else b""
-    summary = {**summary, "records_sha256": hashlib.sha256(records).hexdigest()}  # same runs, same digest
-    write_summary(run_dir, summary)
-    (run_dir / "table.md").write_text(table + "\n" + "".join(f"\n{n}" for n in notes) + "\n")
-    text = "\n" + table + "\n" + "".join(f"\n{n}" for n in notes)
-    with (run_dir / LOG_FILE).open("a") as f:
-        f.write(text + "\n")
-    if not quiet:
-        print(text, flush=True)
-    return summary
