@@ -20,6 +20,7 @@ episode lengths (:func:`update_episodes`, tested against a hand-stepped run).
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Any
 
 import flax.struct
@@ -111,7 +112,9 @@ class VecEnv:
 
         check_env_config(cfg)
         self.cfg = cfg
-        self._env = envpool.make(cfg.env_id, env_type="gymnasium", **cfg.envpool_kwargs())
+        with warnings.catch_warnings():  # gymnasium's note that float64 Box bounds become float32
+            warnings.filterwarnings("ignore", message=".*precision lowered by casting to float32")
+            self._env = envpool.make(cfg.env_id, env_type="gymnasium", **cfg.envpool_kwargs())
         self.obs_shape = tuple(self._env.observation_space.shape)
         self.obs_dtype = np.dtype(self._env.observation_space.dtype)
         self.num_actions = int(self._env.action_space.n)

@@ -16,6 +16,7 @@ EXPERIMENTS = {
     "pathnet_binary_mnist": "pnn_jax.experiments.pathnet_binary_mnist",
     "pathnet_cifar_svhn": "pnn_jax.experiments.pathnet_cifar_svhn",
     "thesis_selection_pressure": "pnn_jax.experiments.thesis_selection_pressure",
+    "pnn_classic_transfer": "pnn_jax.experiments.pnn_classic_transfer",
     "pnn_digits": "pnn_jax.experiments.pnn_digits",
 }
 

@@ -224,7 +224,78 @@ def make_iteration(
     return counted_jit(iteration)
 
 
+def make_loop(
+    net: ProgressiveNet,
+    tx,
+    env: VecEnv,
+    cfg: ACConfig,
+    num_iterations: int,
+    transform: Callable[[jax.Array], jax.Array] | None = None,
+) -> counted_jit:
+    """Jitted ``loop(state, actor) -> (state, actor, metrics [num_iterations])``: that many
+    iterations in one ``lax.scan`` (one dispatch, no host round trip between iterations)."""
+    one = make_iteration(net, tx, env, cfg, transform).__wrapped__  # the un-jitted iteration
+
+    def loop(state, actor):
+        def body(carry, _):
+            st, ac = carry
+            st, ac, m = one(st, ac)
+            return (st, ac), m
+
+        (state, actor), metrics = jax.lax.scan(body, (state, actor), None, length=num_iterations)
+        return state, actor, metrics
+
+    return counted_jit(loop)
+
+
 def start(env: VecEnv, key: jax.Array) -> Actor:
     """Reset the envs (host) and build the first :class:`Actor`."""
     handle, out = env.reset()
     return Actor(handle, out, Episodes.zeros(env.cfg.num_envs), key)
+
+
+def make_evaluate(
+    net: ProgressiveNet,
+    env: VecEnv,
+    num_episodes: int,
+    *,
+    greedy: bool = True,
+    max_steps: int = 100_000,
+    transform: Callable[[jax.Array], jax.Array] | None = None,
+) -> counted_jit:
+    """Jitted ``evaluate(params, column, actor) -> (actor, {"return", "length", "episodes"})``.
+
+    Steps all envs with the greedy (argmax) or sampling policy of ``column`` until
+    ``num_episodes`` episodes have finished (or ``max_steps`` steps of the batch), inside one
+    ``lax.while_loop``; returns the mean raw return and length of the finished episodes. Start from
+    a fresh :func:`start` so no episode began under another policy.
+    """
+    obs_fn = (lambda o: preprocess(transform(o))) if transform is not None else preprocess
+
+    def evaluate(params, column, actor: Actor):
+        def cond(c):
+            return (c[1] < num_episodes) & (c[4] < max_steps)
+
+        def body(c):
+            a, count, total, length, t = c
+            key, k = jax.random.split(a.key)
+            logits = net.apply(params, obs_fn(a.out.obs), column)["policy"]
+            action = jnp.argmax(logits, -1) if greedy else jax.random.categorical(k, logits)
+            handle, out = env.step(a.handle, action.astype(jnp.int32))
+            episodes, info = update_episodes(a.episodes, out)
+            f = info["finished"]
+            return (
+                Actor(handle, out, episodes, key),
+                count + f.sum(),
+                total + jnp.where(f, info["episode_return"], 0.0).sum(),
+                length + info["episode_length"].sum(),
+                t + 1,
+            )
+
+        zero = jnp.zeros((), jnp.float32)
+        init = (actor, jnp.zeros((), jnp.int32), zero, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+        actor, count, total, length, _ = jax.lax.while_loop(cond, body, init)
+        n = jnp.maximum(count, 1)
+        return actor, {"return": total / n, "length": length / n, "episodes": count}
+
+    return counted_jit(evaluate)
