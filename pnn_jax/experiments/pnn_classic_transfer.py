@@ -320,10 +320,13 @@ def summarize(
             "eval_return": float(np.mean([r["eval_return"] for r in rs])),
         }
         rows.append(row)
-        lines.append(
-            f"| {m} | {row['columns']} | {mean_std_text([r['auc'] for r in rs])} | {mean_std_text(score, 0)}% | "
-            f"{mean_std_text([r['final'] for r in rs])} | {mean_std_text([r['eval_return'] for r in rs])} |"
-        )
+        cells = [
+            mean_std_text([r["auc"] for r in rs]),
+            f"{mean_std_text(score, 0)}%",
+            mean_std_text([r["final"] for r in rs]),
+            mean_std_text([r["eval_return"] for r in rs]),
+        ]
+        lines.append(f"| {m} | {row['columns']} | " + " | ".join(cells) + " |")
     table = "\n".join(lines)
     window_k = cfg.window / 1000
     figures = plots.curves(
