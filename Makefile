@@ -37,6 +37,7 @@ lint: venv
 bench: venv
 	$(PY) benchmarks/bench_columns.py $(ARGS)
 	$(PY) benchmarks/bench_pathnet.py
+	$(PY) benchmarks/bench_rl.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache runs

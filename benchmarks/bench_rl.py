@@ -1,0 +1,130 @@
+"""Benchmark: agent steps per second of progressive actor-critic training on Pong (envpool XLA).
+
+Rows: raw envpool throughput with random actions (its numpy interface, and its XLA step inside a
+jitted scan), then A2C and PPO with a 1-column net (the paper's Atari column), then A2C training
+the last column of nets of k = 2..4 columns. Each learner row is rollout + update in compiled
+loops of ``--chunk`` iterations; the ratio is to raw envpool (numpy) and to k = 1; the compile
+time is that of the first call. Prints a table and appends it to benchmarks/RESULTS.md. Usage:
+``python benchmarks/bench_rl.py [--envs 8] [--chunk 20] [--repeats 3] [--no-write]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import jax
+import numpy as np
+from bench_columns import RESULTS, commit, machine
+
+from pnn_jax.envs.envpool_env import EnvConfig, VecEnv
+from pnn_jax.nets.columns import atari_column
+from pnn_jax.nets.progressive import ProgressiveNet
+from pnn_jax.rl.actor_critic import ACConfig, make_loop, start
+from pnn_jax.train.optim import make_optimizer
+from pnn_jax.train.progressive import init_state
+
+
+def raw_numpy(envs: int, steps: int) -> float:
+    """Agent steps/s of envpool's numpy interface with random actions."""
+    env = VecEnv(EnvConfig("Pong-v5", num_envs=envs))
+    env._env.reset()
+    rng = np.random.default_rng(0)
+    acts = rng.integers(0, env.num_actions, (steps, envs)).astype(np.int32)
+    env._env.step(acts[0])
+    t = time.perf_counter()
+    for a in acts[1:]:
+        env._env.step(a)
+    return (steps - 1) * envs / (time.perf_counter() - t)
+
+
+def raw_xla(envs: int, steps: int) -> float:
+    """Agent steps/s of envpool's XLA step in a jitted scan, random actions, no network."""
+    env = VecEnv(EnvConfig("Pong-v5", num_envs=envs))
+    handle, _ = env.reset()
+
+    @jax.jit
+    def run(handle, key):
+        def body(c, k):
+            h, _ = env.step(c, jax.random.randint(k, (envs,), 0, env.num_actions))
+            return h, None
+
+        return jax.lax.scan(body, handle, jax.random.split(key, steps))[0]
+
+    handle = jax.block_until_ready(run(handle, jax.random.key(0)))
+    t = time.perf_counter()
+    jax.block_until_ready(run(handle, jax.random.key(1)))
+    return steps * envs / (time.perf_counter() - t)
+
+
+def learner(envs: int, columns: int, algorithm: str, chunk: int, repeats: int) -> tuple[float, float]:
+    """(agent steps/s, compile s) of training the last column of a ``columns``-column net."""
+    env = VecEnv(EnvConfig("Pong-v5", num_envs=envs))
+    net = ProgressiveNet(atari_column(env.num_actions), columns)
+    tx = make_optimizer("rmsprop" if algorithm == "a2c" else "adam", 1e-4, grad_clip=40.0)
+    cfg = ACConfig(
+        algorithm=algorithm, t_max=5 if algorithm == "a2c" else 16, ppo_epochs=2, ppo_minibatches=2
+    )
+    state = init_state(net, net.init(jax.random.key(0)), tx, columns - 1)
+    loop = make_loop(net, tx, env, cfg, chunk)
+    actor = start(env, jax.random.key(1))
+    t = time.perf_counter()
+    state, actor, _ = jax.block_until_ready(loop(state, actor))
+    compile_s = time.perf_counter() - t  # includes one chunk of execution
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        state, actor, _ = jax.block_until_ready(loop(state, actor))
+        times.append(time.perf_counter() - t)
+    steps = chunk * cfg.t_max * envs
+    run_s = statistics.median(times)
+    return steps / run_s, max(0.0, compile_s - run_s)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--envs", type=int, default=8)
+    ap.add_argument("--chunk", type=int, default=20)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    e = args.envs
+    raw_np = raw_numpy(e, 400)
+    raw_x = raw_xla(e, 400)
+    rows = [
+        ("envpool numpy, random actions", raw_np, None),
+        ("envpool XLA in jit, random actions", raw_x, None),
+    ]
+    learners = [("A2C, 1 column", 1, "a2c"), ("PPO, 1 column", 1, "ppo")] + [
+        (f"A2C, {k} columns (training column {k})", k, "a2c") for k in (2, 3, 4)
+    ]
+    one = None
+    lines = [
+        "| run | agent steps/s | ratio to raw envpool (numpy) | ratio to A2C k = 1 | compile (s) |",
+        "|---|---|---|---|---|",
+    ]
+    for name, rate, _ in rows:
+        lines.append(f"| {name} | {rate:,.0f} | {rate / raw_np:.2f} | - | - |")
+    for name, k, alg in learners:
+        rate, comp = learner(e, k, alg, args.chunk, args.repeats)
+        if alg == "a2c" and k == 1:
+            one = rate
+        ratio = f"{rate / one:.2f}" if alg == "a2c" and one else "-"
+        lines.append(f"| {name} | {rate:,.0f} | {rate / raw_np:.2f} | {ratio} | {comp:.1f} |")
+    text = (
+        f"\n### Progressive actor-critic on Pong, {e} envs ({time.strftime('%Y-%m-%d')})\n\n"
+        f"Machine: {machine()}. jax {jax.__version__}. Commit {commit()}. The paper's Atari column "
+        f"(84x84x4); A2C t_max 5 with RMSProp, PPO t_max 16 with 2 epochs x 2 minibatches; {args.chunk} "
+        f"iterations per compiled call, median of {args.repeats} calls; compile = first call minus one "
+        "timed call.\n\n" + "\n".join(lines) + "\n"
+    )
+    print(text)
+    if not args.no_write:
+        with RESULTS.open("a") as f:
+            f.write(text)
+        print(f"appended to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
