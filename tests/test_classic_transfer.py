@@ -36,11 +36,11 @@ def test_smoke_run(tmp_path):
     )
     summary = module.run(cfg, tmp_path / "r", quiet=True)
     assert [r["method"] for r in summary["rows"]] == ["progressive", "baseline1"]
-    assert summary["rows"][1]["transfer_pct"] == pytest.approx(100.0)
+    assert summary["rows"][1]["transfer_mean_pct"] == pytest.approx(100.0)
     records = [json.loads(line) for line in (tmp_path / "r" / "runs.jsonl").read_text().splitlines()]
     prog = next(r for r in records if r["method"] == "progressive")
     assert [s["task"] for s in prog["stages"]] == ["source0", "target"] and prog["columns"] == 2
-    assert [s["transform"] for s in prog["stages"]] == ["identity", "mirror"]
+    assert [s["env_task"] for s in prog["stages"]] == ["CartPole-v1:identity", "CartPole-v1:mirror"]
     assert len(prog["target_curve"]) >= 3 and prog["eval_return"] > 0
     assert (tmp_path / "r" / "figures" / "target_curves.png").exists()
 
@@ -48,15 +48,52 @@ def test_smoke_run(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["env.env_id=CartPol-v1"], "unknown env id 'CartPol-v1'"),
-        (["env.env_id=Pong-v5"], "use a vector-observation env here"),
-        (["target=upside_down"], "target='upside_down'"),
+        (["model.network=resnet"], "model.network='resnet'"),
+        (["model.network=atari"], "CartPole-v1 has vector observations: use mlp"),
         (["rl.algorithm=dqn"], "algorithm must be one of"),
         (["methods=[baseline2]"], "must include baseline1"),
         (["env.interface=tpu"], "interface must be one of"),
+        (["iterations=0"], "iterations=0"),
+        (["optim.lr=0"], "optim.lr=0.0"),
     ],
 )
 def test_bad_input(args, message, tmp_path, capsys):
     code = cli.main(["run", "experiment=pnn_classic_transfer", "preset=smoke", f"out_dir={tmp_path}", *args])
     err = capsys.readouterr().err
     assert code == 2 and message in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize(
+    ("pair", "message"),
+    [
+        ({"sources": ["CartPol-v1"], "target": "CartPole-v1"}, "unknown env id 'CartPol-v1'"),
+        (
+            {"sources": ["CartPole-v1"], "target": "CartPole-v1:upside_down"},
+            "unknown vector-observation transform",
+        ),
+        ({"sources": ["Acrobot-v1"], "target": "CartPole-v1"}, "the same observation shape and action count"),
+        ({"sources": [], "target": "CartPole-v1"}, "needs at least one source task"),
+    ],
+)
+def test_bad_pairs(pair, message):
+    from pnn_jax.config import ConfigError
+    from pnn_jax.experiments.rl_transfer import Config, PairSpec, validate
+
+    with pytest.raises(ConfigError, match=message):
+        validate(Config(experiment="t", pairs=[PairSpec(**pair)]))
+
+
+@pytest.mark.parametrize("name", ["pnn_pong_soup", "pnn_atari"])
+def test_atari_smoke_presets(name, tmp_path):
+    """The Atari experiments end to end at their smoke presets (structure; numbers meaningless)."""
+    module = experiments.get(name)
+    folder = cfglib.EXPERIMENTS_DIR / name
+    cfg = cfglib.structured(
+        module.Config, cfglib.compose(folder, ["preset=smoke", f"out_dir={tmp_path}"], module.Config)
+    )
+    summary = module.run(cfg, tmp_path / "r", quiet=True)
+    assert [r["method"] for r in summary["rows"]] == ["progressive", "baseline1"]
+    records = [json.loads(line) for line in (tmp_path / "r" / "runs.jsonl").read_text().splitlines()]
+    prog = next(r for r in records if r["method"] == "progressive")
+    assert prog["columns"] == len(cfg.pairs[0].sources) + 1 and len(prog["stages"]) == prog["columns"]
+    assert "| pair | method |" in summary["table"]

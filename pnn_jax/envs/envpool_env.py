@@ -48,6 +48,8 @@ class EnvConfig:
     noop_max: int = 30
     episodic_life: bool = False
     repeat_action_probability: float = 0.0
+    full_action_space: bool = False
+    """All 18 Atari actions for every game (columns of different games then share a policy head size)."""
     max_episode_steps: int = 0
 
     @property
@@ -66,6 +68,7 @@ class EnvConfig:
                 noop_max=self.noop_max,
                 episodic_life=self.episodic_life,
                 repeat_action_probability=self.repeat_action_probability,
+                full_action_space=self.full_action_space,
                 reward_clip=False,  # raw rewards out; the learner clips (reported returns stay raw)
             )
         if self.max_episode_steps:

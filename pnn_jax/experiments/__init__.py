@@ -17,6 +17,8 @@ EXPERIMENTS = {
     "pathnet_cifar_svhn": "pnn_jax.experiments.pathnet_cifar_svhn",
     "thesis_selection_pressure": "pnn_jax.experiments.thesis_selection_pressure",
     "pnn_classic_transfer": "pnn_jax.experiments.pnn_classic_transfer",
+    "pnn_pong_soup": "pnn_jax.experiments.pnn_pong_soup",
+    "pnn_atari": "pnn_jax.experiments.pnn_atari",
     "pnn_digits": "pnn_jax.experiments.pnn_digits",
 }
 

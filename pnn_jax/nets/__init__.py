@@ -1,6 +1,6 @@
 """Pure-functional building blocks: columns, laterals, progressive nets, the PathNet module bank."""
 
-from pnn_jax.nets.columns import ColumnSpec, Conv, Dense, atari_column, mlp_column
+from pnn_jax.nets.columns import ColumnSpec, Conv, Dense, atari_column, mlp_column, nature_cnn_column
 from pnn_jax.nets.pathnet import PathNet, mlp_pathnet
 from pnn_jax.nets.progressive import ProgressiveNet
 
@@ -13,4 +13,5 @@ __all__ = [
     "atari_column",
     "mlp_column",
     "mlp_pathnet",
+    "nature_cnn_column",
 ]

@@ -168,6 +168,19 @@ def atari_column(
     )
 
 
+def nature_cnn_column(
+    num_actions: int, *, frame_shape: tuple[int, int] = (84, 84), frames: int = 4
+) -> ColumnSpec:
+    """The Nature DQN network as a column (Mnih et al., 2015): conv 32 8x8/4, conv 64 4x4/2, conv 64
+    3x3/1, fc 512, ReLU; ``policy`` and ``value`` heads. Larger than the paper's column
+    (``network=nature_cnn`` in the RL experiments)."""
+    return ColumnSpec(
+        (*frame_shape, frames),
+        (Conv(32, 8, 4), Conv(64, 4, 2), Conv(64, 3, 1), Dense(512)),
+        (("policy", num_actions), ("value", 1)),
+    )
+
+
 # Standard deviation of a standard normal truncated to [-2, 2] (as in jax's variance_scaling).
 _TRUNCATED_STD = 0.87962566103423978
 

@@ -1,0 +1,22 @@
+"""pnn_pong_soup: the PNN paper's Pong Soup (PAPERS.md 1.5, Table 1 and the Pong Soup matrix).
+
+First columns on Pong, Noisy or H-flip; a second column on each of the eight variants
+(Pong, Noisy, Black, White, Zoom, V-flip, H-flip, VH-flip); baselines 1-4 on the same pairs;
+3-column runs as pairs with two sources. The protocol is :mod:`pnn_jax.experiments.rl_transfer`
+with the paper's Atari column, A2C (t_max 5, RMSProp as A3C). The published numbers are in
+``experiments/pnn_pong_soup/paper.yaml``.
+"""
+
+from __future__ import annotations
+
+from pnn_jax.experiments.rl_transfer import Config, run, validate
+
+NAME = "pnn_pong_soup"
+SUMMARY = "PNN paper: Pong Soup transfer (sources Pong/Noisy/H-flip, 8 targets), progressive vs baselines 1-4"
+PRESETS = {
+    "smoke": "~1 min (structure only)",
+    "quick": "~1 h on 2 CPU cores (2 pairs, 200k agent steps per stage: no learning yet)",
+    "paper": "4e7 agent steps per stage, 24 pairs x 5 methods: days on one GPU (not run)",
+}
+
+__all__ = ["NAME", "PRESETS", "SUMMARY", "Config", "run", "validate"]

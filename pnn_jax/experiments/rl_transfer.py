@@ -1,0 +1,474 @@
+"""The PNN transfer protocol in reinforcement learning (PAPERS.md 1.3-1.5), shared by
+``pnn_classic_transfer``, ``pnn_pong_soup`` and ``pnn_atari``.
+
+A **task** is an envpool environment seen through an observation transform, written
+``"<env id>[:<transform>]"`` (``"Pong-v5:hflip"``, ``"CartPole-v1:mirror"``; no transform =
+``pong`` / ``identity``). A **pair** is a list of source tasks and a target. For every pair, seed
+and method of :mod:`pnn_jax.train.transfer`, the plan's stages are trained with A2C or PPO in
+compiled loops; the target stage's learning curve (points = mean raw return of the episodes
+finished in each window of agent steps) gives the AUC, and the transfer score is AUC(method) /
+AUC(baseline 1) of the same pair and seed, in % (PAPERS.md 1.4). Aggregates over pairs are the
+mean and the median, as in the paper's Table 1.
+
+Every (pair, seed, method) is a unit of :mod:`pnn_jax.experiments.units`: checkpointed and resumable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pnn_jax.config import ConfigError, check, check_choice
+from pnn_jax.experiments import units as unitlib
+from pnn_jax.train import transfer
+
+NETWORKS = ("mlp", "atari", "nature_cnn")
+
+
+@dataclasses.dataclass
+class EnvSection:
+    env_id: str = "CartPole-v1"
+    """A vector-observation envpool env (CartPole-v1, LunarLander-v2, Acrobot-v1, ...)."""
+    num_envs: int = 16
+    max_episode_steps: int = 0
+    """0 = envpool's default (500 for CartPole-v1)."""
+    interface: str = "xla"
+    """xla (envpool's XLA step inside jit) or host (numpy interface via a callback)."""
+    full_action_space: bool = False
+    """Atari: all 18 actions for every game (needed when a pair mixes games)."""
+
+
+@dataclasses.dataclass
+class ModelSection:
+    network: str = "mlp"
+    """mlp (vector observations), atari (the paper's column, PAPERS.md 1.2) or nature_cnn."""
+    widths: list[int] = dataclasses.field(default_factory=lambda: [32])
+    """Hidden widths of the mlp network."""
+    lateral: str = "adapter"
+    head_laterals: bool = True
+    adapter_width: str = "in"
+    alpha_init: float = 1.0
+    adapter_v: str = "1x1"
+    """Where the fc layer reads conv maps: V as a 1x1 conv (1x1) or dense."""
+
+
+@dataclasses.dataclass
+class RLSection:
+    algorithm: str = "a2c"
+    """a2c (A3C's synchronous form) or ppo."""
+    t_max: int = 5
+    gamma: float = 0.99
+    entropy_cost: float = 0.01
+    value_cost: float = 0.5
+    clip_rewards: bool = False
+    """Clip rewards to [-1, 1] for learning (Atari); CartPole's +1 rewards need no clipping."""
+    gae_lambda: float = 0.95
+    ppo_clip: float = 0.2
+    ppo_epochs: int = 4
+    ppo_minibatches: int = 4
+
+
+@dataclasses.dataclass
+class OptimSection:
+    optimizer: str = "rmsprop"
+    """rmsprop (A3C's: decay 0.99, eps 0.1), adam or sgd."""
+    lr: float = 0.003
+    grad_clip: float = 40.0
+
+
+@dataclasses.dataclass
+class PairSpec:
+    sources: list[str] = dataclasses.field(default_factory=lambda: ["CartPole-v1:identity"])
+    target: str = "CartPole-v1:mirror"
+
+
+@dataclasses.dataclass
+class Config:
+    experiment: str = ""
+    preset: str = "quick"
+    seed: int = 0
+    seeds: int = 1
+    """Runs per (pair, method): seeds seed .. seed+seeds-1 (parameters and env streams)."""
+    pairs: list[PairSpec] = dataclasses.field(default_factory=lambda: [PairSpec()])
+    """Transfer pairs: source tasks (one column each in a progressive net) and a target task."""
+    methods: list[str] = dataclasses.field(default_factory=lambda: list(transfer.METHODS))
+    reset_heads: bool = False
+    """Baselines 2/3: re-initialise the output layer before the target stage."""
+    iterations: int = 1500
+    """Training iterations per stage (each: t_max steps of every env, then the update)."""
+    chunk: int = 250
+    """Iterations per compiled call (one lax.scan)."""
+    window: int = 4000
+    """Agent steps per learning-curve point (the paper: 2.5e5 environment steps = 62,500 agent steps)."""
+    eval_episodes: int = 32
+    """Greedy episodes on the target after training."""
+    score_offset: float = 0.0
+    """Added to every learning-curve point before the AUC, so that the AUC ratio is meaningful for
+    games with negative scores (Pong: 21). The paper does not say how it treated them [?]."""
+    out_dir: str = "runs"
+    env: EnvSection = dataclasses.field(default_factory=EnvSection)
+    model: ModelSection = dataclasses.field(default_factory=ModelSection)
+    rl: RLSection = dataclasses.field(default_factory=RLSection)
+    optim: OptimSection = dataclasses.field(default_factory=OptimSection)
+
+
+def parse_task(task: str) -> tuple[str, str]:
+    """``"Pong-v5:hflip"`` -> ``("Pong-v5", "hflip")``; no transform -> ``pong`` / ``identity``."""
+    env_id, _, name = task.partition(":")
+    return env_id, name or ("pong" if env_id.endswith("-v5") else "identity")
+
+
+def env_config(cfg: Config, env_id: str, seed: int):
+    from pnn_jax.envs.envpool_env import EnvConfig
+
+    return EnvConfig(
+        env_id,
+        num_envs=cfg.env.num_envs,
+        seed=seed,
+        interface=cfg.env.interface,
+        max_episode_steps=cfg.env.max_episode_steps,
+        full_action_space=cfg.env.full_action_space,
+    )
+
+
+def ac_config(cfg: Config):
+    from pnn_jax.rl.actor_critic import ACConfig
+
+    r = cfg.rl
+    return ACConfig(
+        algorithm=r.algorithm,
+        t_max=r.t_max,
+        gamma=r.gamma,
+        value_cost=r.value_cost,
+        entropy_cost=r.entropy_cost,
+        clip_rewards=r.clip_rewards,
+        gae_lambda=r.gae_lambda,
+        ppo_clip=r.ppo_clip,
+        ppo_epochs=r.ppo_epochs,
+        ppo_minibatches=r.ppo_minibatches,
+    )
+
+
+def validate(cfg: Config) -> None:
+    """One-line :class:`ConfigError` for any bad value, before anything compiles."""
+    import envpool
+
+    from pnn_jax.envs import transforms
+    from pnn_jax.envs.envpool_env import check_env_config
+    from pnn_jax.train.optim import OPTIMIZERS
+
+    try:
+        ac_config(cfg)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    check(len(cfg.pairs) >= 1, "pairs", cfg.pairs, "needs at least one {sources, target} pair")
+    check_choice("model.network", cfg.model.network, NETWORKS)
+    for i, pair in enumerate(cfg.pairs):
+        check(len(pair.sources) >= 1, f"pairs[{i}].sources", pair.sources, "needs at least one source task")
+        shapes = set()
+        for task in [*pair.sources, pair.target]:
+            env_id, name = parse_task(task)
+            ecfg = env_config(cfg, env_id, cfg.seed)
+            try:
+                check_env_config(ecfg)
+                transforms.observation_transform(name, ecfg.is_atari)
+            except ValueError as e:
+                raise ConfigError(f"pairs[{i}]: {e}") from None
+            spec = envpool.make_spec(env_id, **ecfg.envpool_kwargs())
+            shapes.add((tuple(spec.observation_space.shape), int(spec.action_space.n)))
+            vector = len(spec.observation_space.shape) == 1
+            check(
+                vector == (cfg.model.network == "mlp"),
+                "model.network",
+                cfg.model.network,
+                f"{env_id} has {'vector' if vector else 'image'} observations: use "
+                f"{'mlp' if vector else 'atari or nature_cnn'}",
+            )
+        check(
+            len(shapes) == 1,
+            f"pairs[{i}]",
+            [*pair.sources, pair.target],
+            "all tasks of a pair need the same observation shape and action count "
+            "(for different Atari games set env.full_action_space=true)",
+        )
+    for m in cfg.methods:
+        check_choice("methods", m, transfer.METHODS)
+    check(
+        "baseline1" in cfg.methods,
+        "methods",
+        cfg.methods,
+        "must include baseline1 (the transfer score's reference)",
+    )
+    for key in ("seeds", "iterations", "chunk", "window", "eval_episodes"):
+        check(getattr(cfg, key) >= 1, key, getattr(cfg, key), "must be at least 1")
+    check(cfg.env.num_envs >= 1, "env.num_envs", cfg.env.num_envs, "must be at least 1")
+    check(min(cfg.model.widths, default=0) >= 1, "model.widths", cfg.model.widths, "positive widths")
+    check_choice("model.lateral", cfg.model.lateral, ("adapter", "plain", "none"))
+    check_choice("optim.optimizer", cfg.optim.optimizer, OPTIMIZERS)
+    check(cfg.optim.lr > 0, "optim.lr", cfg.optim.lr, "must be positive")
+    check(cfg.optim.grad_clip >= 0, "optim.grad_clip", cfg.optim.grad_clip, "must be >= 0 (0 = off)")
+
+
+def curve_points(steps: np.ndarray, episodes: np.ndarray, returns: np.ndarray, window: int) -> list[float]:
+    """The paper's learning-curve points: per window of ``window`` agent steps, the mean return of
+    the episodes finished in it (PAPERS.md 1.3). Inputs are per iteration; a window without a
+    finished episode repeats the previous point (0 before the first)."""
+    cum = np.cumsum(steps)
+    group = (cum - 1) // window
+    points, last = [], 0.0
+    for g in range(int(group[-1]) + 1 if len(group) else 0):
+        sel = group == g
+        n = episodes[sel].sum()
+        last = float(returns[sel].sum() / n) if n else last
+        points.append(last)
+    return points
+
+
+def pair_label(pair: PairSpec) -> str:
+    return " + ".join(pair.sources) + " -> " + pair.target
+
+
+def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False) -> dict:
+    import jax
+
+    from pnn_jax import config as cfglib
+    from pnn_jax.rundir import CONFIG_FILE, prepare_run_dir
+
+    validate(cfg)
+    if not resume:
+        prepare_run_dir(run_dir)
+        (run_dir / CONFIG_FILE).write_text(cfglib.to_yaml(cfg))
+    units = [
+        (f"pair {p} seed {cfg.seed + s} {method}", _unit(cfg, p, method, cfg.seed + s))
+        for p in range(len(cfg.pairs))
+        for s in range(cfg.seeds)
+        for method in cfg.methods
+    ]
+    header = [
+        f"{cfg.experiment} ({cfg.preset}): {len(cfg.pairs)} pair(s) x {cfg.seeds} seed(s) x "
+        f"{len(cfg.methods)} "
+        f"method(s); {cfg.env.num_envs} envs ({cfg.env.interface}), {cfg.model.network} columns, "
+        f"{cfg.rl.algorithm} t_max {cfg.rl.t_max}, {cfg.optim.optimizer} lr {cfg.optim.lr}; "
+        f"{cfg.iterations} iterations per stage; jax {jax.__version__} on {jax.devices()[0].platform}",
+        *[f"  pair {i}: {pair_label(p)}" for i, p in enumerate(cfg.pairs)],
+    ]
+    records, seconds = unitlib.run_units(run_dir, units, resume=resume, quiet=quiet, header=header)
+    return summarize(cfg, run_dir, records, seconds, quiet, resume)
+
+
+def make_column(cfg: Config, obs_shape: tuple[int, ...], num_actions: int):
+    from pnn_jax.nets.columns import atari_column, mlp_column, nature_cnn_column
+
+    if cfg.model.network == "mlp":
+        return mlp_column(obs_shape[0], cfg.model.widths, {"policy": num_actions, "value": 1})
+    frames, h, w = obs_shape  # envpool Atari frames are [stack, H, W]; columns read NHWC
+    make = atari_column if cfg.model.network == "atari" else nature_cnn_column
+    return make(num_actions, frame_shape=(h, w), frames=frames)
+
+
+def _unit(cfg: Config, pair_index: int, method: str, seed: int):
+    def work() -> list[dict]:
+        import jax
+
+        from pnn_jax.envs import transforms
+        from pnn_jax.envs.envpool_env import VecEnv
+        from pnn_jax.nets.progressive import ProgressiveNet
+        from pnn_jax.rl.actor_critic import make_evaluate, make_loop, start
+        from pnn_jax.train.optim import make_optimizer
+
+        t0 = time.perf_counter()
+        pair = cfg.pairs[pair_index]
+        plan = transfer.transfer_plan(method, len(pair.sources), cfg.reset_heads)
+        envs: dict[str, VecEnv] = {}
+
+        def env_for(env_id):
+            if env_id not in envs:
+                envs[env_id] = VecEnv(env_config(cfg, env_id, seed))
+            return envs[env_id]
+
+        first = env_for(parse_task(pair.target)[0])
+        net = ProgressiveNet(
+            make_column(cfg, first.obs_shape, first.num_actions),
+            plan.max_columns,
+            lateral=cfg.model.lateral,
+            head_laterals=cfg.model.head_laterals,
+            adapter_width=cfg.model.adapter_width,
+            alpha_init=cfg.model.alpha_init,
+            adapter_v=cfg.model.adapter_v,
+        )
+        tx = make_optimizer(cfg.optim.optimizer, cfg.optim.lr, cfg.optim.grad_clip or None)
+        key = jax.random.key(seed)
+        params = net.init(key)
+        ac = ac_config(cfg)
+        loops = {}
+        stages = []
+        for stage in plan.stages:
+            task = (
+                pair.target
+                if stage.task == "target"
+                else pair.sources[int(stage.task.removeprefix("source"))]
+            )
+            env_id, name = parse_task(task)
+            env = env_for(env_id)
+            if task not in loops:
+                loops[task] = make_loop(
+                    net,
+                    tx,
+                    env,
+                    ac,
+                    cfg.chunk,
+                    transforms.observation_transform(name, env.cfg.is_atari, seed),
+                )
+            key, k_stage, k_actor = jax.random.split(key, 3)
+            state = transfer.stage_state(net, params, tx, stage, k_stage)
+            actor = start(env, k_actor)
+            steps, eps, rets = [], [], []
+            done = 0
+            while done < cfg.iterations:
+                state, actor, m = loops[task](state, actor)
+                m = jax.device_get(m)
+                take = min(cfg.chunk, cfg.iterations - done)
+                steps.append(m["agent_steps"][:take])
+                eps.append(m["episodes"][:take])
+                rets.append(m["episode_return_sum"][:take])
+                done += take
+            params = state.params
+            pts = curve_points(np.concatenate(steps), np.concatenate(eps), np.concatenate(rets), cfg.window)
+            stages.append(
+                {
+                    "task": stage.task,
+                    "env_task": task,
+                    "column": stage.column,
+                    "scope": stage.scope,
+                    "curve": pts,
+                    "agent_steps": int(np.concatenate(steps).sum()),
+                }
+            )
+        env_id, name = parse_task(pair.target)
+        target_env = env_for(env_id)
+        evaluate = make_evaluate(
+            net,
+            target_env,
+            cfg.eval_episodes,
+            transform=transforms.observation_transform(name, target_env.cfg.is_atari, seed),
+        )
+        key, k_eval = jax.random.split(key)
+        _, ev = evaluate(params, plan.column_for("target"), start(target_env, k_eval))
+        target = stages[-1]
+        return [
+            {
+                "pair": pair_index,
+                "pair_label": pair_label(pair),
+                "method": method,
+                "seed": seed,
+                "columns": plan.max_columns,
+                "stages": stages,
+                "target_curve": target["curve"],
+                "auc": float(np.mean(target["curve"])) + cfg.score_offset,
+                "final": float(np.mean(target["curve"][-3:])),
+                "eval_return": float(ev["return"]),
+                "seconds": time.perf_counter() - t0,
+            }
+        ]
+
+    return work
+
+
+def mean_std_text(values, digits: int = 1) -> str:
+    a = np.asarray(values, float)
+    return f"{a.mean():.{digits}f} ± {a.std():.{digits}f}" if a.size else "-"
+
+
+def transfer_scores(records: list[dict]) -> dict[tuple[int, str], list[float]]:
+    """``{(pair, method): [AUC / baseline-1 AUC in % per seed]}``."""
+    base = {(r["pair"], r["seed"]): r["auc"] for r in records if r["method"] == "baseline1"}
+    out: dict[tuple[int, str], list[float]] = {}
+    for r in records:
+        b = base.get((r["pair"], r["seed"]))
+        if b is not None and b > 0:  # undefined against a zero or negative baseline AUC
+            out.setdefault((r["pair"], r["method"]), []).append(100 * r["auc"] / b)
+    return out
+
+
+def summarize(
+    cfg: Config, run_dir: Path, records: list[dict], seconds: float, quiet: bool, resumed: bool
+) -> dict:
+    from pnn_jax import plots
+
+    scores = transfer_scores(records)
+    n_pairs = len(cfg.pairs)
+    lines = [
+        "| method | columns | mean transfer | median transfer | pairs |",
+        "|---|---|---|---|---|",
+    ]
+    rows = []
+    for m in cfg.methods:
+        per_pair = [float(np.mean(scores[(p, m)])) for p in range(n_pairs) if (p, m) in scores]
+        cols = next(r["columns"] for r in records if r["method"] == m)
+        mean = float(np.mean(per_pair)) if per_pair else float("nan")
+        median = float(np.median(per_pair)) if per_pair else float("nan")
+        shown = [f"{v:.0f}%" if per_pair else "-" for v in (mean, median)]
+        lines.append(f"| {m} | {cols} | {shown[0]} | {shown[1]} | {len(per_pair)} |")
+        rows.append(
+            {
+                "method": m,
+                "transfer_mean_pct": mean,
+                "transfer_median_pct": median,
+                "auc": float(np.mean([r["auc"] for r in records if r["method"] == m])),
+                "eval_return": float(np.mean([r["eval_return"] for r in records if r["method"] == m])),
+            }
+        )
+    lines += [
+        "",
+        "| pair | method | target AUC (mean return) | transfer | final return | greedy eval return |",
+        "|---|---|---|---|---|---|",
+    ]
+    for p in range(n_pairs):
+        for m in cfg.methods:
+            rs = [r for r in records if r["pair"] == p and r["method"] == m]
+            cells = [
+                mean_std_text([r["auc"] for r in rs]),
+                f"{mean_std_text(scores[(p, m)], 0)}%" if (p, m) in scores else "-",
+                mean_std_text([r["final"] for r in rs]),
+                mean_std_text([r["eval_return"] for r in rs]),
+            ]
+            lines.append(f"| {pair_label(cfg.pairs[p])} | {m} | " + " | ".join(cells) + " |")
+    table = "\n".join(lines)
+    figures = plots.curves(
+        {
+            pair_label(cfg.pairs[p]): {
+                m: [r["target_curve"] for r in records if r["pair"] == p and r["method"] == m]
+                for m in cfg.methods
+            }
+            for p in range(min(n_pairs, 6))
+        },
+        run_dir / "figures" / "target_curves",
+        xlabel=f"agent steps (x {cfg.window:,})",
+        ylabel="mean episode return",
+    )
+    figures += plots.grouped_bars(
+        {m: [float(np.mean(scores.get((p, m), [np.nan]))) for p in range(n_pairs)] for m in cfg.methods},
+        [f"pair {p}" for p in range(n_pairs)],
+        run_dir / "figures" / "transfer",
+        title="transfer: target AUC / baseline 1 AUC (%)",
+        ylabel="%",
+    )
+    notes = [
+        f"{cfg.seeds} seed(s) per pair and method; mean ± std over seeds. Transfer = AUC of the target "
+        f"learning curve (points every {cfg.window:,} agent steps) over baseline 1's for the same pair and "
+        f"seed (PAPERS.md 1.4; score offset {cfg.score_offset:g}); mean and median over pairs; '-' where "
+        f"baseline 1's AUC is not positive. Total {seconds:.1f} s."
+    ]
+    summary = {
+        "experiment": cfg.experiment,
+        "preset": cfg.preset,
+        "rows": rows,
+        "table": table,
+        "wall_time_s": seconds,
+        "resumed": resumed,
+        "figures": [str(p.relative_to(run_dir)) for p in figures],
+    }
+    return unitlib.finish(run_dir, unitlib.jsonable(summary), table, quiet, notes)
