@@ -35,7 +35,7 @@ def test_smoke_run(tmp_path):
         ),
     )
     summary = module.run(cfg, tmp_path / "r", quiet=True)
-    assert [r["method"] for r in summary["rows"]] == ["progressive", "baseline1"]
+    assert [r["method"] for r in summary["rows"]] == ["progressive, 2 columns", "baseline1"]
     assert summary["rows"][1]["transfer_mean_pct"] == pytest.approx(100.0)
     records = [json.loads(line) for line in (tmp_path / "r" / "runs.jsonl").read_text().splitlines()]
     prog = next(r for r in records if r["method"] == "progressive")
@@ -92,7 +92,9 @@ def test_atari_smoke_presets(name, tmp_path):
         module.Config, cfglib.compose(folder, ["preset=smoke", f"out_dir={tmp_path}"], module.Config)
     )
     summary = module.run(cfg, tmp_path / "r", quiet=True)
-    assert [r["method"] for r in summary["rows"]] == ["progressive", "baseline1"]
+    k = len(cfg.pairs[0].sources) + 1
+    assert [r["method"] for r in summary["rows"]] == [f"progressive, {k} columns", "baseline1"]
+    assert "paper (mean / median)" in summary["table"] and "100% / 100%" in summary["table"]
     records = [json.loads(line) for line in (tmp_path / "r" / "runs.jsonl").read_text().splitlines()]
     prog = next(r for r in records if r["method"] == "progressive")
     assert prog["columns"] == len(cfg.pairs[0].sources) + 1 and len(prog["stages"]) == prog["columns"]

@@ -393,6 +393,19 @@ def transfer_scores(records: list[dict]) -> dict[tuple[int, str], list[float]]:
     return out
 
 
+def load_paper(experiment: str) -> dict:
+    """``transfer_pct`` of ``experiments/<experiment>/paper.yaml`` (the published Table 1 numbers),
+    keyed ``baseline1`` .. ``progressive_2_columns``; empty when there is none."""
+    from omegaconf import OmegaConf
+
+    from pnn_jax.config import EXPERIMENTS_DIR
+
+    path = EXPERIMENTS_DIR / experiment / "paper.yaml"
+    if not path.exists():
+        return {}
+    return OmegaConf.to_container(OmegaConf.load(path)).get("transfer_pct", {})
+
+
 def summarize(
     cfg: Config, run_dir: Path, records: list[dict], seconds: float, quiet: bool, resumed: bool
 ) -> dict:
@@ -400,25 +413,43 @@ def summarize(
 
     scores = transfer_scores(records)
     n_pairs = len(cfg.pairs)
+    paper = load_paper(cfg.experiment)
     lines = [
-        "| method | columns | mean transfer | median transfer | pairs |",
+        "| method | mean transfer | median transfer | paper (mean / median) | pairs |",
         "|---|---|---|---|---|",
     ]
     rows = []
+    groups = []  # (label, method, pairs): progressive nets split by their number of columns
     for m in cfg.methods:
-        per_pair = [float(np.mean(scores[(p, m)])) for p in range(n_pairs) if (p, m) in scores]
-        cols = next(r["columns"] for r in records if r["method"] == m)
+        if m == "progressive":
+            for k in sorted({len(p.sources) + 1 for p in cfg.pairs}):
+                groups.append(
+                    (
+                        f"progressive, {k} columns",
+                        m,
+                        [i for i, p in enumerate(cfg.pairs) if len(p.sources) + 1 == k],
+                    )
+                )
+        else:
+            groups.append((m, m, list(range(n_pairs))))
+    for label, m, pairs in groups:
+        per_pair = [float(np.mean(scores[(p, m)])) for p in pairs if (p, m) in scores]
         mean = float(np.mean(per_pair)) if per_pair else float("nan")
         median = float(np.median(per_pair)) if per_pair else float("nan")
         shown = [f"{v:.0f}%" if per_pair else "-" for v in (mean, median)]
-        lines.append(f"| {m} | {cols} | {shown[0]} | {shown[1]} | {len(per_pair)} |")
+        ref = paper.get(label.replace(", ", "_").replace(" ", "_"))
+        ref_text = f"{ref['mean']}% / {ref['median']}%" if ref else "-"
+        lines.append(f"| {label} | {shown[0]} | {shown[1]} | {ref_text} | {len(per_pair)} |")
+        in_group = [r for r in records if r["method"] == m and r["pair"] in pairs]
         rows.append(
             {
-                "method": m,
+                "method": label,
                 "transfer_mean_pct": mean,
                 "transfer_median_pct": median,
-                "auc": float(np.mean([r["auc"] for r in records if r["method"] == m])),
-                "eval_return": float(np.mean([r["eval_return"] for r in records if r["method"] == m])),
+                "auc": float(np.mean([r["auc"] for r in in_group])) if in_group else float("nan"),
+                "eval_return": float(np.mean([r["eval_return"] for r in in_group]))
+                if in_group
+                else float("nan"),
             }
         )
     lines += [
