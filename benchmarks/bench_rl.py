@@ -1,5 +1,9 @@
 """Benchmark: agent steps per second of progressive actor-critic training on Pong (envpool XLA).
 
+Reference rows (issue 5's target): PPO with the Nature CNN (32-64-64 conv + 512 fc), 8 envs, 128
+steps per iteration, 4 epochs x 4 minibatches, each in a fresh subprocess so that its peak memory
+(max RSS) and compile time are its own; then the same with the paper's smaller column.
+
 Rows: raw envpool throughput with random actions (its numpy interface, and its XLA step inside a
 jitted scan), then A2C and PPO with a 1-column net (the paper's Atari column), then A2C training
 the last column of nets of k = 2..4 columns. Each learner row is rollout + update in compiled
@@ -11,7 +15,11 @@ time is that of the first call. Prints a table and appends it to benchmarks/RESU
 from __future__ import annotations
 
 import argparse
+import json
+import resource
 import statistics
+import subprocess
+import sys
 import time
 
 import jax
@@ -19,9 +27,9 @@ import numpy as np
 from bench_columns import RESULTS, commit, machine
 
 from pnn_jax.envs.envpool_env import EnvConfig, VecEnv
-from pnn_jax.nets.columns import atari_column
+from pnn_jax.nets.columns import atari_column, nature_cnn_column
 from pnn_jax.nets.progressive import ProgressiveNet
-from pnn_jax.rl.actor_critic import ACConfig, make_loop, start
+from pnn_jax.rl.actor_critic import ACConfig, make_iteration, make_loop, start
 from pnn_jax.train.optim import make_optimizer
 from pnn_jax.train.progressive import init_state
 
@@ -82,13 +90,42 @@ def learner(envs: int, columns: int, algorithm: str, chunk: int, repeats: int) -
     return steps / run_s, max(0.0, compile_s - run_s)
 
 
+def reference(network: str, iterations: int) -> dict:
+    """PPO with the reference settings; run in its own process (``--reference``)."""
+    env = VecEnv(EnvConfig("Pong-v5", num_envs=8))
+    column = (nature_cnn_column if network == "nature_cnn" else atari_column)(env.num_actions)
+    net = ProgressiveNet(column, 1)
+    tx = make_optimizer("adam", 2.5e-4, grad_clip=0.5)
+    cfg = ACConfig(algorithm="ppo", t_max=128, ppo_epochs=4, ppo_minibatches=4)
+    state = init_state(net, net.init(jax.random.key(0)), tx, 0)
+    loop = make_iteration(net, tx, env, cfg)
+    actor = start(env, jax.random.key(1))
+    t = time.perf_counter()
+    lowered = loop.lower(state, actor)
+    compiled = lowered.compile()
+    compile_s = time.perf_counter() - t
+    state, actor, _ = jax.block_until_ready(compiled(state, actor))  # warm-up
+    t = time.perf_counter()
+    for _ in range(iterations):
+        state, actor, _ = compiled(state, actor)
+    jax.block_until_ready(state)
+    rate = iterations * 128 * 8 / (time.perf_counter() - t)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
+    return {"rate": rate, "compile_s": compile_s, "peak_gib": peak, "traces": loop.traces}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--envs", type=int, default=8)
     ap.add_argument("--chunk", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--reference", choices=["nature_cnn", "atari"], help=argparse.SUPPRESS)
+    ap.add_argument("--reference-iterations", type=int, default=5)
     args = ap.parse_args()
+    if args.reference:
+        print(json.dumps(reference(args.reference, args.reference_iterations)))
+        return
     e = args.envs
     raw_np = raw_numpy(e, 400)
     raw_x = raw_xla(e, 400)
@@ -112,12 +149,40 @@ def main() -> None:
             one = rate
         ratio = f"{rate / one:.2f}" if alg == "a2c" and one else "-"
         lines.append(f"| {name} | {rate:,.0f} | {rate / raw_np:.2f} | {ratio} | {comp:.1f} |")
+    refs = {}
+    for network in ("nature_cnn", "atari"):
+        out = subprocess.run(
+            [sys.executable, __file__, "--reference", network, "--reference-iterations", "5"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        refs[network] = json.loads(out.strip().splitlines()[-1])
+    ref_lines = [
+        "| PPO reference settings | agent steps/s | vs target (1.2 x 110 = 132) | compile (s) "
+        "| peak memory (GiB) |",
+        "|---|---|---|---|---|",
+    ]
+    for network, r in refs.items():
+        name = "Nature CNN 32-64-64 + 512" if network == "nature_cnn" else "the paper's column 12-12-12 + 256"
+        cells = [
+            f"{r['rate']:,.0f}",
+            f"{r['rate'] / 132:.2f}x",
+            f"{r['compile_s']:.1f}",
+            f"{r['peak_gib']:.2f}",
+        ]
+        ref_lines.append(f"| {name} | " + " | ".join(cells) + " |")
     text = (
         f"\n### Progressive actor-critic on Pong, {e} envs ({time.strftime('%Y-%m-%d')})\n\n"
         f"Machine: {machine()}. jax {jax.__version__}. Commit {commit()}. The paper's Atari column "
         f"(84x84x4); A2C t_max 5 with RMSProp, PPO t_max 16 with 2 epochs x 2 minibatches; {args.chunk} "
         f"iterations per compiled call, median of {args.repeats} calls; compile = first call minus one "
-        "timed call.\n\n" + "\n".join(lines) + "\n"
+        "timed call.\n\n"
+        + "\n".join(lines)
+        + "\n\nReference PPO (8 envs, 128 steps per iteration, 4 epochs x 4 "
+        "minibatches, Adam; each in a fresh process: compile = lower + compile of the iteration, peak "
+        "memory = the process's max RSS). The target (issue 5) is 1.2x the public JAX + envpool PPO's "
+        "110 agent steps/s, compile under 30 s and under its 3.4 GiB:\n\n" + "\n".join(ref_lines) + "\n"
     )
     print(text)
     if not args.no_write:

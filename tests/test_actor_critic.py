@@ -74,3 +74,21 @@ def test_pong_soup_column_trains_inside_one_compiled_iteration():
         state, actor, m = it(state, actor)
     assert it.traces == 1 and int(m["agent_steps"]) == 10
     assert checksum(jax.tree.map(lambda a: a[0], state.params)) == frozen
+
+
+def test_scan_and_dispatch_loops_agree():
+    """make_loop's two modes run the same iterations (one compiled scan vs repeated dispatch)."""
+    from pnn_jax.rl.actor_critic import make_loop
+
+    outs = []
+    for mode in ("scan", "dispatch"):
+        env, net, tx, cfg, params = setup("a2c", num_envs=4, columns=1)  # fresh envs, same seed
+        state = init_state(net, params, tx, column=0)
+        loop = make_loop(net, tx, env, cfg, 6, mode=mode)
+        env_state = start(env, jax.random.key(3))
+        state, _, m = loop(state, env_state)
+        outs.append((jax.device_get(state.params), jax.device_get(m)))
+        assert loop.traces == 1 and m["agent_steps"].shape == (6,)
+    np.testing.assert_array_equal(outs[0][1]["agent_steps"], outs[1][1]["agent_steps"])
+    for a, b in zip(jax.tree.leaves(outs[0][0]), jax.tree.leaves(outs[1][0]), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
