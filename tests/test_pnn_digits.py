@@ -67,31 +67,6 @@ def test_default_config_shows_no_forgetting_only_for_progressive(tmp_path):
     assert rows["baseline2"]["a_after"] < rows["baseline2"]["a_before"]
 
 
-def test_config_yaml_declares_every_schema_key():
-    """Hydra overrides only keys that the YAML has: it must mirror the dataclass schema."""
-    import dataclasses
-
-    from omegaconf import OmegaConf
-
-    def keys(node, prefix=""):
-        out = set()
-        for f in dataclasses.fields(node):
-            value = getattr(node, f.name)
-            out |= keys(value, f"{prefix}{f.name}.") if dataclasses.is_dataclass(value) else {prefix + f.name}
-        return out
-
-    raw = OmegaConf.to_container(OmegaConf.load(cfglib.EXPERIMENTS_DIR / "pnn_digits" / "config.yaml"))
-    raw.pop("defaults"), raw.pop("hydra")
-
-    def yaml_keys(d, prefix=""):
-        out = set()
-        for k, v in d.items():
-            out |= yaml_keys(v, f"{prefix}{k}.") if isinstance(v, dict) else {prefix + k}
-        return out
-
-    assert yaml_keys(raw) == keys(pnn_digits.Config())
-
-
 def test_vmapped_population_equals_separate_runs(tmp_path):
     """population.seeds=3 in one vmapped run == three single-seed runs (within float tolerance)."""
     import jax

@@ -30,15 +30,23 @@ NETWORKS = ("mlp", "atari", "nature_cnn")
 
 @dataclasses.dataclass
 class EnvSection:
-    env_id: str = "CartPole-v1"
-    """A vector-observation envpool env (CartPole-v1, LunarLander-v2, Acrobot-v1, ...)."""
+    """Settings of every task's envpool batch (the tasks name the environments)."""
+
     num_envs: int = 16
     max_episode_steps: int = 0
-    """0 = envpool's default (500 for CartPole-v1)."""
+    """0 = envpool's default."""
     interface: str = "xla"
-    """xla (envpool's XLA step inside jit) or host (numpy interface via a callback)."""
+    """xla (envpool's XLA step inside jit) or host (numpy interface via a callback; TPU)."""
     full_action_space: bool = False
     """Atari: all 18 actions for every game (needed when a pair mixes games)."""
+    img_size: int = 84
+    """Atari frames: img_size x img_size grayscale (PAPERS.md 1.2)."""
+    stack_num: int = 4
+    frame_skip: int = 4
+    """Action repeat."""
+    noop_max: int = 30
+    episodic_life: bool = False
+    repeat_action_probability: float = 0.0
 
 
 @dataclasses.dataclass
@@ -131,6 +139,12 @@ def env_config(cfg: Config, env_id: str, seed: int):
         interface=cfg.env.interface,
         max_episode_steps=cfg.env.max_episode_steps,
         full_action_space=cfg.env.full_action_space,
+        img_size=cfg.env.img_size,
+        stack_num=cfg.env.stack_num,
+        frame_skip=cfg.env.frame_skip,
+        noop_max=cfg.env.noop_max,
+        episodic_life=cfg.env.episodic_life,
+        repeat_action_probability=cfg.env.repeat_action_probability,
     )
 
 
