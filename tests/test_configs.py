@@ -15,7 +15,8 @@ def schema_keys(node, prefix=""):
     out = set()
     for f in dataclasses.fields(node):
         value = getattr(node, f.name)
-        out |= schema_keys(value, f"{prefix}{f.name}.") if dataclasses.is_dataclass(value) else {prefix + f.name}
+        nested = dataclasses.is_dataclass(value)
+        out |= schema_keys(value, f"{prefix}{f.name}.") if nested else {prefix + f.name}
     return out
 
 
