@@ -1,0 +1,65 @@
+"""The population axis split across 4 (forced) CPU devices gives the 1-device results.
+
+Runs in a subprocess: XLA_FLAGS=--xla_force_host_platform_device_count=4 must be set before jax
+starts, and the test session's jax is already up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, jax, numpy as np
+    from pnn_jax.data import class_task, load_digits
+    from pnn_jax.experiments import pathnet_common as pc
+    from pnn_jax.train.pathnet import task_data
+    from pnn_jax.train.population import population_mesh, shard_population
+
+    assert len(jax.devices()) == 4, jax.devices()
+    x, y = load_digits()
+    (d,) = task_data([class_task(x, y, [3, 4], test_fraction=0.2, seed=0)])
+    engine = pc.Engine(64, pc.PathNetConfig(units=8), pc.SearchConfig(population=8, steps=5,
+                       max_generations=6, threshold=0.9), pc.OptimConfig(lr=0.05), num_heads=2, head_size=2)
+    keys = jax.random.split(jax.random.key(0), 8)
+    _, states = engine.init(keys)
+    search = engine.search.__wrapped__
+    one = jax.jit(search)(states, keys, d)
+    out = {}
+    for name, devices in (("1", jax.devices()[:1]), ("4", jax.devices())):
+        run = shard_population(search, (True, True, False), mesh=population_mesh(devices))
+        st, res = run(states, keys, d)
+        out[name] = {"gens": np.asarray(res.generations).tolist(), "paths": np.asarray(res.path).tolist(),
+                     "fitness": np.asarray(res.fitness).tolist(),
+                     "w0": float(np.asarray(st.params["modules"][0]["w"]).sum())}
+    out["jit"] = {"gens": np.asarray(one[1].generations).tolist()}
+    try:
+        shard_population(search, (True, True, False))(jax.tree.map(lambda a: a[:6], states), keys[:6], d)
+    except ValueError as e:
+        out["error"] = str(e)
+    st, res = shard_population(search, (True, True, False), pad=True)(
+        jax.tree.map(lambda a: a[:6], states), keys[:6], d)
+    out["padded"] = np.asarray(res.generations).tolist()
+    print(json.dumps(out))
+    """
+)
+
+
+def test_four_devices_equal_one_device():
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["4"]["gens"] == out["1"]["gens"] == out["jit"]["gens"]
+    assert out["4"]["paths"] == out["1"]["paths"]
+    for a, b in zip(out["4"]["fitness"], out["1"]["fitness"], strict=True):
+        assert abs(a - b) < 1e-6
+    assert abs(out["4"]["w0"] - out["1"]["w0"]) < 1e-3
+    assert "a population of 6 does not divide over 4 devices" in out["error"]
+    assert out["padded"] == out["1"]["gens"][:6]
