@@ -12,6 +12,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 SCRIPT = textwrap.dedent(
     """
     import json, jax, numpy as np
@@ -27,7 +29,7 @@ SCRIPT = textwrap.dedent(
                        max_generations=6, threshold=0.9), pc.OptimConfig(lr=0.05), num_heads=2, head_size=2)
     keys = jax.random.split(jax.random.key(0), 8)
     _, states = engine.init(keys)
-    search = engine.search.__wrapped__
+    search = engine.search_population
     one = jax.jit(search)(states, keys, d)
     out = {}
     for name, devices in (("1", jax.devices()[:1]), ("4", jax.devices())):
@@ -63,3 +65,35 @@ def test_four_devices_equal_one_device():
     assert abs(out["4"]["w0"] - out["1"]["w0"]) < 1e-3
     assert "a population of 6 does not divide over 4 devices" in out["error"]
     assert out["padded"] == out["1"]["gens"][:6]
+
+
+THESIS = textwrap.dedent(
+    """
+    import json, sys, tempfile, pathlib, jax
+    from pnn_jax import config as cfglib, experiments
+    module = experiments.get("thesis_first_path")
+    folder = cfglib.EXPERIMENTS_DIR / "thesis_first_path"
+    with tempfile.TemporaryDirectory() as tmp:
+        overrides = ["preset=smoke", f"out_dir={tmp}"]
+        cfg = cfglib.structured(module.Config, cfglib.compose(folder, overrides, module.Config))
+        module.run(cfg, pathlib.Path(tmp) / "r", quiet=True)
+        rows = [json.loads(l) for l in (pathlib.Path(tmp) / "r" / "runs.jsonl").read_text().splitlines()]
+    runs = [[r["generations1"], r["generations2"], r["path1"], r["path2"]] for r in rows]
+    print(json.dumps({"devices": len(jax.devices()), "runs": runs}))
+    """
+)
+
+
+@pytest.mark.slow
+def test_thesis_study_on_four_devices_matches_one():
+    """The smoke study (chunks of 2 repetitions: padded to 4 devices) gives the 1-device runs."""
+    outs = []
+    for flags in ("--xla_force_host_platform_device_count=4", ""):
+        env = {**os.environ, "XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu"}
+        done = subprocess.run(
+            [sys.executable, "-c", THESIS], capture_output=True, text=True, env=env, timeout=600
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        outs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert [o["devices"] for o in outs] == [4, 1]
+    assert outs[0]["runs"] == outs[1]["runs"]

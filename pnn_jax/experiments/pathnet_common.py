@@ -214,7 +214,8 @@ def make_task(data: DataConfig, x: np.ndarray, y: np.ndarray, classes, name: str
 class Engine:
     """The compiled, repetition-vmapped pieces of a PathNet study. Leading axis ``[R]`` everywhere.
 
-    ``search(states, keys, data)``: one task's tournament search per repetition;
+    ``search(states, keys, data)``: one task's tournament search per repetition (with several
+    local devices, the repetitions are split across them: :mod:`pnn_jax.train.population`);
     ``fixed(states, paths, sessions, keys, data)``: training without search;
     ``test_acc(params, paths, task, data)``; ``next_task(states, paths, initial, keys, lock)``.
     Each is a :class:`~pnn_jax.jit.counted_jit`, compiled once per shape.
@@ -278,7 +279,8 @@ class Engine:
             )(states, paths, initial, keys)
 
         self.init = counted_jit(init)
-        self.search = counted_jit(jax.vmap(search, in_axes=(0, 0, None)))
+        self.search_population = jax.vmap(search, in_axes=(0, 0, None))  # un-jitted, unsharded
+        self.search = counted_jit(self.search_population)
         self.fixed = counted_jit(jax.vmap(fixed, in_axes=(0, 0, 0, 0, None)))
         self.test_acc = counted_jit(
             jax.vmap(
@@ -287,6 +289,12 @@ class Engine:
         )
         self.next_task = counted_jit(next_task, static_argnames=("lock",))
         self.random_paths = counted_jit(jax.vmap(lambda k: self.tournament.init(k).paths[0]))
+        self.devices = len(jax.local_devices())
+        if self.devices > 1:  # repetitions split across the local devices (padded if they do not divide)
+            from pnn_jax.train.population import shard_population
+
+            self.search = shard_population(self.search_population, (True, True, False), pad=True)
+            self.fixed = shard_population(self.fixed.__wrapped__, (True, True, True, True, False), pad=True)
 
 
 def split_keys(seed: int, first: int, count: int, streams: int):
