@@ -24,6 +24,7 @@ import numpy as np
 
 from pnn_jax.config import ConfigError, check
 from pnn_jax.experiments import pathnet_common as pc
+from pnn_jax.experiments import units as unitlib
 
 NAME = "pathnet_binary_mnist"
 SUMMARY = (
@@ -85,14 +86,10 @@ def make_tasks(cfg: Config):
 def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False) -> dict:
     import jax
 
-    from pnn_jax import config as cfglib
-    from pnn_jax.rundir import CONFIG_FILE, prepare_run_dir
     from pnn_jax.train.pathnet import task_data
 
     validate(cfg)
-    if not resume:
-        prepare_run_dir(run_dir)
-        (run_dir / CONFIG_FILE).write_text(cfglib.to_yaml(cfg))
+    unitlib.begin(run_dir, cfg, resume)
     pairs, desc = make_tasks(cfg)
     data = task_data([t for pair in pairs for t in pair])
     head = max(t.num_classes for pair in pairs for t in pair)
@@ -115,7 +112,7 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
         f"limit {s.max_generations}; {cfg.optim.optimizer} "
         f"lr {cfg.optim.lr}; jax {jax.__version__} on {jax.devices()[0].platform}",
     ]
-    records, seconds = pc.run_units(run_dir, units, resume=resume, quiet=quiet, header=header)
+    records, seconds = unitlib.run_units(run_dir, units, resume=resume, quiet=quiet, header=header)
     return summarize(cfg, run_dir, records, seconds, quiet, resume)
 
 
@@ -175,22 +172,13 @@ def _unit(cfg: Config, engine: pc.Engine, da, db, pair: int):
     return work
 
 
-def load_paper() -> dict:
-    """The published numbers (experiments/pathnet_binary_mnist/paper.yaml)."""
-    from omegaconf import OmegaConf
-
-    from pnn_jax.config import EXPERIMENTS_DIR
-
-    return OmegaConf.to_container(OmegaConf.load(EXPERIMENTS_DIR / NAME / "paper.yaml"))
-
-
 def summarize(
     cfg: Config, run_dir: Path, records: list[dict], seconds: float, quiet: bool, resumed: bool
 ) -> dict:
     from pnn_jax import plots
 
-    paper = load_paper()["generations_task_b"]
-    paper_speedup = load_paper()["speedup_ratio"]
+    published = unitlib.load_paper(NAME)
+    paper, paper_speedup = published["generations_task_b"], published["speedup_ratio"]
 
     def gens(method, pair=None):
         return [
@@ -275,13 +263,14 @@ def summarize(
         "are means over "
         f"its runs at threshold 99.8% (ours: {cfg.search.threshold}). Total {seconds:.1f} s."
     ]
-    summary = {
-        "experiment": NAME,
-        "preset": cfg.preset,
-        "rows": rows,
-        "table": table,
-        "wall_time_s": seconds,
-        "resumed": resumed,
-        "figures": [str(p.relative_to(run_dir)) for p in figures],
-    }
-    return pc.finish(run_dir, pc.jsonable(summary), table, quiet, notes)
+    return unitlib.finish(
+        run_dir,
+        cfg,
+        rows=rows,
+        table=table,
+        seconds=seconds,
+        resumed=resumed,
+        figures=figures,
+        quiet=quiet,
+        notes=notes,
+    )

@@ -22,6 +22,7 @@ import numpy as np
 
 from pnn_jax.config import check
 from pnn_jax.experiments import pathnet_common as pc
+from pnn_jax.experiments import units as unitlib
 
 NAME = "pathnet_cifar_svhn"
 SUMMARY = (
@@ -95,14 +96,10 @@ def make_tasks(cfg: Config):
 def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False) -> dict:
     import jax
 
-    from pnn_jax import config as cfglib
-    from pnn_jax.rundir import CONFIG_FILE, prepare_run_dir
     from pnn_jax.train.pathnet import task_data
 
     validate(cfg)
-    if not resume:
-        prepare_run_dir(run_dir)
-        (run_dir / CONFIG_FILE).write_text(cfglib.to_yaml(cfg))
+    unitlib.begin(run_dir, cfg, resume)
     tasks, desc = make_tasks(cfg)
     names = list(tasks)
     data = dict(zip(names, task_data([tasks[n] for n in names]), strict=True))
@@ -125,7 +122,7 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
         f"{cfg.search.max_generations} generations "
         f"per task, {cfg.repetitions} repetitions; jax {jax.__version__} on {jax.devices()[0].platform}",
     ]
-    records, seconds = pc.run_units(run_dir, units, resume=resume, quiet=quiet, header=header)
+    records, seconds = unitlib.run_units(run_dir, units, resume=resume, quiet=quiet, header=header)
     return summarize(cfg, run_dir, records, seconds, quiet, resume)
 
 
@@ -178,12 +175,10 @@ def _unit(cfg: Config, engine: pc.Engine, ds, dt, index: int, source: str, targe
 def summarize(
     cfg: Config, run_dir: Path, records: list[dict], seconds: float, quiet: bool, resumed: bool
 ) -> dict:
-    from omegaconf import OmegaConf
 
     from pnn_jax import plots
-    from pnn_jax.config import EXPERIMENTS_DIR
 
-    paper = OmegaConf.to_container(OmegaConf.load(EXPERIMENTS_DIR / NAME / "paper.yaml"))["accuracy"]
+    paper = unitlib.load_paper(NAME)["accuracy"]
     lines = [
         "| target (source) | scratch: held-out acc. | paper | after transfer | paper |",
         "|---|---|---|---|---|",
@@ -217,13 +212,14 @@ def summarize(
         f"{cfg.repetitions} repetitions per direction, {cfg.search.max_generations} generations per task "
         f"(the paper: 500; PAPERS.md 2.4, paper.yaml). Total {seconds:.1f} s."
     ]
-    summary = {
-        "experiment": NAME,
-        "preset": cfg.preset,
-        "rows": rows,
-        "table": table,
-        "wall_time_s": seconds,
-        "resumed": resumed,
-        "figures": [str(p.relative_to(run_dir)) for p in figures],
-    }
-    return pc.finish(run_dir, pc.jsonable(summary), table, quiet, notes)
+    return unitlib.finish(
+        run_dir,
+        cfg,
+        rows=rows,
+        table=table,
+        seconds=seconds,
+        resumed=resumed,
+        figures=figures,
+        quiet=quiet,
+        notes=notes,
+    )

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from pnn_jax.config import ConfigError, check, check_choice
-from pnn_jax.experiments.units import RUNS_FILE, finish, jsonable, run_units  # noqa: F401 (re-exported)
+from pnn_jax.experiments.units import fmt_ms, mean_std  # noqa: F401 (re-exported for the PathNet studies)
 
 SOURCES = ("auto", "digits", "mnist", "cifar10", "svhn")
 
@@ -349,13 +349,3 @@ def mean_training(counters: np.ndarray, path: np.ndarray) -> float:
     """Mean training counter (sessions) over the distinct modules of ``path``."""
     values = [counters[layer, m] for layer, s in enumerate(module_sets(path)) for m in s]
     return float(np.mean(values))
-
-
-def mean_std(values) -> tuple[float, float]:
-    a = np.asarray(values, float)
-    return (float(a.mean()), float(a.std())) if a.size else (float("nan"), float("nan"))
-
-
-def fmt_ms(values, digits: int = 1) -> str:
-    m, s = mean_std(values)
-    return f"{m:.{digits}f} ± {s:.{digits}f}"

@@ -248,13 +248,8 @@ def pair_label(pair: PairSpec) -> str:
 def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False) -> dict:
     import jax
 
-    from pnn_jax import config as cfglib
-    from pnn_jax.rundir import CONFIG_FILE, prepare_run_dir
-
     validate(cfg)
-    if not resume:
-        prepare_run_dir(run_dir)
-        (run_dir / CONFIG_FILE).write_text(cfglib.to_yaml(cfg))
+    unitlib.begin(run_dir, cfg, resume)
     units = [
         (f"pair {p} seed {cfg.seed + s} {method}", _unit(cfg, p, method, cfg.seed + s))
         for p in range(len(cfg.pairs))
@@ -391,11 +386,6 @@ def _unit(cfg: Config, pair_index: int, method: str, seed: int):
     return work
 
 
-def mean_std_text(values, digits: int = 1) -> str:
-    a = np.asarray(values, float)
-    return f"{a.mean():.{digits}f} ± {a.std():.{digits}f}" if a.size else "-"
-
-
 def transfer_scores(records: list[dict]) -> dict[tuple[int, str], list[float]]:
     """``{(pair, method): [AUC / baseline-1 AUC in % per seed]}``."""
     base = {(r["pair"], r["seed"]): r["auc"] for r in records if r["method"] == "baseline1"}
@@ -407,19 +397,6 @@ def transfer_scores(records: list[dict]) -> dict[tuple[int, str], list[float]]:
     return out
 
 
-def load_paper(experiment: str) -> dict:
-    """``transfer_pct`` of ``experiments/<experiment>/paper.yaml`` (the published Table 1 numbers),
-    keyed ``baseline1`` .. ``progressive_2_columns``; empty when there is none."""
-    from omegaconf import OmegaConf
-
-    from pnn_jax.config import EXPERIMENTS_DIR
-
-    path = EXPERIMENTS_DIR / experiment / "paper.yaml"
-    if not path.exists():
-        return {}
-    return OmegaConf.to_container(OmegaConf.load(path)).get("transfer_pct", {})
-
-
 def summarize(
     cfg: Config, run_dir: Path, records: list[dict], seconds: float, quiet: bool, resumed: bool
 ) -> dict:
@@ -427,7 +404,7 @@ def summarize(
 
     scores = transfer_scores(records)
     n_pairs = len(cfg.pairs)
-    paper = load_paper(cfg.experiment)
+    paper = unitlib.load_paper(cfg.experiment).get("transfer_pct", {})
     lines = [
         "| method | mean transfer | median transfer | paper (mean / median) | pairs |",
         "|---|---|---|---|---|",
@@ -475,10 +452,10 @@ def summarize(
         for m in cfg.methods:
             rs = [r for r in records if r["pair"] == p and r["method"] == m]
             cells = [
-                mean_std_text([r["auc"] for r in rs]),
-                f"{mean_std_text(scores[(p, m)], 0)}%" if (p, m) in scores else "-",
-                mean_std_text([r["final"] for r in rs]),
-                mean_std_text([r["eval_return"] for r in rs]),
+                unitlib.fmt_ms([r["auc"] for r in rs]),
+                f"{unitlib.fmt_ms(scores[(p, m)], 0)}%" if (p, m) in scores else "-",
+                unitlib.fmt_ms([r["final"] for r in rs]),
+                unitlib.fmt_ms([r["eval_return"] for r in rs]),
             ]
             lines.append(f"| {pair_label(cfg.pairs[p])} | {m} | " + " | ".join(cells) + " |")
     table = "\n".join(lines)
@@ -507,13 +484,14 @@ def summarize(
         f"seed (PAPERS.md 1.4; score offset {cfg.score_offset:g}); mean and median over pairs; '-' where "
         f"baseline 1's AUC is not positive. Total {seconds:.1f} s."
     ]
-    summary = {
-        "experiment": cfg.experiment,
-        "preset": cfg.preset,
-        "rows": rows,
-        "table": table,
-        "wall_time_s": seconds,
-        "resumed": resumed,
-        "figures": [str(p.relative_to(run_dir)) for p in figures],
-    }
-    return unitlib.finish(run_dir, unitlib.jsonable(summary), table, quiet, notes)
+    return unitlib.finish(
+        run_dir,
+        cfg,
+        rows=rows,
+        table=table,
+        seconds=seconds,
+        resumed=resumed,
+        figures=figures,
+        quiet=quiet,
+        notes=notes,
+    )

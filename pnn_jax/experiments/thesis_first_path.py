@@ -27,6 +27,7 @@ import numpy as np
 
 from pnn_jax.config import check
 from pnn_jax.experiments import pathnet_common as pc
+from pnn_jax.experiments import units as unitlib
 
 NAME = "thesis_first_path"
 SUMMARY = (
@@ -90,14 +91,10 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
     """Run (or resume) the study in ``run_dir``; returns the summary (also ``summary.json``)."""
     import jax
 
-    from pnn_jax import config as cfglib
-    from pnn_jax.rundir import CONFIG_FILE, prepare_run_dir
     from pnn_jax.train.pathnet import task_data
 
     validate(cfg)
-    if not resume:
-        prepare_run_dir(run_dir)
-        (run_dir / CONFIG_FILE).write_text(cfglib.to_yaml(cfg))
+    unitlib.begin(run_dir, cfg, resume)
     t1, t2, desc = make_tasks(cfg)
     d1, d2 = task_data([t1, t2])
     head = max(t1.num_classes, t2.num_classes)
@@ -120,7 +117,7 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
         f"limit {s.max_generations}; {cfg.optim.optimizer} lr {cfg.optim.lr}; {cfg.repetitions} repetitions, "
         f"{chunk} per vmapped call; jax {jax.__version__} on {jax.devices()[0].platform}",
     ]
-    records, seconds = pc.run_units(run_dir, units, resume=resume, quiet=quiet, header=header)
+    records, seconds = unitlib.run_units(run_dir, units, resume=resume, quiet=quiet, header=header)
     return summarize(cfg, run_dir, records, seconds, quiet, resume)
 
 
@@ -358,14 +355,15 @@ def summarize(
         "uses in the same layer; the random baseline draws as many distinct modules per layer as the "
         f"S+S path 2 has ({cfg.random_draws} draws per run). Total {seconds:.1f} s.",
     ]
-    summary = {
-        "experiment": NAME,
-        "preset": cfg.preset,
-        "rows": summary_rows,
-        "table": table,
-        "random_reuse_histogram": random_hist,
-        "wall_time_s": seconds,
-        "resumed": resumed,
-        "figures": [str(p.relative_to(run_dir)) for p in figures],
-    }
-    return pc.finish(run_dir, pc.jsonable(summary), table, quiet, notes)
+    return unitlib.finish(
+        run_dir,
+        cfg,
+        rows=summary_rows,
+        table=table,
+        seconds=seconds,
+        resumed=resumed,
+        figures=figures,
+        quiet=quiet,
+        notes=notes,
+        random_reuse_histogram=random_hist,
+    )

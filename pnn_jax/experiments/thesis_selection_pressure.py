@@ -23,6 +23,7 @@ import numpy as np
 
 from pnn_jax.config import ConfigError, check
 from pnn_jax.experiments import pathnet_common as pc
+from pnn_jax.experiments import units as unitlib
 
 NAME = "thesis_selection_pressure"
 SUMMARY = (
@@ -136,14 +137,10 @@ def make_tasks(cfg: Config):
 def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False) -> dict:
     import jax
 
-    from pnn_jax import config as cfglib
-    from pnn_jax.rundir import CONFIG_FILE, prepare_run_dir
     from pnn_jax.train.pathnet import task_data
 
     validate(cfg)
-    if not resume:
-        prepare_run_dir(run_dir)
-        (run_dir / CONFIG_FILE).write_text(cfglib.to_yaml(cfg))
+    unitlib.begin(run_dir, cfg, resume)
     tasks, labels, notes = make_tasks(cfg)
     data = task_data(tasks)
     head = max(t.num_classes for t in tasks)
@@ -174,7 +171,7 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
         f"T = {s.steps} x {s.batch_size}, threshold {s.threshold}, limit {s.max_generations}, {s.schedule}; "
         f"jax {jax.__version__} on {jax.devices()[0].platform}",
     ]
-    records, seconds = pc.run_units(run_dir, units, resume=resume, quiet=quiet, header=header)
+    records, seconds = unitlib.run_units(run_dir, units, resume=resume, quiet=quiet, header=header)
     return summarize(cfg, run_dir, records, labels, notes, seconds, quiet, resume)
 
 
@@ -304,14 +301,15 @@ def summarize(cfg, run_dir: Path, records, labels, notes, seconds, quiet, resume
         f"{cfg.repetitions} repetitions per scheme; mean ± std of generations, mean test accuracy and reuse. "
         f"Total {seconds:.1f} s.",
     ]
-    summary = {
-        "experiment": NAME,
-        "preset": cfg.preset,
-        "rows": rows,
-        "table": table,
-        "tasks": labels,
-        "wall_time_s": seconds,
-        "resumed": resumed,
-        "figures": [str(p.relative_to(run_dir)) for p in figures],
-    }
-    return pc.finish(run_dir, pc.jsonable(summary), table, quiet, notes)
+    return unitlib.finish(
+        run_dir,
+        cfg,
+        rows=rows,
+        table=table,
+        seconds=seconds,
+        resumed=resumed,
+        figures=figures,
+        quiet=quiet,
+        notes=notes,
+        tasks=labels,
+    )

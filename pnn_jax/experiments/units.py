@@ -93,15 +93,51 @@ def _write_jsonl(path: Path, records: list[dict]) -> None:
     tmp.replace(path)
 
 
-def finish(run_dir: Path, summary: dict, table: str, quiet: bool, notes: list[str] = ()) -> dict:
-    """Write ``summary.json`` (with ``records_sha256``, the digest of ``runs.jsonl``) and ``table.md``,
-    print the table (appending to ``run.log``); returns the summary as written."""
+def begin(run_dir: Path, cfg: Any, resume: bool) -> None:
+    """A new run: make ``run_dir`` and write the resolved config (what ``pnn-jax resume`` reads back)."""
+    if resume:
+        return
+    from pnn_jax import config as cfglib
+    from pnn_jax.rundir import CONFIG_FILE, prepare_run_dir
+
+    prepare_run_dir(run_dir)
+    (run_dir / CONFIG_FILE).write_text(cfglib.to_yaml(cfg))
+
+
+def finish(
+    run_dir: Path,
+    cfg: Any,
+    *,
+    rows: list[dict],
+    table: str,
+    seconds: float,
+    resumed: bool,
+    figures: list[Path],
+    quiet: bool,
+    notes: list[str] = (),
+    **extra: Any,
+) -> dict:
+    """Write ``summary.json`` (experiment, preset, rows, table, wall time, figures, ``extra``, and
+    ``records_sha256``, the digest of ``runs.jsonl``) and ``table.md``; print the table (appending
+    to ``run.log``). Returns the summary as written."""
     import hashlib
 
     from pnn_jax.rundir import LOG_FILE, write_summary
 
     records = (run_dir / RUNS_FILE).read_bytes() if (run_dir / RUNS_FILE).exists() else b""
-    summary = {**summary, "records_sha256": hashlib.sha256(records).hexdigest()}  # same runs, same digest
+    summary = jsonable(
+        {
+            "experiment": cfg.experiment,
+            "preset": cfg.preset,
+            "rows": rows,
+            "table": table,
+            **extra,
+            "wall_time_s": seconds,
+            "resumed": resumed,
+            "figures": [str(p.relative_to(run_dir)) for p in figures],
+            "records_sha256": hashlib.sha256(records).hexdigest(),  # same runs, same digest
+        }
+    )
     write_summary(run_dir, summary)
     (run_dir / "table.md").write_text(table + "\n" + "".join(f"\n{n}" for n in notes) + "\n")
     text = "\n" + table + "\n" + "".join(f"\n{n}" for n in notes)
@@ -110,3 +146,26 @@ def finish(run_dir: Path, summary: dict, table: str, quiet: bool, notes: list[st
     if not quiet:
         print(text, flush=True)
     return summary
+
+
+def mean_std(values) -> tuple[float, float]:
+    a = np.asarray(values, float)
+    return (float(a.mean()), float(a.std())) if a.size else (float("nan"), float("nan"))
+
+
+def fmt_ms(values, digits: int = 1) -> str:
+    """``"mean ± std"`` of ``values`` (``"-"`` when there are none)."""
+    if not np.asarray(values).size:
+        return "-"
+    m, s = mean_std(values)
+    return f"{m:.{digits}f} ± {s:.{digits}f}"
+
+
+def load_paper(experiment: str) -> dict:
+    """``experiments/<experiment>/paper.yaml``: the published numbers we compare with ({} if none)."""
+    from omegaconf import OmegaConf
+
+    from pnn_jax.config import EXPERIMENTS_DIR
+
+    path = EXPERIMENTS_DIR / experiment / "paper.yaml"
+    return OmegaConf.to_container(OmegaConf.load(path)) if path.exists() else {}
