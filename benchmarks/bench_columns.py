@@ -106,6 +106,15 @@ def bench_activation(lateral: str, capacity: int, batch, iters: int) -> tuple[li
     return [1e3 * statistics.median(t) for t in times], step.traces
 
 
+def append_results(text: str) -> None:
+    """Append ``text`` to benchmarks/RESULTS.md (made with its header if missing)."""
+    if not RESULTS.exists():
+        RESULTS.write_text("# Benchmark results\n\nAppended by `make bench` (benchmarks/). Newest last.\n\n")
+    with RESULTS.open("a") as f:
+        f.write(text)
+    print(f"appended to {RESULTS}")
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -200,13 +209,7 @@ def main() -> None:
     print()
     print(table)
     if not args.no_write:
-        if not RESULTS.exists():
-            RESULTS.write_text(
-                "# Benchmark results\n\nAppended by `make bench` (benchmarks/). Newest last.\n\n"
-            )
-        with RESULTS.open("a") as f:
-            f.write(table + "\n")
-        print(f"appended to {RESULTS}")
+        append_results(table + "\n")
     if args.readme:
         text = README.read_text()
         start, end = text.index(MARKERS[0]) + len(MARKERS[0]), text.index(MARKERS[1])

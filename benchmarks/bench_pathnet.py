@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from bench_columns import RESULTS, commit, machine
+from bench_columns import append_results, commit, machine
 
 from pnn_jax.evolution import Tournament
 from pnn_jax.experiments import pathnet_common as pc
@@ -175,9 +175,7 @@ def main() -> None:
     )
     print(text)
     if not args.no_write:
-        with RESULTS.open("a") as f:
-            f.write(text)
-        print(f"appended to {RESULTS}")
+        append_results(text)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import time
 
 import jax
 import numpy as np
-from bench_columns import RESULTS, commit, machine
+from bench_columns import append_results, commit, machine
 
 from pnn_jax.envs.envpool_env import EnvConfig, VecEnv
 from pnn_jax.nets.columns import atari_column, nature_cnn_column
@@ -186,9 +186,7 @@ def main() -> None:
     )
     print(text)
     if not args.no_write:
-        with RESULTS.open("a") as f:
-            f.write(text)
-        print(f"appended to {RESULTS}")
+        append_results(text)
 
 
 if __name__ == "__main__":
