@@ -130,40 +130,17 @@ def parse_task(task: str) -> tuple[str, str]:
 
 
 def env_config(cfg: Config, env_id: str, seed: int):
+    """The :class:`EnvConfig` of ``env_id``: ``env`` settings (same field names) and ``seed``."""
     from pnn_jax.envs.envpool_env import EnvConfig
 
-    return EnvConfig(
-        env_id,
-        num_envs=cfg.env.num_envs,
-        seed=seed,
-        interface=cfg.env.interface,
-        max_episode_steps=cfg.env.max_episode_steps,
-        full_action_space=cfg.env.full_action_space,
-        img_size=cfg.env.img_size,
-        stack_num=cfg.env.stack_num,
-        frame_skip=cfg.env.frame_skip,
-        noop_max=cfg.env.noop_max,
-        episodic_life=cfg.env.episodic_life,
-        repeat_action_probability=cfg.env.repeat_action_probability,
-    )
+    return EnvConfig(env_id, seed=seed, **dataclasses.asdict(cfg.env))
 
 
 def ac_config(cfg: Config):
+    """The learner's :class:`ACConfig` from the ``rl`` section (same field names; it validates)."""
     from pnn_jax.rl.actor_critic import ACConfig
 
-    r = cfg.rl
-    return ACConfig(
-        algorithm=r.algorithm,
-        t_max=r.t_max,
-        gamma=r.gamma,
-        value_cost=r.value_cost,
-        entropy_cost=r.entropy_cost,
-        clip_rewards=r.clip_rewards,
-        gae_lambda=r.gae_lambda,
-        ppo_clip=r.ppo_clip,
-        ppo_epochs=r.ppo_epochs,
-        ppo_minibatches=r.ppo_minibatches,
-    )
+    return ACConfig(**dataclasses.asdict(cfg.rl))
 
 
 def validate(cfg: Config) -> None:
