@@ -119,13 +119,7 @@ class Tournament:
 
     def mutate(self, key: jax.Array, path: jax.Array) -> jax.Array:
         """Each gene of ``path`` ``[L, N]`` moves by randint[-r, r] with probability ``gene_prob``."""
-        k_which, k_shift = jax.random.split(key)
-        which = jax.random.bernoulli(k_which, self.gene_prob, path.shape)
-        shift = jax.random.randint(k_shift, path.shape, -self.mutation_range, self.mutation_range + 1)
-        moved = path + jnp.where(which, shift, 0)
-        if self.boundary == "wrap":
-            return jnp.mod(moved, self.num_modules)
-        return jnp.clip(moved, 0, self.num_modules - 1)
+        return mutate_path(key, path, self.num_modules, self.gene_prob, self.mutation_range, self.boundary)
 
     def _children(self, key, paths, fitness):
         """New paths for one tournament's contestants ``[k, L, N]`` given their ``fitness [k]``."""
@@ -170,3 +164,48 @@ class Tournament:
             generation=state.generation + 1,
             key=key,
         )
+
+
+def mutate_path(
+    key: jax.Array,
+    path: jax.Array,
+    num_modules: int,
+    prob: float,
+    mutation_range: int = 2,
+    boundary: str = "wrap",
+) -> jax.Array:
+    """Each gene of ``path`` ``[L, N]`` independently, with probability ``prob``, moves by a random
+    integer in ``[-mutation_range, mutation_range]``; wrapped modulo M or clamped (PAPERS.md 2.2)."""
+    k_which, k_shift = jax.random.split(key)
+    which = jax.random.bernoulli(k_which, prob, path.shape)
+    shift = jax.random.randint(k_shift, path.shape, -mutation_range, mutation_range + 1)
+    moved = path + jnp.where(which, shift, 0)
+    if boundary == "wrap":
+        return jnp.mod(moved, num_modules)
+    return jnp.clip(moved, 0, num_modules - 1)
+
+
+def compare_and_copy(
+    key: jax.Array,
+    paths: jax.Array,
+    fitness: jax.Array,
+    compare: int,
+    mutate,
+) -> tuple[jax.Array, jax.Array]:
+    """PathNet's parallel RL evolution (PAPERS.md 2.2), all workers at once.
+
+    Worker ``i`` (paths ``[P, L, N]``, fitness ``[P]``, ``-inf`` = not evaluated) draws ``compare``
+    (B) other workers uniformly (with replacement, never itself); if the best of them has a higher
+    fitness, ``i`` takes a mutated copy of its genotype (``mutate(key, path [L, N])``), else keeps
+    its own. Every worker compares against the population before this step (synchronous).
+    Returns ``(paths [P, L, N], copied [P] bool)``.
+    """
+    size = paths.shape[0]
+    k_pick, k_mut = jax.random.split(key)
+    # an offset in 1..P-1 from i never lands on i itself
+    offset = jax.random.randint(k_pick, (size, compare), 1, size)
+    others = (jnp.arange(size)[:, None] + offset) % size  # [P, B]
+    best = jnp.take_along_axis(others, jnp.argmax(fitness[others], axis=1)[:, None], axis=1)[:, 0]
+    copied = fitness[best] > fitness
+    children = jax.vmap(mutate)(jax.random.split(k_mut, size), paths[best])
+    return jnp.where(copied[:, None, None], children, paths), copied

@@ -161,7 +161,8 @@ def curves(
         ax.set_title(title, fontsize=9)
         ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:  # runs without a finished episode draw nothing
+            ax.legend(fontsize=8)
     axes[0][0].set_ylabel(ylabel)
     fig.tight_layout()
     return save(fig, base)

@@ -30,7 +30,6 @@ SCRIPT = textwrap.dedent(
     keys = jax.random.split(jax.random.key(0), 8)
     _, states = engine.init(keys)
     search = engine.search_population
-    one = jax.jit(search)(states, keys, d)
     out = {}
     for name, devices in (("1", jax.devices()[:1]), ("4", jax.devices())):
         run = shard_population(search, (True, True, False), mesh=population_mesh(devices))
@@ -38,7 +37,6 @@ SCRIPT = textwrap.dedent(
         out[name] = {"gens": np.asarray(res.generations).tolist(), "paths": np.asarray(res.path).tolist(),
                      "fitness": np.asarray(res.fitness).tolist(),
                      "w0": float(np.asarray(st.params["modules"][0]["w"]).sum())}
-    out["jit"] = {"gens": np.asarray(one[1].generations).tolist()}
     try:
         shard_population(search, (True, True, False))(jax.tree.map(lambda a: a[:6], states), keys[:6], d)
     except ValueError as e:
@@ -58,7 +56,7 @@ def test_four_devices_equal_one_device():
     )
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
-    assert out["4"]["gens"] == out["1"]["gens"] == out["jit"]["gens"]
+    assert out["4"]["gens"] == out["1"]["gens"]
     assert out["4"]["paths"] == out["1"]["paths"]
     for a, b in zip(out["4"]["fitness"], out["1"]["fitness"], strict=True):
         assert abs(a - b) < 1e-6

@@ -29,6 +29,29 @@ import jax.numpy as jnp
 import numpy as np
 
 INTERFACES = ("xla", "host")
+VIZDOOM = (
+    "Basic-v1",
+    "BasicAudio-v1",
+    "BasicNotifications-v1",
+    "Cig-v1",
+    "D1Basic-v1",
+    "D2Navigation-v1",
+    "D3Battle-v1",
+    "D4Battle2-v1",
+    "DeadlyCorridor-v1",
+    "Deathmatch-v1",
+    "DefendTheCenter-v1",
+    "DefendTheLine-v1",
+    "HealthGathering-v1",
+    "HealthGatheringSupreme-v1",
+    "MultiDuel-v1",
+    "MyWayHome-v1",
+    "PredictPosition-v1",
+    "RocketBasic-v1",
+    "SimplerBasic-v1",
+    "TakeCover-v1",
+)
+"""envpool's ViZDoom scenarios (first-person 3D; Doom engine processes run beside the pool)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +79,10 @@ class EnvConfig:
     def is_atari(self) -> bool:
         return self.env_id.endswith("-v5")
 
+    @property
+    def is_vizdoom(self) -> bool:
+        return self.env_id in VIZDOOM
+
     def envpool_kwargs(self) -> dict[str, Any]:
         kw: dict[str, Any] = {"num_envs": self.num_envs, "seed": self.seed}
         if self.is_atari:
@@ -70,6 +97,15 @@ class EnvConfig:
                 repeat_action_probability=self.repeat_action_probability,
                 full_action_space=self.full_action_space,
                 reward_clip=False,  # raw rewards out; the learner clips (reported returns stay raw)
+            )
+        if self.is_vizdoom:  # first-person frames, the same preprocessing as Atari; one discrete action
+            kw.update(
+                img_height=self.img_size,
+                img_width=self.img_size,
+                stack_num=self.stack_num,
+                frame_skip=self.frame_skip,
+                episodic_life=self.episodic_life,
+                use_combined_action=True,
             )
         if self.max_episode_steps:
             kw["max_episode_steps"] = self.max_episode_steps
@@ -89,6 +125,11 @@ def check_env_config(cfg: EnvConfig) -> None:
         raise ValueError(f"interface must be one of {INTERFACES}, got {cfg.interface!r}")
     if cfg.num_envs < 1:
         raise ValueError(f"num_envs must be at least 1, got {cfg.num_envs}")
+    if cfg.is_vizdoom and cfg.interface == "xla":
+        raise ValueError(
+            f"{cfg.env_id}: envpool's ViZDoom XLA step takes float64 actions, which jax without x64 "
+            "cannot pass; use env.interface=host"
+        )
 
 
 @flax.struct.dataclass

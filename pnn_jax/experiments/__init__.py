@@ -20,6 +20,9 @@ EXPERIMENTS = {
     "pnn_pong_soup": "pnn_jax.experiments.pnn_pong_soup",
     "pnn_atari": "pnn_jax.experiments.pnn_atari",
     "pnn_digits": "pnn_jax.experiments.pnn_digits",
+    "pnn_labyrinth_vizdoom": "pnn_jax.experiments.pnn_labyrinth_vizdoom",
+    "pathnet_lunarlander_curriculum": "pnn_jax.experiments.pathnet_lunarlander_curriculum",
+    "pathnet_atari": "pnn_jax.experiments.pathnet_atari",
 }
 
 

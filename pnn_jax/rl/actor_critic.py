@@ -78,32 +78,95 @@ def preprocess(obs: jax.Array) -> jax.Array:
     return obs.astype(jnp.float32)
 
 
-def make_iteration(
-    net: ProgressiveNet,
-    tx,
-    env: VecEnv,
-    cfg: ACConfig,
-    transform: Callable[[jax.Array], jax.Array] | None = None,
-) -> counted_jit:
-    """Jitted ``iteration(state, actor) -> (state, actor, metrics)``: one rollout and its update.
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    """How the generic iteration (:func:`build_iteration`) reads and updates a model.
 
-    ``transform`` is applied to raw observations inside the call (e.g. a Pong Soup variant).
-    Metrics: losses, entropy, and over the rollout ``episodes`` (finished episodes), the sum of
-    their raw returns and lengths and the number truncated, so windows of them can be averaged.
+    ``act(state, obs [B, ...]) -> heads`` while acting (no gradient); ``train(params, state, obs
+    [n, ...]) -> heads`` inside the objective, where ``obs`` is member-major (``groups`` blocks of
+    ``n / groups`` samples, one block per population member); ``params(state)`` is what is
+    differentiated; ``apply_grads(state, grads) -> state`` the update. Heads: ``{"policy": [., A],
+    "value": [., 1]}``.
     """
-    obs_fn = (lambda o: preprocess(transform(o))) if transform is not None else preprocess
 
-    def act(params, column, obs, key):
-        heads = net.apply(params, obs_fn(obs), column)
-        action = jax.random.categorical(key, heads["policy"])
+    act: Callable
+    train: Callable
+    params: Callable
+    apply_grads: Callable
+
+
+def column_policy(net: ProgressiveNet, tx) -> Policy:
+    """Column ``state.column`` of a progressive net; only that column is differentiated and the
+    updates of frozen slices are zeroed (exact freezing)."""
+
+    def apply_grads(state: TrainState, grads):
+        grads = freezing.zero_frozen(grads, state.trainable)
+        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        updates = freezing.zero_frozen(updates, state.trainable)
+        params = freezing.apply_updates(state.params, updates, state.trainable)
+        return state.replace(params=params, opt_state=opt_state, step=state.step + 1)
+
+    return Policy(
+        act=lambda state, obs: net.apply(state.params, obs, state.column),
+        train=lambda params, state, obs: net.apply_train(params, obs, state.column),
+        params=lambda state: state.params,
+        apply_grads=apply_grads,
+    )
+
+
+def build_iteration(
+    policy: Policy,
+    env_step: Callable,
+    cfg: ACConfig,
+    *,
+    obs_fn: Callable = preprocess,
+    reward_fn: Callable | None = None,
+    groups: int = 1,
+    reduce_grads: Callable | None = None,
+) -> Callable:
+    """Un-jitted ``iteration(state, actor) -> (state, actor, metrics)``: one rollout and its update.
+
+    ``env_step(handle, actions [B]) -> (handle, EnvOutput)``. ``obs_fn`` maps raw observations to
+    network inputs (preprocessing, Pong Soup transforms). ``reward_fn(obs, out) -> [B]`` replaces the
+    env's reward (a shaped sub-task reward); learning and episode returns then use it.
+
+    Population layout: the ``B`` envs are ``groups`` members of ``B / groups`` envs each
+    (member-major). Samples reach ``policy.train`` member-major. ``actor.key`` is one PRNG key,
+    or one per member ``[groups]`` (each member then samples actions and orders its PPO
+    minibatches from its own stream, whatever the split of members over devices). PPO advantages
+    are normalised per member. The objective is the sum over members of each member's mean loss;
+    ``reduce_grads`` combines gradients before the update (a ``psum`` across devices).
+
+    Metrics: losses, entropy, and over the rollout the finished episodes (count, sum of returns and
+    lengths, truncations, agent steps), in total and per env (``env_episodes``,
+    ``env_return_sum`` ``[B]``) so windows of them can be averaged.
+    """
+
+    def split(key, num=2):
+        """``num`` keys from one key, or ``[num, G]`` from per-member keys ``[G]``."""
+        if key.ndim == 0:
+            return jax.random.split(key, num)
+        return jnp.swapaxes(jax.vmap(lambda k: jax.random.split(k, num))(key), 0, 1)
+
+    def sample(key, logits):
+        if key.ndim == 0:
+            return jax.random.categorical(key, logits)
+        per_member = logits.reshape(groups, -1, logits.shape[-1])  # per-member streams
+        return jax.vmap(jax.random.categorical)(key, per_member).reshape(logits.shape[:-1])
+
+    def act(state, obs, key):
+        heads = policy.act(state, obs_fn(obs))
+        action = sample(key, heads["policy"])
         logp = losses.log_prob(heads["policy"], action)
         return action, heads["value"][..., 0], logp
 
-    def rollout(state: TrainState, actor: Actor):
+    def rollout(state, actor: Actor):
         def body(a: Actor, _):
-            key, k = jax.random.split(a.key)
-            action, value, logp = act(state.params, state.column, a.out.obs, k)
-            handle, out = env.step(a.handle, action.astype(jnp.int32))
+            key, k = split(a.key)
+            action, value, logp = act(state, a.out.obs, k)
+            handle, out = env_step(a.handle, action.astype(jnp.int32))
+            if reward_fn is not None:
+                out = out.replace(reward=reward_fn(a.out.obs, out))
             episodes, info = update_episodes(a.episodes, out)
             reward = jnp.clip(out.reward, -1.0, 1.0) if cfg.clip_rewards else out.reward
             tr = {
@@ -122,65 +185,81 @@ def make_iteration(
             return Actor(handle, out, episodes, key), tr
 
         actor, traj = jax.lax.scan(body, actor, None, length=cfg.t_max)
-        _, bootstrap, _ = act(state.params, state.column, actor.out.obs, actor.key)
+        _, bootstrap, _ = act(state, actor.out.obs, actor.key)
         return actor, traj, bootstrap
 
-    def apply_grads(state: TrainState, grads):
-        grads = freezing.zero_frozen(grads, state.trainable)
-        updates, opt_state = tx.update(grads, state.opt_state, state.params)
-        updates = freezing.zero_frozen(updates, state.trainable)
-        params = freezing.apply_updates(state.params, updates, state.trainable)
-        return state.replace(params=params, opt_state=opt_state, step=state.step + 1)
+    def by_member(x):
+        """``[T, B, ...]`` -> ``[groups, T * B / groups, ...]``: each member's samples together."""
+        t, b = x.shape[:2]
+        x = x.reshape(t, groups, b // groups, *x.shape[2:])
+        return jnp.swapaxes(x, 0, 1).reshape(groups, t * (b // groups), *x.shape[3:])
 
     def flat(x):
         return x.reshape(-1, *x.shape[2:])
+
+    def update_with(state, objective):
+        grads, metrics = jax.grad(objective, has_aux=True)(policy.params(state))
+        if reduce_grads is not None:
+            grads = reduce_grads(grads)
+        return policy.apply_grads(state, grads), metrics
+
+    def summed_over_members(loss_fn, logits, values, *arrays, **kw):
+        """Sum over members of each member's (masked mean) loss; metrics averaged over members.
+        Exact whatever the split of members over devices (each member's mean is its own)."""
+        if groups == 1:
+            return loss_fn(logits, values, *arrays, **kw)
+        mask = kw.pop("mask")
+        split = [a.reshape(groups, -1, *a.shape[1:]) for a in (logits, values, *arrays, mask)]
+        loss, metrics = jax.vmap(lambda *a: loss_fn(*a[:-1], mask=a[-1], **kw))(*split)
+        return loss.sum(), jax.tree.map(jnp.mean, metrics)
 
     def a2c_update(state, traj, bootstrap):
         discounts = returns.discounts_from(traj["done"], cfg.gamma)
         rets = returns.n_step_returns(traj["reward"], discounts, bootstrap)
 
         def objective(params):
-            heads = net.apply_train(params, obs_fn(flat(traj["obs"])), state.column)
-            return losses.a2c_loss(
+            heads = policy.train(params, state, obs_fn(flat(by_member(traj["obs"]))))
+            return summed_over_members(
+                losses.a2c_loss,
                 heads["policy"],
                 heads["value"][..., 0],
-                flat(traj["action"]),
-                flat(rets),
+                flat(by_member(traj["action"])),
+                flat(by_member(rets)),
                 value_cost=cfg.value_cost,
                 entropy_cost=cfg.entropy_cost,
-                mask=flat(traj["valid"]),
+                mask=flat(by_member(traj["valid"])),
             )
 
-        grads, metrics = jax.grad(objective, has_aux=True)(state.params)
-        return apply_grads(state, grads), metrics
+        return update_with(state, objective)
 
     def ppo_update(state, traj, bootstrap, key):
         discounts = returns.discounts_from(traj["done"], cfg.gamma)
         adv = returns.gae(traj["reward"], discounts, traj["value"], bootstrap, cfg.gae_lambda)
         rets = adv + traj["value"]
-        data = {
-            "obs": flat(traj["obs"]),
-            "action": flat(traj["action"]),
-            "log_prob": flat(traj["log_prob"]),
-            "value": flat(traj["value"]),
-            "adv": flat(adv),
-            "ret": flat(rets),
-            "valid": flat(traj["valid"]),
+        data = {  # [groups, n, ...]
+            "obs": by_member(traj["obs"]),
+            "action": by_member(traj["action"]),
+            "log_prob": by_member(traj["log_prob"]),
+            "adv": by_member(adv),
+            "ret": by_member(rets),
+            "valid": by_member(traj["valid"]),
         }
-        if cfg.normalize_advantages:
+        if cfg.normalize_advantages:  # per member
             w = data["valid"].astype(jnp.float32)
-            mean = (data["adv"] * w).sum() / jnp.maximum(w.sum(), 1.0)
-            std = jnp.sqrt(((data["adv"] - mean) ** 2 * w).sum() / jnp.maximum(w.sum(), 1.0))
+            count = jnp.maximum(w.sum(1, keepdims=True), 1.0)
+            mean = (data["adv"] * w).sum(1, keepdims=True) / count
+            std = jnp.sqrt(((data["adv"] - mean) ** 2 * w).sum(1, keepdims=True) / count)
             data["adv"] = (data["adv"] - mean) / (std + 1e-8)
-        n = data["action"].shape[0]
+        n = data["action"].shape[1]
         size = n // cfg.ppo_minibatches
 
-        def minibatch_step(st, idx):
-            mb = jax.tree.map(lambda a: a[idx], data)
+        def minibatch_step(st, idx):  # idx [groups, size]
+            mb = jax.tree.map(lambda a: flat(jax.vmap(lambda x, i: x[i])(a, idx)), data)
 
             def objective(params):
-                heads = net.apply_train(params, obs_fn(mb["obs"]), st.column)
-                return losses.ppo_loss(
+                heads = policy.train(params, st, obs_fn(mb["obs"]))
+                return summed_over_members(
+                    losses.ppo_loss,
                     heads["policy"],
                     heads["value"][..., 0],
                     mb["action"],
@@ -193,28 +272,31 @@ def make_iteration(
                     mask=mb["valid"],
                 )
 
-            grads, metrics = jax.grad(objective, has_aux=True)(st.params)
-            return apply_grads(st, grads), metrics
+            return update_with(st, objective)
 
         # Epochs and minibatches are unrolled at trace time, not a lax.scan: on XLA:CPU a conv
         # backward pass inside a while loop ran 10-14x slower than unrolled (measured; the
         # forward pass is unaffected), and the counts are small and static.
+        # One key: the same order for every member; per-member keys: an order per member.
+        def permutation(k):
+            if k.ndim == 0:
+                return jnp.broadcast_to(jax.random.permutation(k, n), (groups, n))
+            return jax.vmap(lambda kk: jax.random.permutation(kk, n))(k)
+
         all_metrics = []
-        for k in jax.random.split(key, cfg.ppo_epochs):
-            order = jax.random.permutation(k, n)[: size * cfg.ppo_minibatches].reshape(
-                cfg.ppo_minibatches, size
-            )
-            for idx in order:
-                state, m = minibatch_step(state, idx)
+        for k in split(key, cfg.ppo_epochs):
+            order = permutation(k)
+            for j in range(cfg.ppo_minibatches):
+                state, m = minibatch_step(state, order[:, j * size : (j + 1) * size])
                 all_metrics.append(m)
         return state, jax.tree.map(lambda *v: jnp.mean(jnp.stack(v)), *all_metrics)
 
-    def iteration(state: TrainState, actor: Actor):
+    def iteration(state, actor: Actor):
         actor, traj, bootstrap = rollout(state, actor)
         if cfg.algorithm == "a2c":
             state, metrics = a2c_update(state, traj, bootstrap)
         else:
-            key, k = jax.random.split(actor.key)
+            key, k = split(actor.key)
             actor = actor.replace(key=key)
             state, metrics = ppo_update(state, traj, bootstrap, k)
         metrics = {
@@ -224,10 +306,28 @@ def make_iteration(
             "episode_length_sum": traj["episode_length"].sum(),
             "truncations": traj["truncated"].sum(),
             "agent_steps": traj["valid"].sum(),
+            "env_episodes": traj["finished"].sum(0),
+            "env_return_sum": traj["episode_return"].sum(0),
         }
         return state, actor, metrics
 
-    return counted_jit(iteration)
+    return iteration
+
+
+def make_iteration(
+    net: ProgressiveNet,
+    tx,
+    env: VecEnv,
+    cfg: ACConfig,
+    transform: Callable[[jax.Array], jax.Array] | None = None,
+) -> counted_jit:
+    """Jitted ``iteration(state, actor) -> (state, actor, metrics)`` of column ``state.column``
+    (:func:`build_iteration` with :func:`column_policy`).
+
+    ``transform`` is applied to raw observations inside the call (e.g. a Pong Soup variant).
+    """
+    obs_fn = (lambda o: preprocess(transform(o))) if transform is not None else preprocess
+    return counted_jit(build_iteration(column_policy(net, tx), env.step, cfg, obs_fn=obs_fn))
 
 
 def make_loop(
@@ -248,19 +348,25 @@ def make_loop(
     (measured on this project's CPU; dense layers and forward passes are unaffected), so
     ``"auto"`` picks ``dispatch`` on CPU and ``scan`` elsewhere. ``.traces`` counts compilations.
     """
+    obs_fn = (lambda o: preprocess(transform(o))) if transform is not None else preprocess
+    iteration = build_iteration(column_policy(net, tx), env.step, cfg, obs_fn=obs_fn)
+    return compile_loop(iteration, num_iterations, mode)
+
+
+def compile_loop(iteration: Callable, num_iterations: int, mode: str = "auto"):
+    """``loop(state, actor) -> (state, actor, metrics [num_iterations, ...])`` from an un-jitted
+    ``iteration(state, actor) -> (state, actor, metrics)``; ``mode`` as in :func:`make_loop`."""
     if mode not in ("auto", "scan", "dispatch"):
         raise ValueError(f"mode must be auto, scan or dispatch, got {mode!r}")
     if mode == "auto":
         mode = "dispatch" if jax.default_backend() == "cpu" else "scan"
-    it = make_iteration(net, tx, env, cfg, transform)
     if mode == "dispatch":
-        return _Dispatch(it, num_iterations)
-    one = it.__wrapped__  # the un-jitted iteration
+        return _Dispatch(counted_jit(iteration), num_iterations)
 
     def loop(state, actor):
         def body(carry, _):
             st, ac = carry
-            st, ac, m = one(st, ac)
+            st, ac, m = iteration(st, ac)
             return (st, ac), m
 
         (state, actor), metrics = jax.lax.scan(body, (state, actor), None, length=num_iterations)

@@ -1,0 +1,90 @@
+"""The PathNet RL experiments and the ViZDoom substitute at their smoke presets, and the
+LunarLander sub-task rewards."""
+
+from __future__ import annotations
+
+import json
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from pnn_jax import config as cfglib
+from pnn_jax import experiments
+from pnn_jax.envs import lunar_curriculum
+from pnn_jax.envs.envpool_env import EnvConfig, EnvOutput, check_env_config
+
+
+def compose(name, tmp_path, *overrides):
+    module = experiments.get(name)
+    folder = cfglib.EXPERIMENTS_DIR / name
+    args = ["preset=smoke", f"out_dir={tmp_path}", *overrides]
+    return module, cfglib.structured(module.Config, cfglib.compose(folder, args, module.Config))
+
+
+def out(obs, reward=0.0, terminated=False):
+    b = obs.shape[0]
+    return EnvOutput(
+        obs=obs,
+        reward=jnp.full(b, reward, jnp.float32),
+        terminated=jnp.full(b, terminated),
+        truncated=jnp.zeros(b, bool),
+        first=jnp.zeros(b, bool),
+    )
+
+
+def test_lunar_subtask_rewards():
+    still = jnp.zeros((1, 8))
+    falling = jnp.asarray([[0.0, 1.0, 0.0, -1.0, 0.3, 0.0, 0.0, 0.0]])
+    stabilise = lunar_curriculum.reward_fn("stabilise")
+    assert float(stabilise(still, out(still))[0]) == 1.0  # slow and upright: full reward
+    assert float(stabilise(still, out(falling))[0]) == pytest.approx(1 - 0.3 - 0.5)
+    approach = lunar_curriculum.reward_fn("approach")
+    assert float(approach(falling, out(still))[0]) > 0  # reaching the pad at rest is progress
+    assert float(approach(still, out(falling, reward=-100.0, terminated=True))[0]) == -100.0  # crash
+    assert float(approach(still, out(still, reward=100.0, terminated=True))[0]) == 0.0  # landing
+    assert lunar_curriculum.reward_fn("land") is None  # the environment's own reward
+    with pytest.raises(ValueError, match="unknown LunarLander sub-task 'hover'"):
+        lunar_curriculum.reward_fn("hover")
+
+
+def test_vizdoom_needs_the_host_interface():
+    with pytest.raises(ValueError, match=r"use env\.interface=host"):
+        check_env_config(EnvConfig("HealthGathering-v1", interface="xla"))
+    kw = EnvConfig("HealthGathering-v1", interface="host").envpool_kwargs()
+    assert kw["use_combined_action"] and kw["img_height"] == 84
+
+
+def test_lunarlander_curriculum_smoke(tmp_path):
+    module, cfg = compose("pathnet_lunarlander_curriculum", tmp_path)
+    summary = module.run(cfg, tmp_path / "r", quiet=True)
+    records = [json.loads(line) for line in (tmp_path / "r" / "runs.jsonl").read_text().splitlines()]
+    by = {r["method"]: r for r in records}
+    assert set(by) == {"pathnet", "scratch"}
+    assert [s["task"] for s in by["pathnet"]["stages"]] == cfg.sequences[0]
+    assert [s["task"] for s in by["scratch"]["stages"]] == cfg.sequences[0][-1:]
+    first, target = by["pathnet"]["stages"]
+    assert first["reuse"] == 0  # nothing locked before the first sub-task
+    overlap = sum(len(set(a) & set(b)) for a, b in zip(first["best_path"], target["best_path"], strict=True))
+    assert target["reuse"] == overlap and 0 <= target["random_reuse"] <= 2 * cfg.model.max_active
+    assert by["pathnet"]["earlier_steps"] == first["agent_steps"] >= cfg.steps_per_task
+    assert "| reuse per layer | random reuse per layer |" in summary["table"]
+    assert {row["method"] for row in summary["rows"]} == {"pathnet", "scratch"}
+
+
+def test_pathnet_atari_smoke(tmp_path):
+    module, cfg = compose("pathnet_atari", tmp_path)
+    assert (cfg.model.network, cfg.model.num_modules, cfg.model.max_active) == ("atari", 10, 4)
+    summary = module.run(cfg, tmp_path / "r", quiet=True)
+    assert "Paper (PAPERS.md 2.4): pathnet 1.33" in summary["table"]
+    records = [json.loads(line) for line in (tmp_path / "r" / "runs.jsonl").read_text().splitlines()]
+    pathnet = next(r for r in records if r["method"] == "pathnet")
+    assert np.asarray(pathnet["stages"][0]["best_path"]).shape == (4, 4)
+
+
+def test_vizdoom_substitute_smoke(tmp_path):
+    module, cfg = compose("pnn_labyrinth_vizdoom", tmp_path)
+    assert "SUBSTITUTE" in module.SUMMARY
+    summary = module.run(cfg, tmp_path / "r", quiet=True)
+    assert [r["method"] for r in summary["rows"]] == ["progressive, 2 columns", "baseline1"]
+    assert "HealthGathering-v1 -> HealthGatheringSupreme-v1" in summary["table"]
