@@ -38,6 +38,8 @@ bench: venv
 	$(PY) benchmarks/bench_columns.py $(ARGS)
 	$(PY) benchmarks/bench_pathnet.py
 	$(PY) benchmarks/bench_rl.py
+	$(PY) benchmarks/bench_pathnet_rl.py
+	$(PY) benchmarks/bench_sweep.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache runs

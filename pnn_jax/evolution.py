@@ -201,6 +201,8 @@ def compare_and_copy(
     Returns ``(paths [P, L, N], copied [P] bool)``.
     """
     size = paths.shape[0]
+    if size < 2:  # a single path has nobody to compare with
+        return paths, jnp.zeros((size,), bool)
     k_pick, k_mut = jax.random.split(key)
     # an offset in 1..P-1 from i never lands on i itself
     offset = jax.random.randint(k_pick, (size, compare), 1, size)

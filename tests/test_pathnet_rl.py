@@ -156,8 +156,8 @@ def test_fixed_path_is_summed_into_the_forward_pass():
 
 
 def test_bad_settings_are_one_line_errors():
-    with pytest.raises(ValueError, match="population must be at least 2"):
-        EvolutionConfig(population=1)
+    with pytest.raises(ValueError, match="population must be at least 1"):
+        EvolutionConfig(population=0)
     with pytest.raises(ValueError, match="evolve_every must be at least 1"):
         EvolutionConfig(evolve_every=0)
 
@@ -184,6 +184,22 @@ DEVICES = textwrap.dedent(
                 "paths": np.asarray(state.members.paths).tolist(),
                 "returns": np.asarray(m["path_return_sum"]).tolist(),
             }
+    from tests.test_column_population import population
+    from pnn_jax.rl.pools import DevicePools
+    from pnn_jax.train import transfer
+    for d in (1, 4):  # independent members (progressive nets): no communication at all
+        net, tx, popn = population(d)
+        params = net.init(jax.random.key(0))
+        methods = ("progressive", "baseline1", "baseline2", "baseline4")
+        stages = [transfer.transfer_plan(m, 1).stages[-1] for m in methods]
+        states = [transfer.stage_state(net, params, tx, st, jax.random.key(1)) for st in stages]
+        members = popn.members(states, [0, 1, 1, 0])
+        pools = DevicePools(EnvConfig("CartPole-v1", seed=0), popn.mesh, 4, 2)
+        members, _, m = popn.make_loop(pools, 6)(members, pools.start(jax.random.key(2)))
+        out[f"columns{d}"] = {
+            "returns": np.asarray(m["return_sum"]).tolist(),
+            "w": np.asarray(members.state.params["hidden"][0]["w"]).ravel().tolist(),
+        }
     try:
         tiny(EvolutionConfig(population=6), devices=jax.devices())
     except ValueError as e:
@@ -194,7 +210,8 @@ DEVICES = textwrap.dedent(
 
 
 def test_four_devices_equal_one_device():
-    """The population split over 1, 2 and 4 (forced CPU) devices: same paths, returns, weights."""
+    """The population split over 1, 2 and 4 (forced CPU) devices: same paths, returns, weights;
+    for PathNet (shared bank, psum) and for independent progressive-net members."""
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
     done = subprocess.run(
         [sys.executable, "-c", DEVICES],
@@ -212,6 +229,8 @@ def test_four_devices_equal_one_device():
             assert out[f"{alg}{d}"]["returns"] == out[f"{alg}1"]["returns"]
             np.testing.assert_allclose(out[f"{alg}{d}"]["w"], out[f"{alg}1"]["w"], rtol=1e-5, atol=1e-6)
     assert "a population of 6 paths does not divide over 4 devices" in out["error"]
+    assert out["columns4"]["returns"] == out["columns1"]["returns"]
+    np.testing.assert_allclose(out["columns4"]["w"], out["columns1"]["w"], rtol=1e-5, atol=1e-6)
 
 
 def free_port() -> int:

@@ -116,6 +116,11 @@ class Config:
     score_offset: float = 0.0
     """Added to every learning-curve point before the AUC, so that the AUC ratio is meaningful for
     games with negative scores (Pong: 21). The paper does not say how it treated them [?]."""
+    population: bool = False
+    """Train every (pair, method, seed) as members of one compiled population (two phases: all
+    source columns at once, then all target stages at once) instead of one after another.
+    Needs one source per pair and one env id; statistically the same protocol, not the same
+    random streams as the sequential runs."""
     out_dir: str = "runs"
     env: EnvSection = dataclasses.field(default_factory=EnvSection)
     model: ModelSection = dataclasses.field(default_factory=ModelSection)
@@ -185,6 +190,20 @@ def validate(cfg: Config) -> None:
             "all tasks of a pair need the same observation shape and action count "
             "(for different Atari games set env.full_action_space=true)",
         )
+    if cfg.population:
+        check(
+            all(len(p.sources) == 1 for p in cfg.pairs),
+            "pairs",
+            [pair_label(p) for p in cfg.pairs if len(p.sources) != 1],
+            "population=true needs one source per pair (run 3-column pairs with population=false)",
+        )
+        ids = {parse_task(t)[0] for p in cfg.pairs for t in [*p.sources, p.target]}
+        check(
+            len(ids) == 1,
+            "pairs",
+            sorted(ids),
+            "population=true needs one env id (tasks differ by transform)",
+        )
     for m in cfg.methods:
         check_choice("methods", m, transfer.METHODS)
     check(
@@ -227,18 +246,23 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
 
     validate(cfg)
     unitlib.begin(run_dir, cfg, resume)
-    units = [
-        (f"pair {p} seed {cfg.seed + s} {method}", _unit(cfg, p, method, cfg.seed + s))
-        for p in range(len(cfg.pairs))
-        for s in range(cfg.seeds)
-        for method in cfg.methods
-    ]
+    if cfg.population:
+        units = [("population: every pair, seed and method", _population_unit(cfg))]
+    else:
+        units = [
+            (f"pair {p} seed {cfg.seed + s} {method}", _unit(cfg, p, method, cfg.seed + s))
+            for p in range(len(cfg.pairs))
+            for s in range(cfg.seeds)
+            for method in cfg.methods
+        ]
     header = [
         f"{cfg.experiment} ({cfg.preset}): {len(cfg.pairs)} pair(s) x {cfg.seeds} seed(s) x "
         f"{len(cfg.methods)} "
         f"method(s); {cfg.env.num_envs} envs ({cfg.env.interface}), {cfg.model.network} columns, "
         f"{cfg.rl.algorithm} t_max {cfg.rl.t_max}, {cfg.optim.optimizer} lr {cfg.optim.lr}; "
-        f"{cfg.iterations} iterations per stage; jax {jax.__version__} on {jax.devices()[0].platform}",
+        f"{cfg.iterations} iterations per stage; "
+        f"{'one population' if cfg.population else 'one run at a time'}; "
+        f"jax {jax.__version__} on {jax.devices()[0].platform}",
         *[f"  pair {i}: {pair_label(p)}" for i, p in enumerate(cfg.pairs)],
     ]
     records, seconds = unitlib.run_units(run_dir, units, resume=resume, quiet=quiet, header=header)
@@ -359,6 +383,148 @@ def _unit(cfg: Config, pair_index: int, method: str, seed: int):
                 "seconds": time.perf_counter() - t0,
             }
         ]
+
+    return work
+
+
+def _population_unit(cfg: Config):
+    """All (pair, method, seed) runs as one population (:mod:`pnn_jax.rl.column_population`).
+
+    Phase 1 trains column 0 of every distinct (source task, seed) that a method needs (progressive,
+    baselines 2 and 3 start from the same trained source column, as in the sequential runs, where
+    it is trained once per method from the same initial weights). Phase 2 trains every member's
+    target stage at once: progressive and baseline 4 train column 1 (on the trained or the random
+    column 0), baseline 1 column 0 from scratch, baseline 2 column 0's output layer, baseline 3 all
+    of column 0. Members are padded (copies of the last, results dropped) to a multiple of the
+    device count.
+    """
+
+    def work() -> list[dict]:
+        import jax
+        import jax.numpy as jnp
+
+        from pnn_jax.envs import transforms
+        from pnn_jax.envs.envpool_env import VecEnv
+        from pnn_jax.nets.progressive import ProgressiveNet
+        from pnn_jax.rl.column_population import ColumnPopulation
+        from pnn_jax.rl.pools import DevicePools
+        from pnn_jax.train import population as pop
+        from pnn_jax.train.optim import make_optimizer
+        from pnn_jax.train.progressive import init_state
+
+        t0 = time.perf_counter()
+        env_id = parse_task(cfg.pairs[0].target)[0]
+        names = sorted({parse_task(t)[1] for p in cfg.pairs for t in [*p.sources, p.target]})
+        is_atari = env_id.endswith("-v5")
+        fns = [transforms.observation_transform(n, is_atari, cfg.seed) for n in names]
+        seeds = [cfg.seed + s for s in range(cfg.seeds)]
+        probe = env_config(cfg, env_id, cfg.seed)
+        shape_env = VecEnv(dataclasses.replace(probe, num_envs=1))
+        net = ProgressiveNet(
+            make_column(cfg, shape_env.obs_shape, shape_env.num_actions),
+            2,
+            lateral=cfg.model.lateral,
+            head_laterals=cfg.model.head_laterals,
+            adapter_width=cfg.model.adapter_width,
+            alpha_init=cfg.model.alpha_init,
+            adapter_v=cfg.model.adapter_v,
+        )
+        tx = make_optimizer(cfg.optim.optimizer, cfg.optim.lr, cfg.optim.grad_clip or None)
+        popn = ColumnPopulation(net, tx, ac_config(cfg), fns)
+        devices = popn.mesh.devices.size
+        initial = {s: net.init(jax.random.key(s)) for s in seeds}
+
+        def train(states, variants, key):
+            """One phase: ``cfg.iterations`` iterations of every member; returns the trained
+            states, learning curves and agent steps per member."""
+            n = len(states)
+            pad = (-n) % devices
+            states, variants = [*states, *[states[-1]] * pad], [*variants, *[variants[-1]] * pad]
+            pools = DevicePools(probe, popn.mesh, n + pad, cfg.env.num_envs)
+            members = popn.members(states, variants)
+            loop = popn.make_loop(pools, cfg.chunk)
+            actor = pools.start(key)
+            steps, eps, rets = [], [], []
+            done = 0
+            while done < cfg.iterations:
+                members, actor, m = loop(members, actor)
+                m = pop.to_host(m) if devices > 1 else jax.device_get(m)
+                take = min(cfg.chunk, cfg.iterations - done)
+                steps.append(m["steps"][:take])
+                eps.append(m["episodes"][:take])
+                rets.append(m["return_sum"][:take])
+                done += take
+            steps, eps, rets = (np.concatenate(a)[:, :n] for a in (steps, eps, rets))
+            curves = [curve_points(steps[:, i], eps[:, i], rets[:, i], cfg.window) for i in range(n)]
+            return members, pools, curves, steps.sum(0)
+
+        key = jax.random.key(cfg.seed)
+        # Phase 1: column 0 of every needed (source, seed)
+        needs_source = [m for m in cfg.methods if m in ("progressive", "baseline2", "baseline3")]
+        sources = sorted({(p.sources[0], s) for p in cfg.pairs for s in seeds}) if needs_source else []
+        trained: dict = {}
+        source_info: dict = {}
+        if sources:
+            key, k = jax.random.split(key)
+            states = [init_state(net, initial[s], tx, 0) for _, s in sources]
+            variants = [names.index(parse_task(t)[1]) for t, _ in sources]
+            members, _, curves, agent_steps = train(states, variants, k)
+            params = pop.to_host(members.state.params)
+            for i, (task, s) in enumerate(sources):
+                trained[(task, s)] = jax.tree.map(lambda a, i=i: jnp.asarray(a[i]), params)
+                source_info[(task, s)] = {"curve": curves[i], "agent_steps": int(agent_steps[i])}
+        # Phase 2: every member's target stage
+        plan_of = {m: transfer.transfer_plan(m, 1, cfg.reset_heads) for m in cfg.methods}
+        members_spec = [(p, m, s) for p in range(len(cfg.pairs)) for s in seeds for m in cfg.methods]
+        states, variants = [], []
+        for p, m, s in members_spec:
+            pair, plan = cfg.pairs[p], plan_of[m]
+            params = trained[(pair.sources[0], s)] if len(plan.stages) > 1 else initial[s]
+            key, k = jax.random.split(key)
+            states.append(transfer.stage_state(net, params, tx, plan.stages[-1], k))
+            variants.append(names.index(parse_task(pair.target)[1]))
+        key, k = jax.random.split(key)
+        members, pools, curves, agent_steps = train(states, variants, k)
+        evaluate = popn.make_evaluate(pools, cfg.eval_episodes)
+        key, k = jax.random.split(key)
+        evals = np.asarray(pop.to_host(evaluate(members, pools.start(k))))
+        seconds = time.perf_counter() - t0
+        records = []
+        for i, (p, m, s) in enumerate(members_spec):
+            pair, plan = cfg.pairs[p], plan_of[m]
+            stages = []
+            for stage in plan.stages:
+                if stage.task == "target":
+                    info = {"curve": curves[i], "agent_steps": int(agent_steps[i])}
+                    task = pair.target
+                else:
+                    task = pair.sources[0]
+                    info = source_info[(task, s)]
+                stages.append(
+                    {
+                        "task": stage.task,
+                        "env_task": task,
+                        "column": stage.column,
+                        "scope": stage.scope,
+                        **info,
+                    }
+                )
+            records.append(
+                {
+                    "pair": p,
+                    "pair_label": pair_label(pair),
+                    "method": m,
+                    "seed": s,
+                    "columns": plan.max_columns,
+                    "stages": stages,
+                    "target_curve": curves[i],
+                    "auc": float(np.mean(curves[i])) + cfg.score_offset,
+                    "final": float(np.mean(curves[i][-3:])),
+                    "eval_return": float(evals[i]),
+                    "seconds": seconds / len(members_spec),
+                }
+            )
+        return records
 
     return work
 

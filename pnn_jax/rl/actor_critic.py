@@ -139,7 +139,7 @@ def build_iteration(
 
     Metrics: losses, entropy, and over the rollout the finished episodes (count, sum of returns and
     lengths, truncations, agent steps), in total and per env (``env_episodes``,
-    ``env_return_sum`` ``[B]``) so windows of them can be averaged.
+    ``env_return_sum``, ``env_steps`` ``[B]``) so windows of them can be averaged.
     """
 
     def split(key, num=2):
@@ -308,6 +308,7 @@ def build_iteration(
             "agent_steps": traj["valid"].sum(),
             "env_episodes": traj["finished"].sum(0),
             "env_return_sum": traj["episode_return"].sum(0),
+            "env_steps": traj["valid"].sum(0),
         }
         return state, actor, metrics
 

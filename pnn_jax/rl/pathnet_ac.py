@@ -37,19 +37,19 @@ the module for one iteration), frozen modules excluded.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import flax.struct
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
 from pnn_jax import evolution, freezing
-from pnn_jax.envs.envpool_env import EnvConfig, Episodes, VecEnv
+from pnn_jax.envs.envpool_env import EnvConfig
 from pnn_jax.nets.pathnet import PathNet
 from pnn_jax.rl.actor_critic import ACConfig, Actor, Policy, build_iteration, compile_loop, preprocess
+from pnn_jax.rl.pools import DevicePools
 from pnn_jax.train import population as pop
 
 MODES = ("pathnet", "finetune")
@@ -60,7 +60,7 @@ class EvolutionConfig:
     """Settings of the parallel path search (PAPERS.md 2.2-2.3: 64 workers, B others)."""
 
     population: int = 8
-    """P, paths trained at once (the paper: 64 A3C workers)."""
+    """P, paths trained at once (the paper: 64 A3C workers); 1 = a single path, never evolved."""
     envs_per_path: int = 4
     """E, envs of each path."""
     evolve_every: int = 20
@@ -79,10 +79,6 @@ class EvolutionConfig:
         for name in ("population", "envs_per_path", "evolve_every", "compare"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.population < 2:
-            raise ValueError(
-                f"population must be at least 2 (paths compare with others), got {self.population}"
-            )
         if self.mutation_prob is not None and not 0 <= self.mutation_prob <= 1:
             raise ValueError(f"mutation_prob must be in [0, 1], got {self.mutation_prob}")
         if self.reset not in ("initial", "fresh"):
@@ -160,29 +156,13 @@ class PathNetAC:
 
     # --------------------------------------------------------------------------------------------
     # Envs
-    def make_envs(self, env_cfg: EnvConfig) -> list[VecEnv]:
-        """One envpool batch per local device: ``P / D * E`` envs, seeded so that env ``j`` of path
-        ``p`` gets ``seed + p * E + j`` whatever the split."""
-        per_device = self.local * self.evo.envs_per_path
-        return [
-            VecEnv(
-                dataclasses.replace(
-                    env_cfg, num_envs=per_device, seed=env_cfg.seed + (self.offset + d) * per_device
-                )
-            )
-            for d in range(self.local_devices)
-        ]
+    def make_envs(self, env_cfg: EnvConfig) -> DevicePools:
+        """The population's envs: ``E`` per path, one envpool batch per local device."""
+        return DevicePools(env_cfg, self.mesh, self.evo.population, self.evo.envs_per_path)
 
-    def start(self, envs: Sequence[VecEnv], key: jax.Array) -> Actor:
-        """Reset the envs and build the population's actor (handles ``[D]``, obs ``[P * E, ...]``,
-        one PRNG stream per path), placed on the mesh."""
-        outs = [env.reset() for env in envs]
-        handles = np.stack([np.asarray(h) for h, _ in outs])
-        out = jax.tree.map(lambda *a: np.concatenate([np.asarray(x) for x in a]), *[o for _, o in outs])
-        first = (self.offset) * self.local
-        keys = jax.random.split(key, self.evo.population)[first : first + self.local * self.local_devices]
-        episodes = Episodes.zeros(len(envs) * envs[0].cfg.num_envs)
-        return pop.put_members(Actor(handles, out, episodes, keys), self.mesh)
+    def start(self, envs: DevicePools, key: jax.Array) -> Actor:
+        """Reset the envs: the population's actor (one PRNG stream per path), on the mesh."""
+        return envs.start(key)
 
     # --------------------------------------------------------------------------------------------
     # State
@@ -297,25 +277,14 @@ class PathNetAC:
             apply_grads=apply_grads,
         )
 
-    def iteration_fn(self, envs: Sequence[VecEnv], reward_fn: Callable | None = None) -> Callable:
+    def iteration_fn(self, envs: DevicePools, reward_fn: Callable | None = None) -> Callable:
         """The per-device iteration ``(state, actor) -> (state, actor, metrics)`` under the mesh."""
         net, evo, local = self.net, self.evo, self.local
         axis = pop.AXIS
-        steps = [env.step for env in envs]
-        first_local = self.offset
-
-        def env_step(handle, actions):  # handle [1, ...]: this device's pool
-            index = jax.lax.axis_index(axis) - first_local
-            h, out = (
-                jax.lax.switch(index, steps, handle[0], actions)
-                if len(steps) > 1
-                else steps[0](handle[0], actions)
-            )
-            return h[None], out
 
         inner = build_iteration(
             self.policy(),
-            env_step,
+            envs.step,
             self.ac,
             obs_fn=self.obs_fn,
             reward_fn=reward_fn,
@@ -375,7 +344,7 @@ class PathNetAC:
 
         return iteration
 
-    def make_loop(self, envs: Sequence[VecEnv], num_iterations: int, *, reward_fn=None, mode: str = "auto"):
+    def make_loop(self, envs: DevicePools, num_iterations: int, *, reward_fn=None, mode: str = "auto"):
         """``loop(state, actor) -> (state, actor, metrics [num_iterations, ...])`` across the mesh:
         ``path_*`` and ``copied`` metrics per path ``[P]``, the rest totals or means."""
         split = P(pop.AXIS)
