@@ -2,7 +2,9 @@
 
 1. Atari population with the paper's modules (L/M/N = 4/10/4, conv modules of 8 kernels and a
    linear layer of 50 units; Pong, 84x84x4 frames, A2C t_max 5, one env per path): P = 1, 8 and
-   64 paths vmapped in one compiled iteration; per path against the single path.
+   64 paths vmapped in one compiled iteration; per path against the single path; for both
+   forward passes (``gather``: each path's own N kernels, which vmap turns into grouped
+   convolutions; ``masked``: all M modules in one ordinary convolution, masked per path).
 2. Split over 1, 2 and 4 forced CPU devices (LunarLander, dense modules, P = 8 x 8 envs, PPO), in
    fresh processes: steps per second and compile time. On one CPU the forced devices share the
    same cores, so this shows that the split runs (and equals 1 device, see tests), not scaling;
@@ -34,12 +36,11 @@ from pnn_jax.train.optim import make_optimizer
 from pnn_jax.train.population import population_mesh
 
 
-def atari(paths: int, iterations: int) -> tuple[float, float]:
+def atari(paths: int, iterations: int, forward: str) -> tuple[float, float]:
     net = PathNet((84, 84, 4), (Conv(8, 8, 4), Conv(8, 4, 2), Conv(8, 3, 1), Dense(50)), 10, 4, 2, 7)
     evo = EvolutionConfig(population=paths, envs_per_path=1, evolve_every=10)
-    tr = PathNetAC(
-        net, make_optimizer("rmsprop", 7e-4, 40.0), ACConfig(), evo, mesh=population_mesh(jax.devices()[:1])
-    )
+    tx = make_optimizer("rmsprop", 7e-4, 40.0)
+    tr = PathNetAC(net, tx, ACConfig(), evo, mesh=population_mesh(jax.devices()[:1]), forward=forward)
     envs = tr.make_envs(EnvConfig("Pong-v5", seed=0))
     state, _ = tr.init(jax.random.key(0))
     actor = tr.start(envs, jax.random.key(1))
@@ -94,17 +95,21 @@ def split(devices: int) -> dict:
 
 def main() -> None:
     rows = [
-        "| PathNet Atari population (4/10/4 conv modules, Pong, A2C) | agent steps/s | per path | "
+        "| PathNet Atari population (4/10/4 conv modules, Pong, A2C) | forward | agent steps/s | per path | "
         "per path / single path | compile s |",
-        "|---|---|---|---|---|",
+        "|---|---|---|---|---|---|",
     ]
-    single = None
-    for paths, iters in ((1, 40), (8, 10), (64, 2)):
-        rate, compile_s = atari(paths, iters)
-        per = rate / paths
-        single = single or per
-        rows.append(f"| P = {paths} | {rate:,.0f} | {per:,.0f} | {per / single:.2f} | {compile_s:.1f} |")
-        print(rows[-1], flush=True)
+    for forward in ("gather", "masked"):
+        single = None
+        for paths, iters in ((1, 40), (8, 10), (64, 2)):
+            rate, compile_s = atari(paths, iters, forward)
+            per = rate / paths
+            single = single or per
+            rows.append(
+                f"| P = {paths} | {forward} | {rate:,.0f} | {per:,.1f} | {per / single:.2f} | "
+                f"{compile_s:.1f} |"
+            )
+            print(rows[-1], flush=True)
     rows += [
         "",
         "| LunarLander population (P = 8 x 8 envs, PPO) split over | agent steps/s | vs 1 device | "

@@ -192,3 +192,20 @@ def test_population_step_reports_per_path_metrics():
         state, paths, (x, jnp.zeros((3, 8), int))
     )
     assert m["loss"].shape == (3,) and m["accuracy"].shape == (3,)
+
+
+def test_masked_forward_equals_the_gathered_one():
+    """apply_masked (all M modules, masked) gives apply's value (N gathered modules), conv and
+    dense layers, duplicates in a row, and a path wider than N (a fixed path appended)."""
+    net = PathNet((12, 12, 2), (Conv(3, 3, 2), Dense(5)), 4, 2, 2, 3)
+    params = net.init(jax.random.key(0))
+    x = jax.random.normal(jax.random.key(1), (6, 12, 12, 2))
+    for path in ([[0, 1], [3, 3]], [[2, 2], [0, 1]], [[1, 3, 1, 0], [2, 2, 2, 2]]):
+        path = jnp.asarray(path)
+        rows, head = net.gather(params, path, 1)
+        np.testing.assert_allclose(
+            np.asarray(net.apply_rows(rows, head, x, path)),
+            np.asarray(net.apply_masked(params, x, path, 1)),
+            rtol=1e-5,
+            atol=1e-5,
+        )

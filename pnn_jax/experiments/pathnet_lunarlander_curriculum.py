@@ -18,7 +18,7 @@ NAME = "pathnet_lunarlander_curriculum"
 SUMMARY = "PathNet LunarLander curriculum (stabilise -> approach -> land): reuse per sub-task, training saved"
 PRESETS = {
     "smoke": "~30 s (structure only)",
-    "quick": "~10 min on 2 CPU cores (2 seeds; learns: documented returns)",
+    "quick": "~12 min on 2 CPU cores (2 seeds; every sub-task learns; results in the README)",
     "paper": "5 seeds, 64 paths, 3M steps per sub-task (GPU)",
 }
 

@@ -163,6 +163,23 @@ class PathNet:
             h = jnp.tensordot(wgt, outs, axes=1)  # sum of the distinct active modules
         return Dense(self.head_size).linear(head["w"], h) + head["b"]
 
+    def apply_masked(self, params: Params, x: jax.Array, path: jax.Array, task) -> jax.Array:
+        """The same value as :meth:`apply`, computed the other way round: every module of a layer
+        runs and the path's active mask ``[L, M]`` weights their outputs (set semantics).
+
+        Costs M modules per layer instead of N, but the kernels are the bank's own, not gathered
+        per path: under a vmap over paths the path axis folds into the batch of one ordinary
+        convolution or matmul. The gathered form (:meth:`apply`) vmapped over paths gives every
+        path its own kernels, which XLA:CPU runs as grouped convolutions, far slower (measured in
+        ``benchmarks/bench_pathnet_rl.py``). ``path`` may be wider than N (a fixed path appended).
+        """
+        mask = self.active_mask(path).astype(x.dtype)  # [L, M]
+        h = x
+        for layer, p, m in zip(self.layers, params["modules"], mask, strict=True):
+            h = jnp.tensordot(jax.nn.relu(_all_modules(layer, p, h)), m, axes=([-2], [0]))
+        head = jax.tree.map(lambda a: jnp.take(a, task, axis=0), params["heads"])
+        return Dense(self.head_size).linear(head["w"], h) + head["b"]
+
     def apply_population(self, params: Params, x: jax.Array, paths: jax.Array, task) -> jax.Array:
         """Logits ``[P, B, head_size]`` of every path ``[P, L, N]``: one vmap over paths.
 
@@ -236,6 +253,17 @@ class PathNet:
 
 
 _jitted_init = jax.jit(PathNet._init, static_argnums=0)
+
+
+def _all_modules(layer: Layer, p: Params, h: jax.Array) -> jax.Array:
+    """Every module of a layer on ``h``: ``[B, ..., M, F]`` before the ReLU (bias added)."""
+    w, b = p["w"], p["b"]  # [M, *kernel], [M, F]
+    m, f = b.shape
+    if isinstance(layer, Dense):
+        return jnp.einsum("bi,mif->bmf", h.reshape(h.shape[0], -1), w) + b
+    kernel = jnp.moveaxis(w, 0, -2).reshape(*w.shape[1:-1], m * f)  # [kh, kw, C, M * F]
+    out = layer.linear(kernel, h)  # one convolution with M * F maps
+    return out.reshape(*out.shape[:-1], m, f) + b
 
 
 def mlp_pathnet(
