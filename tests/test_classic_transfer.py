@@ -83,7 +83,10 @@ def test_bad_pairs(pair, message):
         validate(Config(experiment="t", pairs=[PairSpec(**pair)]))
 
 
-@pytest.mark.parametrize("name", ["pnn_pong_soup", "pnn_atari"])
+@pytest.mark.parametrize(
+    "name",
+    ["pnn_pong_soup", pytest.param("pnn_atari", marks=pytest.mark.slow)],  # same code path
+)
 def test_atari_smoke_presets(name, tmp_path):
     """The Atari experiments end to end at their smoke presets (structure; numbers meaningless)."""
     module = experiments.get(name)

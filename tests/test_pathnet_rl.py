@@ -215,6 +215,7 @@ def test_four_devices_equal_one_device():
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
     done = subprocess.run(
         [sys.executable, "-c", DEVICES],
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         env=env,
@@ -255,6 +256,7 @@ def test_two_processes_end_with_identical_shared_parameters():
         procs.append(
             subprocess.Popen(
                 [sys.executable, str(SCRIPT)],
+                stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 env=env,
@@ -268,6 +270,7 @@ def test_two_processes_end_with_identical_shared_parameters():
         outs.append(json.loads(stdout.strip().splitlines()[-1]))
     single = subprocess.run(
         [sys.executable, str(SCRIPT)],
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         env={**os.environ, "JAX_PLATFORMS": "cpu"},

@@ -4,6 +4,8 @@ LunarLander sub-task rewards."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import jax.numpy as jnp
 import numpy as np
@@ -83,8 +85,21 @@ def test_pathnet_atari_smoke(tmp_path):
 
 
 def test_vizdoom_substitute_smoke(tmp_path):
-    module, cfg = compose("pnn_labyrinth_vizdoom", tmp_path)
+    """In a subprocess with its own stdin and stdout: envpool starts one Doom process per env, and
+    those inherit the parent's standard streams, which in a pytest-xdist worker are the worker's
+    channel to the controller (a Doom process holding them hung a worker once)."""
+    module = experiments.get("pnn_labyrinth_vizdoom")
     assert "SUBSTITUTE" in module.SUMMARY
-    summary = module.run(cfg, tmp_path / "r", quiet=True)
+    cli = [sys.executable, "-m", "pnn_jax.cli", "run", "experiment=pnn_labyrinth_vizdoom", "preset=smoke"]
+    done = subprocess.run(
+        [*cli, f"out_dir={tmp_path}", "quiet=true"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    (run_dir,) = (tmp_path / "pnn_labyrinth_vizdoom").iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
     assert [r["method"] for r in summary["rows"]] == ["progressive, 2 columns", "baseline1"]
-    assert "HealthGathering-v1 -> HealthGatheringSupreme-v1" in summary["table"]
+    assert "HealthGathering-v1 -> HealthGatheringSupreme-v1" in (run_dir / "table.md").read_text()
