@@ -41,6 +41,9 @@ then the overrides), validate it, run it, and print where the run directory is.
   key=value           any config key, dotted for nested ones: train.lr=5e-4 model.widths=[32,32]
   debug=true          show the traceback of an error instead of one line
   quiet=true          print only the result table and the run directory
+  distributed.coordinator_address=HOST:PORT distributed.num_processes=N distributed.process_id=I
+                      join a multi-host run (or set JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES,
+                      JAX_PROCESS_ID); each process steps its own envs and writes its own run dir
 
 Examples:
   pnn-jax run experiment=pnn_digits preset=smoke
@@ -71,13 +74,37 @@ def _truthy(value: str | None, key: str) -> bool:
     raise ConfigError(f"{key}={value!r} is not allowed: true or false")
 
 
+DISTRIBUTED_KEYS = (
+    "distributed.coordinator_address",
+    "distributed.num_processes",
+    "distributed.process_id",
+)
+
+
+def _join_distributed(own: dict[str, str]) -> None:
+    """Join a multi-host run (``distributed.*`` keys, else JAX_COORDINATOR_ADDRESS /
+    JAX_NUM_PROCESSES / JAX_PROCESS_ID) before anything starts JAX. A single process does nothing."""
+    from pnn_jax import distributed
+
+    try:
+        cfg = distributed.DistributedConfig(
+            coordinator_address=own.get("distributed.coordinator_address", ""),
+            num_processes=int(own.get("distributed.num_processes", "0")),
+            process_id=int(own.get("distributed.process_id", "-1")),
+        )
+        distributed.initialize(cfg)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+
+
 def cmd_run(args: list[str]) -> int:
     from pnn_jax import experiments, rundir, sweep
 
     multirun = any(a in ("-m", "--multirun") for a in args)
     args = [a for a in args if a not in ("-m", "--multirun")]
-    own, overrides = _split_cli_keys(args, ("experiment", "debug", "quiet"))
+    own, overrides = _split_cli_keys(args, ("experiment", "debug", "quiet", *DISTRIBUTED_KEYS))
     quiet = _truthy(own.get("quiet"), "quiet")
+    _join_distributed(own)
     if "experiment" not in own:
         raise ConfigError(
             "experiment=<name> is required, e.g. pnn-jax run experiment=pnn_digits (pnn-jax list shows all)"

@@ -103,3 +103,13 @@ def test_vizdoom_substitute_smoke(tmp_path):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert [r["method"] for r in summary["rows"]] == ["progressive, 2 columns", "baseline1"]
     assert "HealthGathering-v1 -> HealthGatheringSupreme-v1" in (run_dir / "table.md").read_text()
+
+
+def test_bad_distributed_settings_are_one_line_errors(capsys):
+    from pnn_jax import cli
+
+    args = ["run", "experiment=pathnet_atari", "preset=smoke", "distributed.num_processes=2"]
+    assert cli.main([*args, "distributed.coordinator_address=nohost", "distributed.process_id=0"]) == 2
+    assert "coordinator_address must be host:port" in capsys.readouterr().err
+    assert cli.main([*args, "distributed.coordinator_address=127.0.0.1:1", "distributed.process_id=5"]) == 2
+    assert "process_id must be in 0..1" in capsys.readouterr().err

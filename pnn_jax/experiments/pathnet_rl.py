@@ -306,7 +306,7 @@ def _unit(cfg: Config, seq_index: int, method: str, seed: int):
             win_ret = win_eps = 0.0
             while steps < cfg.steps_per_task:
                 state, actor, m = loop(state, actor)
-                m = jax.device_get(m)
+                m = pop.to_host(m)  # this process's copy (a multi-host run spans processes)
                 for i in range(cfg.chunk):
                     steps += int(m["agent_steps"][i])
                     win_ret += float(m["episode_return_sum"][i])
