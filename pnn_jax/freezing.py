@@ -41,6 +41,15 @@ def apply_updates(params: PyTree, updates: PyTree, trainable: PyTree) -> PyTree:
     )
 
 
+def optax_step(tx, params: PyTree, opt_state, grads: PyTree, trainable: PyTree):
+    """One optax step that cannot move frozen slices: frozen gradients and frozen updates are
+    zeroed and the update is applied by select. Returns ``(params, opt_state)``."""
+    grads = zero_frozen(grads, trainable)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    updates = zero_frozen(updates, trainable)
+    return apply_updates(params, updates, trainable), opt_state
+
+
 def _leaf_bytes(path, leaf) -> bytes:
     arr = np.ascontiguousarray(np.asarray(leaf))
     header = f"{jax.tree_util.keystr(path)}|{arr.dtype.str}|{arr.shape}|".encode()

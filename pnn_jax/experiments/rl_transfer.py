@@ -279,13 +279,27 @@ def make_column(cfg: Config, obs_shape: tuple[int, ...], num_actions: int):
     return make(num_actions, frame_shape=(h, w), frames=frames)
 
 
+def make_net(cfg: Config, obs_shape: tuple[int, ...], num_actions: int, columns: int):
+    """A progressive net of ``columns`` columns with the ``model`` section's laterals."""
+    from pnn_jax.nets.progressive import ProgressiveNet
+
+    return ProgressiveNet(
+        make_column(cfg, obs_shape, num_actions),
+        columns,
+        lateral=cfg.model.lateral,
+        head_laterals=cfg.model.head_laterals,
+        adapter_width=cfg.model.adapter_width,
+        alpha_init=cfg.model.alpha_init,
+        adapter_v=cfg.model.adapter_v,
+    )
+
+
 def _unit(cfg: Config, pair_index: int, method: str, seed: int):
     def work() -> list[dict]:
         import jax
 
         from pnn_jax.envs import transforms
         from pnn_jax.envs.envpool_env import VecEnv
-        from pnn_jax.nets.progressive import ProgressiveNet
         from pnn_jax.rl.actor_critic import make_evaluate, make_loop, start
         from pnn_jax.train.optim import make_optimizer
 
@@ -300,15 +314,7 @@ def _unit(cfg: Config, pair_index: int, method: str, seed: int):
             return envs[env_id]
 
         first = env_for(parse_task(pair.target)[0])
-        net = ProgressiveNet(
-            make_column(cfg, first.obs_shape, first.num_actions),
-            plan.max_columns,
-            lateral=cfg.model.lateral,
-            head_laterals=cfg.model.head_laterals,
-            adapter_width=cfg.model.adapter_width,
-            alpha_init=cfg.model.alpha_init,
-            adapter_v=cfg.model.adapter_v,
-        )
+        net = make_net(cfg, first.obs_shape, first.num_actions, plan.max_columns)
         tx = make_optimizer(cfg.optim.optimizer, cfg.optim.lr, cfg.optim.grad_clip or None)
         key = jax.random.key(seed)
         params = net.init(key)
@@ -405,7 +411,6 @@ def _population_unit(cfg: Config):
 
         from pnn_jax.envs import transforms
         from pnn_jax.envs.envpool_env import VecEnv
-        from pnn_jax.nets.progressive import ProgressiveNet
         from pnn_jax.rl.column_population import ColumnPopulation
         from pnn_jax.rl.pools import DevicePools
         from pnn_jax.train import population as pop
@@ -420,15 +425,7 @@ def _population_unit(cfg: Config):
         seeds = [cfg.seed + s for s in range(cfg.seeds)]
         probe = env_config(cfg, env_id, cfg.seed)
         shape_env = VecEnv(dataclasses.replace(probe, num_envs=1))
-        net = ProgressiveNet(
-            make_column(cfg, shape_env.obs_shape, shape_env.num_actions),
-            2,
-            lateral=cfg.model.lateral,
-            head_laterals=cfg.model.head_laterals,
-            adapter_width=cfg.model.adapter_width,
-            alpha_init=cfg.model.alpha_init,
-            adapter_v=cfg.model.adapter_v,
-        )
+        net = make_net(cfg, shape_env.obs_shape, shape_env.num_actions, 2)
         tx = make_optimizer(cfg.optim.optimizer, cfg.optim.lr, cfg.optim.grad_clip or None)
         popn = ColumnPopulation(net, tx, ac_config(cfg), fns)
         devices = popn.mesh.devices.size

@@ -100,10 +100,7 @@ def column_policy(net: ProgressiveNet, tx) -> Policy:
     updates of frozen slices are zeroed (exact freezing)."""
 
     def apply_grads(state: TrainState, grads):
-        grads = freezing.zero_frozen(grads, state.trainable)
-        updates, opt_state = tx.update(grads, state.opt_state, state.params)
-        updates = freezing.zero_frozen(updates, state.trainable)
-        params = freezing.apply_updates(state.params, updates, state.trainable)
+        params, opt_state = freezing.optax_step(tx, state.params, state.opt_state, grads, state.trainable)
         return state.replace(params=params, opt_state=opt_state, step=state.step + 1)
 
     return Policy(

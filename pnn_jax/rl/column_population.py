@@ -79,10 +79,7 @@ class ColumnPopulation:
             return jax.tree.map(lambda v: v.reshape(-1, *v.shape[2:]), out)
 
         def update(state: TrainState, grads):
-            grads = freezing.zero_frozen(grads, state.trainable)
-            updates, opt_state = tx.update(grads, state.opt_state, state.params)
-            updates = freezing.zero_frozen(updates, state.trainable)
-            params = freezing.apply_updates(state.params, updates, state.trainable)
+            params, opt_state = freezing.optax_step(tx, state.params, state.opt_state, grads, state.trainable)
             return state.replace(params=params, opt_state=opt_state, step=state.step + 1)
 
         return Policy(

@@ -277,10 +277,7 @@ class PathNetAC:
         def apply_grads(state: State, grads):
             sh = state.shared
             trainable = net.trainable_mask(sh.params, sh.frozen, sh.task)
-            grads = freezing.zero_frozen(grads, trainable)
-            updates, opt_state = tx.update(grads, sh.opt_state, sh.params)
-            updates = freezing.zero_frozen(updates, trainable)
-            params = freezing.apply_updates(sh.params, updates, trainable)
+            params, opt_state = freezing.optax_step(tx, sh.params, sh.opt_state, grads, trainable)
             return state.replace(shared=sh.replace(params=params, opt_state=opt_state))
 
         return Policy(

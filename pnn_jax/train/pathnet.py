@@ -129,10 +129,7 @@ def population_step(
 
     grads, metrics = jax.grad(objective, has_aux=True)(state.params)
     trainable = net.trainable_mask(state.params, state.frozen, state.task)
-    grads = freezing.zero_frozen(grads, trainable)
-    updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    updates = freezing.zero_frozen(updates, trainable)
-    params = freezing.apply_updates(state.params, updates, trainable)
+    params, opt_state = freezing.optax_step(tx, state.params, state.opt_state, grads, trainable)
     return state.replace(params=params, opt_state=opt_state), metrics
 
 

@@ -86,10 +86,7 @@ def train_step(
         return loss_fn(outputs, batch)
 
     grads, metrics = jax.grad(objective, has_aux=True)(state.params)
-    grads = freezing.zero_frozen(grads, state.trainable)
-    updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    updates = freezing.zero_frozen(updates, state.trainable)
-    params = freezing.apply_updates(state.params, updates, state.trainable)
+    params, opt_state = freezing.optax_step(tx, state.params, state.opt_state, grads, state.trainable)
     new = state.replace(params=params, opt_state=opt_state, step=state.step + 1)
     return new, metrics
 
