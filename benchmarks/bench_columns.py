@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
 import statistics
-import subprocess
 import time
 from pathlib import Path
 
@@ -29,6 +26,7 @@ import numpy as np
 
 from pnn_jax.nets.columns import atari_column
 from pnn_jax.nets.progressive import ProgressiveNet
+from pnn_jax.provenance import commit, machine
 from pnn_jax.train import progressive as ptrain
 from pnn_jax.train.optim import make_optimizer
 
@@ -113,38 +111,6 @@ def append_results(text: str) -> None:
     with RESULTS.open("a") as f:
         f.write(text)
     print(f"appended to {RESULTS}")
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    dev = jax.devices()[0]
-    host = f"host {cpu}, {os.cpu_count()} cores"
-    return host if dev.platform == "cpu" else f"{dev.platform} {dev.device_kind}; {host}"
-
-
-def commit() -> str:
-    root = Path(__file__).resolve().parents[1]
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        return sha + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main() -> None:

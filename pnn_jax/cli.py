@@ -185,6 +185,35 @@ def cmd_report(args: list[str]) -> int:
     return 0
 
 
+def cmd_table(args: list[str]) -> int:
+    from pnn_jax.analysis import tables
+
+    parser = argparse.ArgumentParser(prog="pnn-jax table", add_help=False)
+    parser.add_argument("table")
+    parser.add_argument("dirs", nargs="+")
+    parser.add_argument("--out")
+    parser.add_argument("--top-k", type=int)
+    parser.add_argument("--band", type=float, default=0.0)
+    parser.add_argument("--readme")
+    try:
+        ns = parser.parse_args(args)
+    except SystemExit:
+        raise ConfigError(
+            "table takes a table name and run or sweep directories: "
+            "pnn-jax table pnn_classic_transfer runs/pnn_classic_transfer [--top-k 3] [--out DIR]"
+        ) from None
+    options = tables.Options(top_k=ns.top_k, band=ns.band)
+    markdown, out = tables.build(ns.table, ns.dirs, options, ns.out)
+    print(markdown)
+    print(f"written: {out / 'table.md'}, {out / 'table.csv'}, {out / 'figures'}/")
+    if ns.readme:
+        from pathlib import Path
+
+        tables.update_readme(Path(ns.readme), ns.table, markdown)
+        print(f"updated the '{ns.table}' block of {ns.readme}")
+    return 0
+
+
 def cmd_list(_: list[str]) -> int:
     from pnn_jax import experiments
 
@@ -195,7 +224,7 @@ def cmd_list(_: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "resume": cmd_resume, "list": cmd_list, "report": cmd_report}
+COMMANDS = {"run": cmd_run, "resume": cmd_resume, "list": cmd_list, "report": cmd_report, "table": cmd_table}
 
 
 EXAMPLES = """\
@@ -207,6 +236,7 @@ examples:
   pnn-jax run -m experiment=pnn_digits seed=0,1 hydra/launcher=submitit_slurm      # on SLURM
   pnn-jax resume runs/pnn_digits/2026-11-21_17-18-55_d9d274
   pnn-jax report runs/pnn_digits/sweeps/2026-11-21_18-30-00_ab12cd
+  pnn-jax table pnn_classic_transfer runs/pnn_classic_transfer    # the paper's table, ours beside it
 
 `pnn-jax <command> --help` explains each command.
 """
@@ -233,6 +263,27 @@ figures/report.png and .pdf into the folder.
 
 Example: pnn-jax report runs/pnn_digits/sweeps/2026-11-21_18-30-00_ab12cd
 """,
+    "table": """\
+usage: pnn-jax table <table> <run or sweep dir> [<dir> ...] [--out DIR] [--top-k K] [--band PCT]
+                     [--readme README.md]
+
+Build a paper's table from finished runs: every run of the table's experiment(s) at or below the
+folders is pooled, our numbers are computed (pnn_jax.analysis) and shown beside the published ones
+(experiments/<name>/paper.yaml) with the difference. Writes table.md, table.csv (long form) and
+figures (transfer-matrix heat maps, AFS bars, APS vs AFS, reuse histograms) to --out (default:
+<first dir>/tables/<table>).
+
+Tables: pnn_classic_transfer, pnn_pong_soup, pnn_atari, pnn_labyrinth_vizdoom (Table 1's column,
+matrix, positive/negative counts, AFS/APS), pnn_table1 (over the three domains), pathnet_binary_mnist,
+pathnet_cifar_svhn, thesis_first_path, pathnet_atari, pathnet_lunarlander_curriculum.
+
+  --top-k K     the PNN paper's protocol: per pair and method, the mean of the K best jobs
+                (the paper: top 3 of 25 hyperparameter settings); default: mean over jobs
+  --band PCT    positive / negative transfer counts leave 100 +- PCT % neutral (default 0)
+  --readme F    also replace the <!-- table:<table> --> ... <!-- /table:<table> --> block of F
+
+Example: pnn-jax table pnn_pong_soup runs/pnn_pong_soup/sweeps/2026-11-22_10-00-00 --top-k 3
+""",
 }
 
 
@@ -240,10 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pnn-jax",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Progressive Neural Networks and PathNet in JAX: run, resume and list experiments.",
+        description="Progressive Neural Networks and PathNet in JAX: run, resume, list, tabulate experiments.",
         epilog=EXAMPLES,
     )
-    parser.add_argument("command", choices=list(COMMANDS), help="run | resume | list | report")
+    parser.add_argument("command", choices=list(COMMANDS), help="run | resume | list | report | table")
     return parser
 
 

@@ -166,3 +166,89 @@ def curves(
     axes[0][0].set_ylabel(ylabel)
     fig.tight_layout()
     return save(fig, base)
+
+
+def transfer_heatmaps(
+    matrices: dict[str, Sequence[Sequence[float]]],
+    sources: Sequence[str],
+    targets: Sequence[str],
+    base: Path,
+    *,
+    clip: float = 200.0,
+) -> list[Path]:
+    """One heat map per method of a ``[source, target]`` transfer matrix in %, colour-clipped at
+    ``clip`` (the paper's Pong Soup figure); cells print the unclipped value, NaN cells are blank."""
+    import numpy as np
+
+    n = max(1, len(matrices))
+    fig, axes = plt.subplots(
+        1, n, figsize=(1.0 + 0.7 * len(targets) * n + 1.0, 0.55 * len(sources) + 1.6), squeeze=False
+    )
+    image = None
+    for ax, (label, m) in zip(axes[0], matrices.items(), strict=True):
+        m = np.asarray(m, float)
+        image = ax.imshow(np.minimum(m, clip), vmin=0, vmax=clip, cmap="RdYlGn", aspect="auto")
+        for (i, j), v in np.ndenumerate(m):
+            if v == v:
+                ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=7)
+        ax.set_xticks(range(len(targets)), targets, rotation=45, ha="right", fontsize=7)
+        ax.set_yticks(range(len(sources)), sources, fontsize=7)
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("target")
+    axes[0][0].set_ylabel("source")
+    if image is not None:
+        fig.colorbar(image, ax=axes[0].tolist(), label=f"transfer % (clipped at {clip:.0f})")
+    return save(fig, base)
+
+
+def column_shares(
+    panels: dict[str, dict[str, Sequence[float]]], base: Path, *, title: str = "", ylabel: str = "AFS"
+) -> list[Path]:
+    """Stacked bars, one panel per run group (e.g. a pair), one bar per layer, one colour per column:
+    the paper's AFS figures (PNN figures 5 and 7). ``panels[name][layer] = [share per column]``."""
+    import numpy as np
+
+    n = max(1, len(panels))
+    fig, axes = plt.subplots(1, n, figsize=(2.4 * n + 0.6, 2.8), squeeze=False, sharey=True)
+    for ax, (name, layers) in zip(axes[0], panels.items(), strict=True):
+        labels = list(layers)
+        shares = [np.nan_to_num(np.asarray(layers[k], float)) for k in labels]
+        columns = max((len(s) for s in shares), default=0)
+        bottom = np.zeros(len(labels))
+        for c in range(columns):
+            vals = np.array([s[c] if c < len(s) else 0.0 for s in shares])
+            ax.bar(range(len(labels)), vals, bottom=bottom, label=f"column {c + 1}", color=f"C{c}")
+            bottom += vals
+        ax.set_xticks(range(len(labels)), labels, fontsize=7, rotation=30)
+        ax.set_title(name, fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel(ylabel)
+    axes[0][-1].legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return save(fig, base)
+
+
+def scatter_xy(
+    series: dict[str, tuple[Sequence[float], Sequence[float]]],
+    base: Path,
+    *,
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+    diagonal: bool = False,
+) -> list[Path]:
+    """Points per series (e.g. APS against AFS per layer and column), optionally with ``y = x``."""
+    fig, ax = plt.subplots(figsize=(3.8, 3.4))
+    for i, (label, (x, y)) in enumerate(series.items()):
+        ax.scatter(x, y, s=14, color=f"C{i}", label=label)
+    if diagonal:
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    if series:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save(fig, base)

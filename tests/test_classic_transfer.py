@@ -14,7 +14,7 @@ from pnn_jax import (
     experiments,
 )
 from pnn_jax import config as cfglib
-from pnn_jax.experiments.pnn_classic_transfer import curve_points
+from pnn_jax.analysis.transfer import learning_curve as curve_points
 
 
 def test_curve_points_are_window_means_of_finished_episodes():

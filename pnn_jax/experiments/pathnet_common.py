@@ -13,6 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+from pnn_jax.analysis.pathnet import (  # noqa: F401  (the studies read them as pc.<name>)
+    expected_random_reuse,
+    mean_training,
+    module_sets,
+    random_reuse,
+    reuse_per_layer,
+)
 from pnn_jax.config import ConfigError, check, check_choice
 from pnn_jax.experiments.units import fmt_ms, mean_std  # noqa: F401 (re-exported for the PathNet studies)
 
@@ -305,47 +312,3 @@ def split_keys(seed: int, first: int, count: int, streams: int):
     reps = jax.vmap(lambda r: jax.random.fold_in(base, r))(np.arange(first, first + count))
     parts = jax.vmap(lambda k: jax.random.split(k, streams))(reps)  # [count, streams]
     return [parts[:, i] for i in range(streams)]
-
-
-# ------------------------------------------------------------------------------------------------
-# Analysis (host side, NumPy)
-
-
-def module_sets(path: np.ndarray) -> list[set[int]]:
-    """The distinct modules of each layer of ``path [L, N]``."""
-    return [set(np.asarray(row).tolist()) for row in path]
-
-
-def reuse_per_layer(path_old: np.ndarray, path_new: np.ndarray) -> list[int]:
-    """Modules of ``path_new`` that ``path_old`` uses in the same layer, per layer (PAPERS.md 3.1)."""
-    return [len(a & b) for a, b in zip(module_sets(path_old), module_sets(path_new), strict=True)]
-
-
-def random_reuse(
-    path_old: np.ndarray, path_new: np.ndarray, num_modules: int, draws: int, rng: np.random.Generator
-) -> np.ndarray:
-    """The random-selection baseline (PAPERS.md 3.1): ``[draws, L]`` overlaps with ``path_old`` of
-    as many distinct random modules per layer as ``path_new`` has."""
-    out = np.zeros((draws, len(path_new)), np.int64)
-    for layer, (old, new) in enumerate(zip(module_sets(path_old), module_sets(path_new), strict=True)):
-        member = np.zeros(num_modules, bool)
-        member[list(old)] = True
-        picks = np.argsort(rng.random((draws, num_modules)), axis=1)[:, : len(new)]
-        out[:, layer] = member[picks].sum(axis=1)
-    return out
-
-
-def expected_random_reuse(path_old: np.ndarray, path_new: np.ndarray, num_modules: int) -> float:
-    """The exact mean of :func:`random_reuse`: sum over layers of ``n_old * n_new / M``."""
-    return float(
-        sum(
-            len(a) * len(b) / num_modules
-            for a, b in zip(module_sets(path_old), module_sets(path_new), strict=True)
-        )
-    )
-
-
-def mean_training(counters: np.ndarray, path: np.ndarray) -> float:
-    """Mean training counter (sessions) over the distinct modules of ``path``."""
-    values = [counters[layer, m] for layer, s in enumerate(module_sets(path)) for m in s]
-    return float(np.mean(values))

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pnn_jax.analysis import pathnet as pathnet_analysis
+from pnn_jax.analysis import speedup
 from pnn_jax.config import ConfigError, check, check_choice
 from pnn_jax.experiments import units as unitlib
 from pnn_jax.experiments.rl_transfer import EnvSection, OptimSection, RLSection
@@ -227,33 +229,6 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
     return summarize(cfg, run_dir, records, seconds, quiet, resume)
 
 
-def steps_to(curve_steps: list[int], curve: list[float], threshold: float, budget: int) -> tuple[int, bool]:
-    """Agent steps at which ``curve`` first reaches ``threshold``, or ``budget`` (not reached)."""
-    for s, v in zip(curve_steps, curve, strict=True):
-        if v >= threshold:
-            return int(s), True
-    return int(budget), False
-
-
-def reuse(
-    path: np.ndarray, earlier: list[np.ndarray], num_modules: int, key
-) -> tuple[list[int], list[float]]:
-    """Per layer: modules of ``path`` ``[L, N]`` in earlier locked paths, and the same count for as
-    many random distinct modules per layer (mean of 1,000 draws)."""
-    rng = np.random.default_rng(key)
-    locked = [set().union(*[set(p[layer].tolist()) for p in earlier]) for layer in range(path.shape[0])]
-    observed, baseline = [], []
-    for layer, row in enumerate(path):
-        mods = set(row.tolist())
-        observed.append(len(mods & locked[layer]))
-        draws = [
-            len(set(rng.choice(num_modules, len(mods), replace=False).tolist()) & locked[layer])
-            for _ in range(1000)
-        ]
-        baseline.append(float(np.mean(draws)))
-    return observed, baseline
-
-
 def _unit(cfg: Config, seq_index: int, method: str, seed: int):
     def work() -> list[dict]:
         import jax
@@ -276,7 +251,7 @@ def _unit(cfg: Config, seq_index: int, method: str, seed: int):
         key = jax.random.key(seed)
         stages, locked = [], []
         state = initial = None
-        for t, task in enumerate(tasks):
+        for task in tasks:
             env_id, _ = parse_task(task)
             if env_id not in env_cache:
                 ecfg = EnvConfig(env_id, seed=seed, **dataclasses.asdict(cfg.env))
@@ -317,7 +292,8 @@ def _unit(cfg: Config, seq_index: int, method: str, seed: int):
                         mean_curve.append(win_ret / win_eps if win_eps else float("nan"))
                         win_ret = win_eps = 0.0
             best = pop.to_host(state.shared.best_path)
-            observed, baseline = reuse(best, locked, cfg.model.num_modules, seed + 7 * t)
+            observed = pathnet_analysis.reuse_of_locked(best, locked)
+            baseline = pathnet_analysis.expected_reuse_of_locked(best, locked, cfg.model.num_modules)
             stages.append(
                 {
                     "task": task,
@@ -338,7 +314,7 @@ def _unit(cfg: Config, seq_index: int, method: str, seed: int):
             if method == "pathnet":
                 locked.append(best)
         target = stages[-1]
-        reached_at, reached = steps_to(
+        reached_at, reached = speedup.time_to_criterion(
             target["curve_steps"], target["curve"], cfg.threshold, target["agent_steps"]
         )
         return [
@@ -348,7 +324,7 @@ def _unit(cfg: Config, seq_index: int, method: str, seed: int):
                 "method": method,
                 "seed": seed,
                 "stages": stages,
-                "target_steps": reached_at,
+                "target_steps": int(reached_at),
                 "target_reached": reached,
                 "earlier_steps": int(sum(s["agent_steps"] for s in stages[:-1])),
                 "target_auc": float(np.mean(target["curve"])) if target["curve"] else float("nan"),

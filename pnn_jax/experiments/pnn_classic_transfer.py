@@ -10,10 +10,10 @@ published numbers exist for this setting (no paper.yaml).
 
 from __future__ import annotations
 
-from pnn_jax.experiments.rl_transfer import Config, curve_points, run, validate
+from pnn_jax.experiments.rl_transfer import Config, run, validate
 
 NAME = "pnn_classic_transfer"
 SUMMARY = "PNN transfer on CartPole with transformed observations: progressive vs baselines 1-4, transfer %"
 PRESETS = {"smoke": "~30 s", "quick": "~1.5 min (a documented return and transfer score)", "paper": "~10 min"}
 
-__all__ = ["NAME", "PRESETS", "SUMMARY", "Config", "curve_points", "run", "validate"]
+__all__ = ["NAME", "PRESETS", "SUMMARY", "Config", "run", "validate"]

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pnn_jax.analysis.transfer import learning_curve, transfer_pct
 from pnn_jax.config import ConfigError, check, check_choice
 from pnn_jax.experiments import units as unitlib
 from pnn_jax.train import transfer
@@ -94,6 +95,26 @@ class PairSpec:
 
 
 @dataclasses.dataclass
+class AnalysisSection:
+    """Sensitivity of the trained target policy (PAPERS.md 1.7; :mod:`pnn_jax.analysis.sensitivity`),
+    for the methods with more than one column at the target (progressive nets, baseline 4)."""
+
+    afs: bool = True
+    """Average Fisher sensitivity per hidden layer and column."""
+    states: int = 1024
+    """States (and sampled actions) of the trained target policy the Fisher is averaged over."""
+    aps_episodes: int = 0
+    """Average perturbation sensitivity: greedy episodes per noise level (the paper: 10); 0 = off."""
+    aps_grid: list[float] = dataclasses.field(
+        default_factory=lambda: [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0]
+    )
+    """Noise variances (x each feature's activation variance) searched for the one that halves the score."""
+
+
+SENSITIVITY_METHODS = ("progressive", "baseline4")
+
+
+@dataclasses.dataclass
 class Config:
     experiment: str = ""
     preset: str = "quick"
@@ -126,6 +147,7 @@ class Config:
     model: ModelSection = dataclasses.field(default_factory=ModelSection)
     rl: RLSection = dataclasses.field(default_factory=RLSection)
     optim: OptimSection = dataclasses.field(default_factory=OptimSection)
+    analysis: AnalysisSection = dataclasses.field(default_factory=AnalysisSection)
 
 
 def parse_task(task: str) -> tuple[str, str]:
@@ -212,6 +234,20 @@ def validate(cfg: Config) -> None:
         cfg.methods,
         "must include baseline1 (the transfer score's reference)",
     )
+    check(cfg.analysis.states >= 1, "analysis.states", cfg.analysis.states, "must be at least 1")
+    check(
+        cfg.analysis.aps_episodes >= 0,
+        "analysis.aps_episodes",
+        cfg.analysis.aps_episodes,
+        "must be >= 0 (0 = off)",
+    )
+    grid = cfg.analysis.aps_grid
+    check(
+        len(grid) >= 2 and all(v > 0 for v in grid) and list(grid) == sorted(grid),
+        "analysis.aps_grid",
+        grid,
+        "needs 2+ positive, increasing noise variances",
+    )
     for key in ("seeds", "iterations", "chunk", "window", "eval_episodes"):
         check(getattr(cfg, key) >= 1, key, getattr(cfg, key), "must be at least 1")
     check(cfg.env.num_envs >= 1, "env.num_envs", cfg.env.num_envs, "must be at least 1")
@@ -220,21 +256,6 @@ def validate(cfg: Config) -> None:
     check_choice("optim.optimizer", cfg.optim.optimizer, OPTIMIZERS)
     check(cfg.optim.lr > 0, "optim.lr", cfg.optim.lr, "must be positive")
     check(cfg.optim.grad_clip >= 0, "optim.grad_clip", cfg.optim.grad_clip, "must be >= 0 (0 = off)")
-
-
-def curve_points(steps: np.ndarray, episodes: np.ndarray, returns: np.ndarray, window: int) -> list[float]:
-    """The paper's learning-curve points: per window of ``window`` agent steps, the mean return of
-    the episodes finished in it (PAPERS.md 1.3). Inputs are per iteration; a window without a
-    finished episode repeats the previous point (0 before the first)."""
-    cum = np.cumsum(steps)
-    group = (cum - 1) // window
-    points, last = [], 0.0
-    for g in range(int(group[-1]) + 1 if len(group) else 0):
-        sel = group == g
-        n = episodes[sel].sum()
-        last = float(returns[sel].sum() / n) if n else last
-        points.append(last)
-    return points
 
 
 def pair_label(pair: PairSpec) -> str:
@@ -352,7 +373,7 @@ def _unit(cfg: Config, pair_index: int, method: str, seed: int):
                 rets.append(m["episode_return_sum"][:take])
                 done += take
             params = state.params
-            pts = curve_points(np.concatenate(steps), np.concatenate(eps), np.concatenate(rets), cfg.window)
+            pts = learning_curve(np.concatenate(steps), np.concatenate(eps), np.concatenate(rets), cfg.window)
             stages.append(
                 {
                     "task": stage.task,
@@ -374,10 +395,23 @@ def _unit(cfg: Config, pair_index: int, method: str, seed: int):
         key, k_eval = jax.random.split(key)
         _, ev = evaluate(params, plan.column_for("target"), start(target_env, k_eval))
         target = stages[-1]
+        key, k_sens = jax.random.split(key)
+        sensitivity = _sensitivity(
+            cfg,
+            method,
+            net,
+            params,
+            plan.column_for("target"),
+            target_env,
+            transforms.observation_transform(name, target_env.cfg.is_atari, seed),
+            k_sens,
+        )
         return [
             {
                 "pair": pair_index,
                 "pair_label": pair_label(pair),
+                "sources": list(pair.sources),
+                "target": pair.target,
                 "method": method,
                 "seed": seed,
                 "columns": plan.max_columns,
@@ -387,6 +421,7 @@ def _unit(cfg: Config, pair_index: int, method: str, seed: int):
                 "final": float(np.mean(target["curve"][-3:])),
                 "eval_return": float(ev["return"]),
                 "seconds": time.perf_counter() - t0,
+                **sensitivity,
             }
         ]
 
@@ -452,7 +487,7 @@ def _population_unit(cfg: Config):
                 rets.append(m["return_sum"][:take])
                 done += take
             steps, eps, rets = (np.concatenate(a)[:, :n] for a in (steps, eps, rets))
-            curves = [curve_points(steps[:, i], eps[:, i], rets[:, i], cfg.window) for i in range(n)]
+            curves = [learning_curve(steps[:, i], eps[:, i], rets[:, i], cfg.window) for i in range(n)]
             return members, pools, curves, steps.sum(0)
 
         key = jax.random.key(cfg.seed)
@@ -485,6 +520,7 @@ def _population_unit(cfg: Config):
         evaluate = popn.make_evaluate(pools, cfg.eval_episodes)
         key, k = jax.random.split(key)
         evals = np.asarray(pop.to_host(evaluate(members, pools.start(k))))
+        trained_params = pop.to_host(members.state.params) if cfg.analysis.afs else None
         seconds = time.perf_counter() - t0
         records = []
         for i, (p, m, s) in enumerate(members_spec):
@@ -510,6 +546,8 @@ def _population_unit(cfg: Config):
                 {
                     "pair": p,
                     "pair_label": pair_label(pair),
+                    "sources": list(pair.sources),
+                    "target": pair.target,
                     "method": m,
                     "seed": s,
                     "columns": plan.max_columns,
@@ -521,19 +559,49 @@ def _population_unit(cfg: Config):
                     "seconds": seconds / len(members_spec),
                 }
             )
+            if cfg.analysis.afs and m in SENSITIVITY_METHODS:  # one member at a time, after training
+                key, k = jax.random.split(key)
+                member_params = jax.tree.map(lambda a, i=i: jnp.asarray(a[i]), trained_params)
+                target_env = VecEnv(env_config(cfg, env_id, s))
+                fn = fns[variants[i]]
+                records[-1].update(_sensitivity(cfg, m, net, member_params, 1, target_env, fn, k))
         return records
 
     return work
 
 
+def _sensitivity(cfg: Config, method: str, net, params, column: int, env, transform, key) -> dict:
+    """AFS (and APS) of the trained target column for :data:`SENSITIVITY_METHODS` (else ``{}``)."""
+    if not cfg.analysis.afs or method not in SENSITIVITY_METHODS:
+        return {}
+    from pnn_jax.analysis.sensitivity import policy_sensitivity
+
+    out = policy_sensitivity(
+        net,
+        params,
+        column,
+        env,
+        key,
+        transform=transform,
+        states=cfg.analysis.states,
+        aps_episodes=cfg.analysis.aps_episodes,
+        grid=cfg.analysis.aps_grid,
+        score_offset=cfg.score_offset,
+    )
+    if "aps_sigma2" in out:  # JSON has no infinity: never halved -> None
+        out["aps_sigma2"] = [[None if v == float("inf") else v for v in row] for row in out["aps_sigma2"]]
+    return out
+
+
 def transfer_scores(records: list[dict]) -> dict[tuple[int, str], list[float]]:
-    """``{(pair, method): [AUC / baseline-1 AUC in % per seed]}``."""
+    """``{(pair, method): [AUC / baseline-1 AUC in % per seed]}`` (seeds whose baseline-1 AUC is not
+    positive are left out; :func:`pnn_jax.analysis.transfer.transfer_pct`)."""
     base = {(r["pair"], r["seed"]): r["auc"] for r in records if r["method"] == "baseline1"}
     out: dict[tuple[int, str], list[float]] = {}
     for r in records:
-        b = base.get((r["pair"], r["seed"]))
-        if b is not None and b > 0:  # undefined against a zero or negative baseline AUC
-            out.setdefault((r["pair"], r["method"]), []).append(100 * r["auc"] / b)
+        score = transfer_pct(r["auc"], base.get((r["pair"], r["seed"]), float("nan")))
+        if score == score:
+            out.setdefault((r["pair"], r["method"]), []).append(score)
     return out
 
 

@@ -117,11 +117,12 @@ def finish(
     notes: list[str] = (),
     **extra: Any,
 ) -> dict:
-    """Write ``summary.json`` (experiment, preset, rows, table, wall time, figures, ``extra``, and
-    ``records_sha256``, the digest of ``runs.jsonl``) and ``table.md``; print the table (appending
-    to ``run.log``). Returns the summary as written."""
+    """Write ``summary.json`` (experiment, preset, rows, table, wall time, figures, ``extra``,
+    ``records_sha256``, the digest of ``runs.jsonl``, and ``provenance``: commit and machine) and
+    ``table.md``; print the table (appending to ``run.log``). Returns the summary as written."""
     import hashlib
 
+    from pnn_jax import provenance
     from pnn_jax.rundir import LOG_FILE, write_summary
 
     records = (run_dir / RUNS_FILE).read_bytes() if (run_dir / RUNS_FILE).exists() else b""
@@ -136,6 +137,7 @@ def finish(
             "resumed": resumed,
             "figures": [str(p.relative_to(run_dir)) for p in figures],
             "records_sha256": hashlib.sha256(records).hexdigest(),  # same runs, same digest
+            "provenance": provenance.record(),  # commit, machine, jax (shown beside generated tables)
         }
     )
     write_summary(run_dir, summary)

@@ -234,9 +234,12 @@ class ProgressiveNet:
             pre = pre + laterals.apply(kind, layer, p["lateral"], sources, k, self.adapter_v)
         return jax.nn.relu(pre) if relu else pre
 
-    def _stacked_pass(self, params: Params, x: jax.Array, num_columns: int, with_heads: bool):
+    def _stacked_pass(self, params: Params, x: jax.Array, num_columns: int, with_heads: bool, perturb=None):
         """The ``num_columns`` leading columns of ``params`` at once (one vmap per layer).
 
+        ``perturb`` (optional): one array per hidden layer, broadcastable to ``[num_columns, B,
+        *shape]``, added to that layer's post-ReLU activations before any column reads them (the
+        sensitivity analyses' hook, :mod:`pnn_jax.analysis.sensitivity`).
         Returns ``(hidden, heads)``: ``hidden`` is a list ``[num_columns, B, *shape]`` per hidden
         layer; ``heads`` maps name to ``[num_columns, B, size]`` (empty if not ``with_heads``).
         """
@@ -254,6 +257,8 @@ class ProgressiveNet:
                     layer, kind, p, h, src, k
                 )
                 h_all = jax.vmap(fn)(params["hidden"][i], h_all, ks)
+            if perturb is not None:
+                h_all = h_all + perturb[i]
             hidden.append(h_all)
         heads = {}
         if with_heads:
@@ -265,23 +270,26 @@ class ProgressiveNet:
                 heads[name] = jax.vmap(fn)(params["heads"][name], h_all, ks)
         return hidden, heads
 
-    def apply_all(self, params: Params, x: jax.Array):
+    def apply_all(self, params: Params, x: jax.Array, perturb=None):
         """Every column on a batch ``x`` ``[B, *input_shape]``.
 
+        ``perturb``: optional additive perturbation of each hidden layer's activations, one array
+        per layer broadcastable to ``[K, B, *shape]`` (zeros = the plain forward pass).
         Returns ``(outputs, hidden)``: ``outputs[name]`` is ``[K, B, size]``; ``hidden`` is a list
         with one ``[K, B, *shape]`` array per hidden layer (post-ReLU activations ``h_i^(k)``).
         """
-        hidden, heads = self._stacked_pass(params, x, self.max_columns, with_heads=True)
+        hidden, heads = self._stacked_pass(params, x, self.max_columns, with_heads=True, perturb=perturb)
         return heads, hidden
 
-    def apply(self, params: Params, x: jax.Array, column, *, return_hidden: bool = False):
+    def apply(self, params: Params, x: jax.Array, column, *, return_hidden: bool = False, perturb=None):
         """Column ``column`` (the task id, explicit and traceable) on a batch ``x``.
 
         Returns ``{head name: [B, size]}``, and, if ``return_hidden``, also the list of every
         hidden activation of every column (``[K, B, *shape]`` per layer) for analysis.
+        ``perturb``: see :meth:`apply_all`.
         """
         self.check_column(column)
-        heads, hidden = self.apply_all(params, x)
+        heads, hidden = self.apply_all(params, x, perturb)
         out = {name: jnp.take(v, column, axis=0) for name, v in heads.items()}
         return (out, hidden) if return_hidden else out
 

@@ -413,17 +413,32 @@ def make_evaluate(
     ``num_episodes`` episodes have finished (or ``max_steps`` steps of the batch), inside one
     ``lax.while_loop``; returns the mean raw return and length of the finished episodes. Start from
     a fresh :func:`start` so no episode began under another policy.
+
+    ``evaluate(params, column, actor, noise)`` adds fresh Gaussian noise to the hidden activations
+    at every step, with standard deviations ``noise`` (one array per hidden layer broadcastable to
+    ``[K, B, *shape]``, e.g. :func:`pnn_jax.analysis.sensitivity.noise_scales`; traced, so every
+    noise level reuses one compilation). For APS (PAPERS.md 1.7).
     """
     obs_fn = (lambda o: preprocess(transform(o))) if transform is not None else preprocess
+    shapes = net.column.hidden_shapes()
 
-    def evaluate(params, column, actor: Actor):
+    def evaluate(params, column, actor: Actor, noise=None):
         def cond(c):
             return (c[1] < num_episodes) & (c[4] < max_steps)
 
         def body(c):
             a, count, total, length, t = c
             key, k = jax.random.split(a.key)
-            logits = net.apply(params, obs_fn(a.out.obs), column)["policy"]
+            x = obs_fn(a.out.obs)
+            perturb = None
+            if noise is not None:
+                k, k_noise = jax.random.split(k)
+                keys = jax.random.split(k_noise, len(shapes))
+                perturb = [
+                    s * jax.random.normal(kk, (net.max_columns, x.shape[0], *shape))
+                    for s, kk, shape in zip(noise, keys, shapes, strict=True)
+                ]
+            logits = net.apply(params, x, column, perturb=perturb)["policy"]
             action = jnp.argmax(logits, -1) if greedy else jax.random.categorical(k, logits)
             handle, out = env.step(a.handle, action.astype(jnp.int32))
             episodes, info = update_episodes(a.episodes, out)

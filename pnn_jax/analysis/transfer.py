@@ -1,0 +1,121 @@
+"""Learning curves and AUC transfer scores (PNN paper, PAPERS.md 1.3, 1.4, 1.6).
+
+A learning curve is one point per window of agent steps: the mean score of the episodes finished in
+that window. ``transfer = AUC(method on target) / AUC(baseline 1 on target)``, in %, where the AUC
+is the mean of the curve's points (the area under a curve of evenly spaced points, up to the
+constant step). Aggregates over pairs are the mean and the median (Table 1). Matrices are
+``[source, target]`` and are colour-clipped at 200% in the paper's figures.
+
+Everything here is NumPy on host data (records of finished runs); no JAX.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+
+import numpy as np
+
+CLIP_PCT = 200.0  # the paper's colour clip for transfer matrices (PAPERS.md 1.4)
+
+
+def learning_curve(steps, episodes, returns, window: int) -> list[float]:
+    """The paper's curve points from per-iteration counts (PAPERS.md 1.3).
+
+    ``steps``, ``episodes``, ``returns``: ``[T]`` agent steps, finished episodes and the sum of
+    their returns per iteration. Returns one point per window of ``window`` agent steps: the mean
+    return of the episodes finished in it; a window without a finished episode repeats the previous
+    point (0 before the first).
+    """
+    steps, episodes, returns = (np.asarray(a) for a in (steps, episodes, returns))
+    cum = np.cumsum(steps)
+    group = (cum - 1) // window
+    points, last = [], 0.0
+    for g in range(int(group[-1]) + 1 if len(group) else 0):
+        sel = group == g
+        n = episodes[sel].sum()
+        last = float(returns[sel].sum() / n) if n else last
+        points.append(last)
+    return points
+
+
+def auc(curve: Sequence[float], offset: float = 0.0) -> float:
+    """Area under a learning curve of evenly spaced points, per point: ``mean(curve) + offset``.
+
+    ``offset`` shifts games with negative scores (Pong: +21) so that the ratio of two AUCs is a
+    meaningful transfer score; the paper does not say how it treated them [?].
+    """
+    c = np.asarray(curve, float)
+    return float(c.mean() + offset) if c.size else float("nan")
+
+
+def transfer_pct(auc_method: float, auc_baseline1: float) -> float:
+    """``100 * AUC(method) / AUC(baseline 1)``; NaN where baseline 1's AUC is not positive."""
+    return 100.0 * auc_method / auc_baseline1 if auc_baseline1 > 0 else float("nan")
+
+
+def transfer_scores(
+    aucs: dict[tuple[Hashable, str, Hashable], float], top_k: int | None = None
+) -> dict[tuple[Hashable, str], float]:
+    """Transfer in % per (pair, method) from ``{(pair, method, job): AUC}``.
+
+    ``top_k=None``: each job (a seed, or one hyperparameter setting of a sweep) is scored against
+    baseline 1's AUC of the same pair and job, and the scores are averaged over jobs; jobs whose
+    baseline-1 AUC is not positive are left out. ``top_k=k``: the paper's protocol (PAPERS.md 1.3,
+    "25 jobs per configuration; report the mean of the top 3"): the mean AUC of the ``k`` best jobs
+    of the method over the mean AUC of the ``k`` best jobs of baseline 1.
+    """
+    by: dict[tuple[Hashable, str], dict[Hashable, float]] = {}
+    for (pair, method, job), value in aucs.items():
+        by.setdefault((pair, method), {})[job] = value
+    out = {}
+    for (pair, method), jobs in by.items():
+        base = by.get((pair, "baseline1"))
+        if not base:
+            continue
+        if top_k is None:
+            scores = [transfer_pct(v, base[j]) for j, v in jobs.items() if j in base]
+            scores = [s for s in scores if s == s]
+            if scores:
+                out[(pair, method)] = float(np.mean(scores))
+        else:
+            out[(pair, method)] = transfer_pct(top_mean(jobs.values(), top_k), top_mean(base.values(), top_k))
+    return out
+
+
+def top_mean(values, k: int) -> float:
+    """Mean of the ``k`` largest ``values`` (all of them if there are fewer)."""
+    v = np.sort(np.asarray(list(values), float))[::-1]
+    return float(v[:k].mean()) if v.size else float("nan")
+
+
+def mean_median(values) -> tuple[float, float]:
+    """Table 1's aggregate over pairs: ``(mean, median)`` (NaN, NaN for none)."""
+    v = np.asarray([x for x in values if x == x], float)
+    return (float(v.mean()), float(np.median(v))) if v.size else (float("nan"), float("nan"))
+
+
+def transfer_matrix(
+    scores: dict[tuple[str, str], float], sources: Sequence[str], targets: Sequence[str]
+) -> np.ndarray:
+    """``[len(sources), len(targets)]`` transfer % from ``{(source, target): %}`` (NaN where absent)."""
+    m = np.full((len(sources), len(targets)), np.nan)
+    for i, s in enumerate(sources):
+        for j, t in enumerate(targets):
+            m[i, j] = scores.get((s, t), np.nan)
+    return m
+
+
+def clip_for_colour(matrix: np.ndarray, clip: float = CLIP_PCT) -> np.ndarray:
+    """The matrix as the paper colours it: values above ``clip`` % shown at ``clip``."""
+    return np.minimum(np.asarray(matrix, float), clip)
+
+
+def count_transfer(scores: Sequence[float], band: float = 0.0) -> dict[str, int]:
+    """Targets with positive (> 100 + band %), negative (< 100 - band %) and neutral transfer.
+
+    The paper counts positive and negative transfer over its 12 Atari targets (PAPERS.md 1.6)
+    without stating a neutral band [?]; ``band=0`` counts every score above 100% as positive.
+    """
+    v = np.asarray([x for x in scores if x == x], float)
+    pos, neg = int((v > 100 + band).sum()), int((v < 100 - band).sum())
+    return {"positive": pos, "negative": neg, "neutral": int(v.size) - pos - neg, "of": int(v.size)}

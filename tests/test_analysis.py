@@ -1,0 +1,199 @@
+"""Reference tests of the analysis metrics (pnn_jax.analysis): NumPy references and constructed
+networks whose answer is known."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from pnn_jax.analysis import pathnet as pa
+from pnn_jax.analysis import sensitivity as sens
+from pnn_jax.analysis import speedup as sp
+from pnn_jax.analysis import transfer as tr
+from pnn_jax.nets.columns import ColumnSpec, Conv, Dense, mlp_column
+from pnn_jax.nets.progressive import ProgressiveNet
+
+# ------------------------------------------------------------------------------------------------
+# Transfer scores (PAPERS.md 1.4)
+
+
+def test_auc_is_the_mean_curve_point_plus_offset_and_transfer_is_the_ratio():
+    assert tr.auc([1.0, 2.0, 3.0]) == pytest.approx(2.0)
+    assert tr.auc([-21.0, -19.0], offset=21.0) == pytest.approx(1.0)
+    assert tr.transfer_pct(3.0, 2.0) == pytest.approx(150.0)
+    assert np.isnan(tr.transfer_pct(3.0, 0.0)) and np.isnan(tr.transfer_pct(3.0, -1.0))
+
+
+def test_transfer_scores_pair_jobs_with_their_own_baseline_or_take_the_top_k():
+    aucs = {
+        ("p", "baseline1", 0): 10.0,
+        ("p", "baseline1", 1): 20.0,
+        ("p", "baseline1", 2): 40.0,
+        ("p", "progressive", 0): 20.0,
+        ("p", "progressive", 1): 20.0,
+        ("p", "progressive", 2): 20.0,
+        ("q", "progressive", 0): 5.0,  # no baseline 1 on q: no score
+    }
+    per_job = tr.transfer_scores(aucs)
+    assert per_job[("p", "progressive")] == pytest.approx(np.mean([200, 100, 50]))
+    assert per_job[("p", "baseline1")] == pytest.approx(100.0)
+    assert ("q", "progressive") not in per_job
+    top2 = tr.transfer_scores(aucs, top_k=2)  # mean of the 2 best jobs over baseline 1's 2 best
+    assert top2[("p", "progressive")] == pytest.approx(100 * 20.0 / 30.0)
+    assert tr.top_mean([1, 5, 3, 4], 3) == pytest.approx(4.0)
+
+
+def test_matrix_clip_aggregates_and_counts():
+    m = tr.transfer_matrix({("a", "x"): 150.0, ("b", "y"): 350.0}, ["a", "b"], ["x", "y"])
+    np.testing.assert_array_equal(np.isnan(m), [[False, True], [True, False]])
+    assert tr.clip_for_colour(m)[1, 1] == 200.0 and tr.clip_for_colour(m)[0, 0] == 150.0
+    values = [50.0, 99.0, 100.0, 104.0, 180.0, float("nan")]
+    assert tr.mean_median(values) == pytest.approx((np.mean(values[:5]), 100.0))
+    assert tr.count_transfer(values) == {"positive": 2, "negative": 2, "neutral": 1, "of": 5}
+    assert tr.count_transfer(values, band=5) == {"positive": 1, "negative": 1, "neutral": 3, "of": 5}
+
+
+# ------------------------------------------------------------------------------------------------
+# Speedup (PAPERS.md 2.4)
+
+
+def test_time_to_criterion_and_both_speedup_averages():
+    assert sp.time_to_criterion([10, 20, 30], [0.1, 0.6, 0.9], 0.5, 99) == (20.0, True)
+    assert sp.time_to_criterion([10, 20], [0.1, None], 0.5, 99) == (99.0, False)
+    scratch, method = {0: 200, 1: 100}, {0: 100, 1: 100}
+    out = sp.speedup(scratch, method)
+    assert out["ratio_of_means"] == pytest.approx(150 / 100)
+    assert out["mean_of_ratios"] == pytest.approx((2.0 + 1.0) / 2)
+    assert out["runs"] == 2
+    # the paper's binary-MNIST means give its ratio of means
+    assert sp.ratio_of_means([195], [167]) == pytest.approx(1.17, abs=0.01)
+
+
+# ------------------------------------------------------------------------------------------------
+# PathNet analysis (PAPERS.md 3.1)
+
+
+def test_pathnet_reuse_capacity_and_diversity_against_brute_force():
+    old = np.array([[0, 1], [2, 2], [5, 6]])
+    new = np.array([[1, 3], [2, 4], [7, 7]])
+    assert pa.reuse_per_layer(old, new) == [1, 1, 0]
+    assert pa.reuse_of_locked(new, [old, np.array([[3, 3], [0, 0], [7, 0]])]) == [2, 1, 1]
+    assert pa.expected_reuse_of_locked(new, [old], 10) == pytest.approx([2 * 2 / 10, 2 * 1 / 10, 1 * 2 / 10])
+    np.testing.assert_allclose(pa.reuse_histogram([0, 1, 1, 5], 3), [0.25, 0.5, 0, 0.25])
+    locked = np.zeros((3, 10), bool)
+    locked[0, :3] = True
+    assert pa.capacity_used(locked) == pytest.approx(3 / 30)
+    paths = np.array([old, new, old])
+    masks = [pa.active_mask(p, 10) for p in paths]
+    brute = np.mean([(masks[i] ^ masks[j]).sum() for i in range(3) for j in range(3) if i != j])
+    assert pa.diversity(paths, 10) == pytest.approx(brute)
+    from pnn_jax.nets.pathnet import PathNet
+    from pnn_jax.train.pathnet import diversity as device_diversity
+
+    net = PathNet((3,), (Dense(4), Dense(4), Dense(4)), 10, 2, 1, 2)
+    assert float(device_diversity(net, jnp.asarray(paths))) == pytest.approx(pa.diversity(paths, 10))
+
+
+# ------------------------------------------------------------------------------------------------
+# AFS and APS (PAPERS.md 1.7)
+
+
+def _two_column_net(lateral="plain"):
+    return ProgressiveNet(mlp_column(3, [4], {"policy": 2}), 2, lateral=lateral)
+
+
+def test_fisher_matches_a_numpy_reference():
+    net = _two_column_net()
+    params = net.init(jax.random.key(0))
+    x = np.asarray(jax.random.normal(jax.random.key(1), (64, 3)))
+    actions = np.asarray(jax.random.randint(jax.random.key(2), (64,), 0, 2))
+    fisher, std = sens.layer_fisher(net, params, x, actions, column=1, batch=24)  # 24 + 24 + 16
+    p = jax.tree.map(np.asarray, params)
+    h = [np.maximum(x @ p["hidden"][0]["w"][k] + p["hidden"][0]["b"][k], 0) for k in range(2)]
+    w_own = p["heads"]["policy"]["w"][1]
+    w_lat = p["heads"]["policy"]["lateral"]["u"][1, 0]
+    logits = h[1] @ w_own + h[0] @ w_lat + p["heads"]["policy"]["b"][1]
+    probs = np.exp(logits - logits.max(1, keepdims=True))
+    probs /= probs.sum(1, keepdims=True)
+    dlogits = np.eye(2)[actions] - probs  # d log pi(a) / d logits
+    grads = [dlogits @ w_lat.T, dlogits @ w_own.T]  # d log pi / d h^(0), d h^(1)
+    for k in range(2):
+        ref = h[k].std(0) ** 2 * (grads[k] ** 2).mean(0)
+        np.testing.assert_allclose(fisher[0][k], ref, rtol=1e-4, atol=1e-7)
+        np.testing.assert_allclose(std[0][k], h[k].std(0), rtol=1e-4, atol=1e-6)
+
+
+def test_afs_is_zero_for_a_column_whose_output_ignores_the_lateral_path():
+    net = _two_column_net("adapter")
+    params = net.init(jax.random.key(0))
+    params["heads"]["policy"]["lateral"]["u"] = jnp.zeros_like(params["heads"]["policy"]["lateral"]["u"])
+    x = np.asarray(jax.random.normal(jax.random.key(1), (128, 3)))
+    actions = np.asarray(jax.random.randint(jax.random.key(2), (128,), 0, 2))
+    fisher, _ = sens.layer_fisher(net, params, x, actions, column=1)
+    out = sens.afs(fisher[0])
+    np.testing.assert_array_equal(out["per_layer"][0], 0.0)
+    assert out["share"][1] == pytest.approx(1.0)
+
+
+def test_two_identical_columns_split_the_sensitivity_evenly():
+    net = _two_column_net("plain")
+    params = net.init(jax.random.key(0))
+    hid = params["hidden"][0]
+    params["hidden"][0] = {**hid, "w": hid["w"].at[1].set(hid["w"][0]), "b": hid["b"].at[1].set(hid["b"][0])}
+    head = params["heads"]["policy"]
+    lat = head["lateral"]["u"].at[1, 0].set(head["w"][1])  # U = W: the two columns enter alike
+    params["heads"]["policy"] = {**head, "lateral": {"u": lat}}
+    x = np.asarray(jax.random.normal(jax.random.key(1), (128, 3)))
+    actions = np.asarray(jax.random.randint(jax.random.key(2), (128,), 0, 2))
+    fisher, _ = sens.layer_fisher(net, params, x, actions, column=1)
+    out = sens.afs(fisher[0])
+    np.testing.assert_allclose(out["share"], [0.5, 0.5], rtol=1e-5)
+    live = fisher[0].sum(0) > 0
+    np.testing.assert_allclose(out["per_unit"][:, live], 0.5, rtol=1e-5)
+
+
+def test_conv_fisher_is_one_value_per_feature_map_summed_over_positions():
+    spec = ColumnSpec((6, 6, 1), (Conv(2, 3, 1), Dense(3)), (("policy", 2),))
+    net = ProgressiveNet(spec, 2, lateral="plain")
+    params = net.init(jax.random.key(3))
+    x = np.asarray(jax.random.normal(jax.random.key(4), (16, 6, 6, 1)))
+    actions = np.zeros(16, np.int32)
+    fisher, std = sens.layer_fisher(net, params, x, actions, column=1)
+    assert fisher[0].shape == (2, 2) and fisher[1].shape == (2, 3)
+    # reference for the conv layer: per-state gradients by autodiff, then std^2 * sum over positions
+    shape = net.column.hidden_shapes()[0]
+
+    def logp(d, xb, a):
+        zero = [jnp.zeros((2, 1, *shape)).at[:, 0].set(d), jnp.zeros((2, 1, 3))]
+        logits = net.apply(params, xb[None], 1, perturb=zero)["policy"]
+        return jax.nn.log_softmax(logits)[0, a]
+
+    g = np.stack([np.asarray(jax.grad(logp)(jnp.zeros((2, *shape)), x[b], 0)) for b in range(16)])
+    _, hidden = net.apply_all(params, x)
+    h = np.asarray(hidden[0])  # [K, B, H, W, F]
+    var = h.reshape(2, -1, 2).var(1)
+    ref = var * (g**2).sum((2, 3)).mean(0)  # g: [B, K, H, W, F] -> [K, F]
+    np.testing.assert_allclose(fisher[0], ref, rtol=1e-4, atol=1e-8)
+    np.testing.assert_allclose(std[0], np.sqrt(var), rtol=1e-4)
+
+
+def test_halving_variance_interpolates_in_log_variance_and_aps_normalises_precision():
+    grid = [0.01, 0.1, 1.0, 10.0]
+    assert sens.halving_variance(grid, [100, 90, 60, 40], 100) == pytest.approx(10 ** (0 + 10 / 20))
+    assert sens.halving_variance(grid, [40, 30, 20, 10], 100) == pytest.approx(0.01)  # upper bound
+    assert sens.halving_variance(grid, [99, 98, 97, 96], 100) == float("inf")
+    np.testing.assert_allclose(sens.aps([1.0, 3.0]), [0.75, 0.25])
+    np.testing.assert_allclose(sens.aps([1.0, float("inf")]), [1.0, 0.0])
+    assert np.isnan(sens.aps([float("inf")] * 2)).all()
+
+
+def test_noise_scales_touch_only_the_chosen_layer_and_column():
+    spec = ColumnSpec((6, 6, 1), (Conv(2, 3, 1), Dense(3)), (("policy", 2),))
+    net = ProgressiveNet(spec, 2)
+    stds = [np.array([[1.0, 2.0], [3.0, 4.0]]), np.ones((2, 3))]
+    scales = sens.noise_scales(net, stds, 0, 1, 0.5)
+    assert scales[0].shape == (2, 1, 1, 1, 2) and scales[1].shape == (2, 1, 3)
+    np.testing.assert_allclose(scales[0][1].ravel(), [1.5, 2.0])
+    assert not scales[0][0].any() and not scales[1].any()
