@@ -291,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pnn-jax",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Progressive Neural Networks and PathNet in JAX: run, resume, list, tabulate experiments.",
+        description="PNN and PathNet in JAX: run, resume, list and tabulate experiments.",
         epilog=EXAMPLES,
     )
     parser.add_argument("command", choices=list(COMMANDS), help="run | resume | list | report | table")
