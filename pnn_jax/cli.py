@@ -185,23 +185,32 @@ def cmd_report(args: list[str]) -> int:
     return 0
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one-line :class:`ConfigError` s (no usage dump)."""
+
+    def __init__(self, prog: str, hint: str):
+        super().__init__(prog=prog, add_help=False)
+        self.hint = hint
+
+    def error(self, message: str):
+        raise ConfigError(f"{message}; {self.hint}")
+
+
 def cmd_table(args: list[str]) -> int:
     from pnn_jax.analysis import tables
 
-    parser = argparse.ArgumentParser(prog="pnn-jax table", add_help=False)
+    parser = _OneLineParser(
+        "pnn-jax table",
+        "table takes a table name and run or sweep directories: "
+        "pnn-jax table pnn_classic_transfer runs/pnn_classic_transfer [--top-k 3] [--out DIR]",
+    )
     parser.add_argument("table")
     parser.add_argument("dirs", nargs="+")
     parser.add_argument("--out")
     parser.add_argument("--top-k", type=int)
     parser.add_argument("--band", type=float, default=0.0)
     parser.add_argument("--readme")
-    try:
-        ns = parser.parse_args(args)
-    except SystemExit:
-        raise ConfigError(
-            "table takes a table name and run or sweep directories: "
-            "pnn-jax table pnn_classic_transfer runs/pnn_classic_transfer [--top-k 3] [--out DIR]"
-        ) from None
+    ns = parser.parse_args(args)
     options = tables.Options(top_k=ns.top_k, band=ns.band)
     markdown, out = tables.build(ns.table, ns.dirs, options, ns.out)
     print(markdown)

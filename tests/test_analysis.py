@@ -197,3 +197,81 @@ def test_noise_scales_touch_only_the_chosen_layer_and_column():
     assert scales[0].shape == (2, 1, 1, 1, 2) and scales[1].shape == (2, 1, 3)
     np.testing.assert_allclose(scales[0][1].ravel(), [1.5, 2.0])
     assert not scales[0][0].any() and not scales[1].any()
+
+
+# ------------------------------------------------------------------------------------------------
+# pnn-jax table on constructed run directories (numbers known) and its errors
+
+
+def _fake_run(path, experiment, records, preset="smoke"):
+    import json
+
+    path.mkdir(parents=True)
+    (path / "config.yaml").write_text(f"experiment: {experiment}\npreset: {preset}\n")
+    (path / "summary.json").write_text(json.dumps({"wall_time_s": 60.0, "provenance": {"commit": "abc1234"}}))
+    (path / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def _transfer_record(source, target, method, seed, auc, columns=2):
+    return {
+        "pair_label": f"{source} -> {target}",
+        "sources": [source],
+        "target": target,
+        "method": method,
+        "seed": seed,
+        "columns": columns if method in ("progressive", "baseline4") else 1,
+        "auc": auc,
+    }
+
+
+def test_pong_soup_table_numbers_from_known_aucs(tmp_path):
+    from pnn_jax.analysis import tables
+
+    recs = []
+    for seed, (b1, prog) in enumerate([(10.0, 30.0), (20.0, 20.0)]):  # per job: 300% and 100%
+        recs += [_transfer_record("Pong", "Hflip", "baseline1", seed, b1)]
+        recs += [_transfer_record("Pong", "Hflip", "progressive", seed, prog)]
+    recs += [
+        _transfer_record("Pong", "Zoom", "baseline1", 0, 10.0),
+        _transfer_record("Pong", "Zoom", "progressive", 0, 5.0),
+    ]
+    _fake_run(tmp_path / "a", "pnn_pong_soup", recs)
+    _fake_run(tmp_path / "b", "pnn_atari", [])  # another experiment's run is not pooled
+    md, _ = tables.build("pnn_pong_soup", [tmp_path])
+    # Hflip: mean of 300 and 100 = 200; Zoom: 50 -> mean 125, median 125; paper 209 / 169
+    assert "| Progressive, 2 columns | 125 | 125 | 209 | 169 | -84.0 | -44.0 | 2 |" in md
+    assert "| Pong | 200 | 50.0 |" in md  # the matrix row: source Pong, targets Hflip, Zoom
+    assert "| Progressive, 2 columns | 1 | 1 | 0 | 2 | - | - |" in md
+    assert "commit abc1234" in md and "Preset smoke; 1 run(s) (1.0 min)" in md
+    top, _ = tables.build("pnn_pong_soup", [tmp_path / "a"], tables.Options(top_k=1), out=tmp_path / "t")
+    # top 1 of 2 jobs on Hflip: 30 / 20 = 150%
+    assert "| Pong | 150 | 50.0 |" in top
+
+
+def test_table_errors_are_one_line(tmp_path, capsys):
+    from pnn_jax import cli
+
+    _fake_run(tmp_path / "r", "pnn_pong_soup", [])
+    cases = [
+        (["table", "table_9", str(tmp_path)], "unknown table 'table_9'; choose from"),
+        (["table", "pnn_atari", str(tmp_path / "missing")], "is not a directory"),
+        (["table", "pnn_atari", str(tmp_path)], "no finished run of pnn_atari under"),
+        (["table", "pnn_pong_soup", str(tmp_path), "--top-k", "0"], "--top-k must be at least 1"),
+        (["table", "pnn_pong_soup"], "table takes a table name and run or sweep directories"),
+    ]
+    for args, message in cases:
+        assert cli.main(args) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+
+
+def test_readme_block_is_replaced_between_its_markers(tmp_path):
+    from pnn_jax.analysis import tables
+    from pnn_jax.config import ConfigError
+
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n<!-- table:t -->\nold\n<!-- /table:t -->\nafter\n")
+    tables.update_readme(readme, "t", "new table\n")
+    assert readme.read_text() == "# x\n<!-- table:t -->\nnew table\n<!-- /table:t -->\nafter\n"
+    with pytest.raises(ConfigError, match="no '<!-- table:u -->'"):
+        tables.update_readme(readme, "u", "x\n")

@@ -9,6 +9,8 @@ import pytest
 
 pytest.importorskip("envpool")
 
+from table_check import build_and_check
+
 from pnn_jax import (
     cli,
     experiments,
@@ -43,6 +45,25 @@ def test_smoke_run(tmp_path):
     assert [s["env_task"] for s in prog["stages"]] == ["CartPole-v1:identity", "CartPole-v1:mirror"]
     assert len(prog["target_curve"]) >= 3 and prog["eval_return"] > 0
     assert (tmp_path / "r" / "figures" / "target_curves.png").exists()
+    # the sensitivity of the trained target policy: one layer, two columns, shares adding up to 1
+    assert len(prog["afs"]) == 1 and sum(prog["afs"][0]) == pytest.approx(1.0)
+    assert len(prog["aps_scores"][0]) == 2 and len(prog["aps_scores"][0][0]) == len(cfg.analysis.aps_grid)
+    baseline = next(r for r in records if r["method"] == "baseline1")
+    assert "afs" not in baseline  # one column: nothing to compare
+    md = build_and_check(
+        "pnn_classic_transfer",
+        [tmp_path],
+        "Table 1 column",
+        "| Progressive, 2 columns |",
+        "Transfer matrix, progressive 2 columns",
+        "| CartPole-v1:identity |",
+        "Targets with positive / negative transfer",
+        "AFS (share per column)",
+        figures=("transfer_matrix", "afs", "aps_vs_afs"),
+    )
+    assert "mean over jobs of per-job scores" in md
+    top = build_and_check("pnn_classic_transfer", [tmp_path / "r"], "mean of the top 1 jobs", top_k=1)
+    assert "| Baseline 1 (single column, target only) | 100 | 100 |" in top
 
 
 @pytest.mark.parametrize(
@@ -98,6 +119,11 @@ def test_atari_smoke_presets(name, tmp_path):
     k = len(cfg.pairs[0].sources) + 1
     assert [r["method"] for r in summary["rows"]] == [f"progressive, {k} columns", "baseline1"]
     assert "paper (mean / median)" in summary["table"] and "100% / 100%" in summary["table"]
+    build_and_check(
+        name, [tmp_path / "r"], "| Baseline 1 (single column, target only) | 100 | 100 | 100 | 100 |"
+    )
+    if name == "pnn_pong_soup":  # the paper's Table 1 over the domains given, ours beside it
+        build_and_check("pnn_table1", [tmp_path / "r"], "Pong Soup: ours", "209 / 169", figures=("table1",))
     records = [json.loads(line) for line in (tmp_path / "r" / "runs.jsonl").read_text().splitlines()]
     prog = next(r for r in records if r["method"] == "progressive")
     assert prog["columns"] == len(cfg.pairs[0].sources) + 1 and len(prog["stages"]) == prog["columns"]

@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 from fake_data import write_cifar, write_svhn
+from table_check import build_and_check
 
 from pnn_jax import cli, experiments
 from pnn_jax import config as cfglib
@@ -61,6 +62,14 @@ def test_thesis_first_path_smoke_and_exact_resume(tmp_path):
     for fig in ("a_training_vs_reuse", "b_reuse_histogram", "c_reuse_per_layer", "training_curves"):
         assert (run_dir / "figures" / f"{fig}.png").exists() and (run_dir / "figures" / f"{fig}.pdf").exists()
     assert (run_dir / "table.md").exists() and (run_dir / "metrics.jsonl").exists()
+    build_and_check(
+        "thesis_first_path",
+        [run_dir],
+        "| module reuse |",
+        "| reuse 0 / 1 / 2 / 3+ (share of runs) |",
+        "random selection",
+        figures=("reuse_histogram", "reuse_per_layer"),
+    )
     # Killed after the first unit: drop the last checkpoint and the results, resume.
     copy = tmp_path / "b"
     shutil.copytree(run_dir, copy)
@@ -79,6 +88,16 @@ def test_pathnet_binary_mnist_smoke(tmp_path):
     assert "| pathnet |" in summary["table"] and "167" in summary["table"]  # the paper's number beside ours
     records = [json.loads(line) for line in (tmp_path / "r" / "runs.jsonl").read_text().splitlines()]
     assert len(records) == len(cfg.pairs) * cfg.repetitions * 3
+    md = build_and_check(
+        "pathnet_binary_mnist",
+        [tmp_path / "r"],
+        "| pathnet |",
+        "| 167 |",  # the paper's generations beside ours
+        "| 1.18 |",
+        "mean of per-run ratios",
+        figures=("speedup_vs_overlap",),
+    )
+    assert "| scratch |" in md
 
 
 def test_pathnet_cifar_svhn_smoke_on_generated_files(tmp_path):
@@ -87,6 +106,9 @@ def test_pathnet_cifar_svhn_smoke_on_generated_files(tmp_path):
     summary = module.run(cfg, tmp_path / "r", quiet=True)
     assert (
         len(summary["rows"]) == 4 and "| svhn (cifar10) |" in summary["table"] and "35.7%" in summary["table"]
+    )
+    build_and_check(
+        "pathnet_cifar_svhn", [tmp_path / "r"], "| svhn (after cifar10) |", "| 35.7 |", figures=("accuracy",)
     )
 
 

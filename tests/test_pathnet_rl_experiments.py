@@ -10,6 +10,7 @@ import sys
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from table_check import build_and_check
 
 from pnn_jax import config as cfglib
 from pnn_jax import experiments
@@ -72,6 +73,13 @@ def test_lunarlander_curriculum_smoke(tmp_path):
     assert by["pathnet"]["earlier_steps"] == first["agent_steps"] >= cfg.steps_per_task
     assert "| reuse per layer | random reuse per layer |" in summary["table"]
     assert {row["method"] for row in summary["rows"]} == {"pathnet", "scratch"}
+    build_and_check(
+        "pathnet_lunarlander_curriculum",
+        [tmp_path / "r"],
+        "ratio of means",
+        "Module reuse of the task's path",
+        figures=("reuse_histogram",),
+    )
 
 
 def test_pathnet_atari_smoke(tmp_path):
@@ -82,6 +90,7 @@ def test_pathnet_atari_smoke(tmp_path):
     records = [json.loads(line) for line in (tmp_path / "r" / "runs.jsonl").read_text().splitlines()]
     pathnet = next(r for r in records if r["method"] == "pathnet")
     assert np.asarray(pathnet["stages"][0]["best_path"]).shape == (4, 4)
+    build_and_check("pathnet_atari", [tmp_path / "r"], "| 1.33 |")
 
 
 def test_vizdoom_substitute_smoke(tmp_path):
@@ -103,6 +112,7 @@ def test_vizdoom_substitute_smoke(tmp_path):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert [r["method"] for r in summary["rows"]] == ["progressive, 2 columns", "baseline1"]
     assert "HealthGathering-v1 -> HealthGatheringSupreme-v1" in (run_dir / "table.md").read_text()
+    build_and_check("pnn_table1", [tmp_path], "Labyrinth (ViZDoom substitute): ours", "491 / 115")
 
 
 def test_bad_distributed_settings_are_one_line_errors(capsys):

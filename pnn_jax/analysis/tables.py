@@ -106,7 +106,7 @@ def _cell(v) -> str:
     if isinstance(v, float):
         if v != v:
             return "-"
-        return f"{v:.0f}" if abs(v) >= 100 else f"{v:.1f}" if abs(v) >= 10 else f"{v:.3g}"
+        return f"{v:.0f}" if abs(v) >= 100 else f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
     return str(v)
 
 
@@ -206,6 +206,13 @@ def _diff(ours: float, paper) -> float | None:
 def _ms(values, digits: int = 1, scale: float = 1.0) -> str:
     v = np.asarray([x for x in values if x is not None and x == x], float) * scale
     return f"{v.mean():.{digits}f} ± {v.std():.{digits}f}" if v.size else "-"
+
+
+def _nanmean0(rows) -> np.ndarray:
+    """Column means over the rows that are not NaN (NaN where none is), without a warning."""
+    a = np.asarray(rows, float)
+    n = (~np.isnan(a)).sum(0)
+    return np.where(n > 0, np.nansum(a, 0) / np.maximum(n, 1), np.nan)
 
 
 def _num(v) -> float:
@@ -400,7 +407,7 @@ def _sensitivity_sections(table: Table, records: list[dict], fig_dir: Path) -> N
         for i in range(layers):
             afs = np.mean([r["afs"][i] for r in rs], axis=0)
             has_aps = all(r.get("aps") for r in rs)
-            aps = np.nanmean([[_num(v) for v in r["aps"][i]] for r in rs], axis=0) if has_aps else None
+            aps = _nanmean0([[_num(v) for v in r["aps"][i]] for r in rs]) if has_aps else None
             rows.append(
                 [
                     pair,

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pnn_jax.analysis import speedup
 from pnn_jax.config import ConfigError, check
 from pnn_jax.experiments import pathnet_common as pc
 from pnn_jax.experiments import units as unitlib
@@ -180,22 +181,19 @@ def summarize(
     published = unitlib.load_paper(NAME)
     paper, paper_speedup = published["generations_task_b"], published["speedup_ratio"]
 
-    def gens(method, pair=None):
-        return [
-            r["generations_b"]
+    def by_run(method, pair=None):
+        return {
+            (r["pair"], r["run"]): r["generations_b"]
             for r in records
             if r["method"] == method and (pair is None or r["pair"] == pair)
-        ]
+        }
+
+    def gens(method, pair=None):
+        return list(by_run(method, pair).values())
 
     def per_run_ratio(method, pair=None):
-        scratch = {(r["pair"], r["run"]): r["generations_b"] for r in records if r["method"] == "scratch"}
-        return [
-            scratch[(r["pair"], r["run"])] / r["generations_b"]
-            for r in records
-            if r["method"] == method and (pair is None or r["pair"] == pair)
-        ]
+        return speedup.per_run_ratios(by_run("scratch"), by_run(method, pair))
 
-    scratch_mean = float(np.mean(gens("scratch")))
     paper_name = {"pathnet": "pathnet", "scratch": "independent", "finetune": "finetune"}
     lines = [
         "| method | generations to threshold, task B (mean ± std) | paper "
@@ -206,8 +204,8 @@ def summarize(
     rows = []
     for m in cfg.methods:
         g = gens(m)
-        ratio = scratch_mean / float(np.mean(g))
-        per_run = float(np.mean(per_run_ratio(m)))
+        both = speedup.speedup(by_run("scratch"), by_run(m))
+        ratio, per_run = both["ratio_of_means"], both["mean_of_ratios"]
         acc = [r["test_acc_b"] for r in records if r["method"] == m]
         solved = sum(r["solved_b"] for r in records if r["method"] == m)
         p = paper.get(paper_name[m])

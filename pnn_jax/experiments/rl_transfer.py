@@ -394,6 +394,9 @@ def _unit(cfg: Config, pair_index: int, method: str, seed: int):
         )
         key, k_eval = jax.random.split(key)
         _, ev = evaluate(params, plan.column_for("target"), start(target_env, k_eval))
+        # Wait for the evaluation before anything resets this pool: a host-side reset while the
+        # dispatched (asynchronous) evaluation still steps it overflows envpool's state buffer.
+        ev = jax.device_get(ev)
         target = stages[-1]
         key, k_sens = jax.random.split(key)
         sensitivity = _sensitivity(
