@@ -284,7 +284,8 @@ figures (transfer-matrix heat maps, AFS bars, APS vs AFS, reuse histograms) to -
 
 Tables: pnn_classic_transfer, pnn_pong_soup, pnn_atari, pnn_labyrinth_vizdoom (Table 1's column,
 matrix, positive/negative counts, AFS/APS), pnn_table1 (over the three domains), pathnet_binary_mnist,
-pathnet_cifar_svhn, thesis_first_path, pathnet_atari, pathnet_lunarlander_curriculum.
+pathnet_cifar_svhn, thesis_first_path, thesis_selection_pressure, pathnet_atari,
+pathnet_lunarlander_curriculum.
 
   --top-k K     the PNN paper's protocol: per pair and method, the mean of the K best jobs
                 (the paper: top 3 of 25 hyperparameter settings); default: mean over jobs

@@ -209,7 +209,8 @@ def column_shares(
     import numpy as np
 
     n = max(1, len(panels))
-    fig, axes = plt.subplots(1, n, figsize=(2.4 * n + 0.6, 2.8), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, n, figsize=(3.0 * n + 0.6, 3.2), squeeze=False, sharey=True)
+    widest, most = axes[0][0], 0
     for ax, (name, layers) in zip(axes[0], panels.items(), strict=True):
         labels = list(layers)
         shares = [np.nan_to_num(np.asarray(layers[k], float)) for k in labels]
@@ -219,11 +220,13 @@ def column_shares(
             vals = np.array([s[c] if c < len(s) else 0.0 for s in shares])
             ax.bar(range(len(labels)), vals, bottom=bottom, label=f"column {c + 1}", color=f"C{c}")
             bottom += vals
+        if columns > most:
+            widest, most = ax, columns
         ax.set_xticks(range(len(labels)), labels, fontsize=7, rotation=30)
-        ax.set_title(name, fontsize=8)
+        ax.set_title(name.replace(" -> ", "\n-> ").replace(" + ", "\n+ "), fontsize=7)
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel(ylabel)
-    axes[0][-1].legend(fontsize=7)
+    widest.legend(fontsize=7)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return save(fig, base)

@@ -121,6 +121,13 @@ def test_thesis_selection_pressure_smoke_skips_missing_data(tmp_path):
     first = [r for r in records if r["task"] == 0]
     assert all(r["reuse"] == 0 for r in first)  # nothing is locked before the first task
     assert all(len(r["diversity_curve"]) == r["generations"] for r in records)
+    build_and_check(
+        "thesis_selection_pressure",
+        [tmp_path / "r"],
+        "| digits 3-5 |",
+        "capacity used (share of L x M locked)",
+        figures=("capacity_used",),
+    )
 
 
 @pytest.mark.parametrize(

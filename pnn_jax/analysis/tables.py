@@ -17,6 +17,7 @@ Tables (:data:`TABLES`):
 * ``pathnet_binary_mnist``: generations to solve task B and the speedup (both averages);
 * ``pathnet_cifar_svhn``: accuracies after the generation budget, from scratch and after transfer;
 * ``thesis_first_path``: the thesis summary table (S+S, P+S, random selection) and reuse histograms;
+* ``thesis_selection_pressure``: per scheme and task, reuse, capacity used and population diversity;
 * ``pathnet_atari``, ``pathnet_lunarlander_curriculum``: PathNet RL speedups and module reuse.
 """
 
@@ -748,6 +749,64 @@ def pathnet_rl_table(name: str, runs: list[Run], options: Options, fig_dir: Path
     return table
 
 
+def selection_pressure_table(name: str, runs: list[Run], options: Options, fig_dir: Path) -> Table:
+    from pnn_jax import plots
+
+    table = Table("Thesis follow-up: selection pressure over a task curriculum (capacity, reuse, diversity)")
+    records = [r for run in runs for r in run.records]
+    schemes = list(dict.fromkeys(r["scheme"] for r in records))
+    tasks = sorted({(r["task"], r["task_label"]) for r in records})
+    rows = []
+    for s in schemes:
+        for t, label in tasks:
+            rs = [r for r in records if r["scheme"] == s and r["task"] == t]
+            if not rs:
+                continue
+            rows.append(
+                [
+                    s,
+                    label,
+                    _ms([r["generations"] for r in rs]),
+                    _ms([r["test_acc"] for r in rs], 3),
+                    _ms([r["reuse"] for r in rs], 2),
+                    _ms([r["capacity_used"] for r in rs], 2),
+                    _ms([r["diversity_curve"][-1] for r in rs if r["diversity_curve"]], 1),
+                    len(rs),
+                ]
+            )
+    table.add(
+        "Per scheme and task (PAPERS.md 3.2)",
+        [
+            "scheme",
+            "task",
+            "generations",
+            "test accuracy",
+            "reuse (share of modules locked before)",
+            "capacity used (share of L x M locked)",
+            "final population diversity (modules)",
+            "runs",
+        ],
+        rows,
+    )
+    table.figures += plots.grouped_bars(
+        {
+            s: [
+                float(np.mean([r["capacity_used"] for r in records if r["scheme"] == s and r["task"] == t]))
+                for t, _ in tasks
+            ]
+            for s in schemes
+        },
+        [label for _, label in tasks],
+        fig_dir / "capacity_used",
+        title="capacity used after each task",
+        ylabel="share of modules locked",
+    )
+    table.notes.append(
+        "A follow-up the thesis proposes (PAPERS.md 3.2); there are no published numbers to compare."
+    )
+    return table
+
+
 Builder = Callable[[str, list[Run], Options, Path], Table]
 TABLES: dict[str, tuple[tuple[str, ...], Builder]] = {
     **{e: ((e,), rl_transfer_table) for e in RL_TRANSFER},
@@ -756,4 +815,5 @@ TABLES: dict[str, tuple[tuple[str, ...], Builder]] = {
     "pathnet_cifar_svhn": (("pathnet_cifar_svhn",), cifar_svhn_table),
     "thesis_first_path": (("thesis_first_path",), thesis_table),
     **{e: ((e,), pathnet_rl_table) for e in PATHNET_RL},
+    "thesis_selection_pressure": (("thesis_selection_pressure",), selection_pressure_table),
 }
