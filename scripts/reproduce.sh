@@ -27,7 +27,8 @@ case "$preset" in smoke|quick|paper) ;; *) echo "error: preset must be smoke, qu
 
 case "$table" in
   pnn_table1) experiments=(pnn_pong_soup pnn_atari pnn_labyrinth_vizdoom) ;;
-  pnn_classic_transfer|pnn_pong_soup|pnn_atari|pnn_labyrinth_vizdoom|pathnet_binary_mnist|pathnet_cifar_svhn|thesis_first_path|pathnet_atari|pathnet_lunarlander_curriculum)
+  pnn_classic_transfer|pnn_pong_soup|pnn_atari|pnn_labyrinth_vizdoom|pathnet_binary_mnist|pathnet_cifar_svhn|\
+  thesis_first_path|thesis_selection_pressure|pathnet_atari|pathnet_lunarlander_curriculum)
     experiments=("$table") ;;
   *) echo "error: unknown table '$table'; scripts/reproduce_all.sh lists the tables" >&2; exit 2 ;;
 esac

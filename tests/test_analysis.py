@@ -275,3 +275,33 @@ def test_readme_block_is_replaced_between_its_markers(tmp_path):
     assert readme.read_text() == "# x\n<!-- table:t -->\nnew table\n<!-- /table:t -->\nafter\n"
     with pytest.raises(ConfigError, match="no '<!-- table:u -->'"):
         tables.update_readme(readme, "u", "x\n")
+
+
+def test_reproduce_scripts_run_a_table_and_list_every_table(tmp_path):
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from pnn_jax.analysis.tables import TABLES
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "OUT": str(tmp_path)}
+    done = subprocess.run(
+        ["scripts/reproduce.sh", "thesis_first_path", "smoke"],
+        cwd=root,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "tables" / "thesis_first_path" / "table.md").exists()
+    assert "| module reuse |" in done.stdout
+    listing = subprocess.run(
+        ["scripts/reproduce_all.sh"], cwd=root, capture_output=True, text=True, check=True
+    )
+    for name in TABLES:
+        assert f"\n{name} " in listing.stdout, name
+    bad = subprocess.run(["scripts/reproduce.sh", "table_9"], cwd=root, capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown table 'table_9'" in bad.stderr
