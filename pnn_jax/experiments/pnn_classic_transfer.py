@@ -14,6 +14,6 @@ from pnn_jax.experiments.rl_transfer import Config, run, validate
 
 NAME = "pnn_classic_transfer"
 SUMMARY = "PNN transfer on CartPole with transformed observations: progressive vs baselines 1-4, transfer %"
-PRESETS = {"smoke": "~30 s", "quick": "~1.5 min (a documented return and transfer score)", "paper": "~10 min"}
+PRESETS = {"smoke": "~30 s", "quick": "~4 min (transfer, AFS and APS; README Results)", "paper": "~25 min"}
 
 __all__ = ["NAME", "PRESETS", "SUMMARY", "Config", "run", "validate"]
