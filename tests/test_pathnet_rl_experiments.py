@@ -77,7 +77,7 @@ def test_lunarlander_curriculum_smoke(tmp_path):
         "pathnet_lunarlander_curriculum",
         [tmp_path / "r"],
         "ratio of means",
-        "Module reuse of the task's path",
+        "capacity used after the task",
         figures=("reuse_histogram",),
     )
 

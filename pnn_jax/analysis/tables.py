@@ -678,12 +678,20 @@ def thesis_table(name: str, runs: list[Run], options: Options, fig_dir: Path) ->
     return table
 
 
+def _locked_share(record: dict, task: int, num_modules: int) -> float:
+    """Share of the ``L x M`` modules locked once tasks ``0..task`` of a PathNet record are done."""
+    paths = [np.asarray(s["best_path"]) for s in record["stages"][: task + 1]]
+    locked = np.any([pa.active_mask(p, num_modules) for p in paths], axis=0)
+    return pa.capacity_used(locked)
+
+
 def pathnet_rl_table(name: str, runs: list[Run], options: Options, fig_dir: Path) -> Table:
     from pnn_jax import plots
 
     table = Table(f"{name}: PathNet in RL, speedup over learning from scratch and module reuse")
     paper = _paper(name).get("speedup", {})
     records = [dict(r, job=(i, r["seed"])) for i, run in enumerate(runs) for r in run.records]
+    modules = [int(run.config.get("model", {}).get("num_modules", 0)) for run in runs]
     rows, reuse_rows = [], []
     for seq in sorted({r["sequence_label"] for r in records}):
         rs = [r for r in records if r["sequence_label"] == seq]
@@ -705,18 +713,25 @@ def pathnet_rl_table(name: str, runs: list[Run], options: Options, fig_dir: Path
             )
         pathnet = [r for r in rs if r["method"] == "pathnet"]
         for t, task in enumerate(seq.split(" -> ")):
-            if pathnet and t > 0:
-                reuse_rows.append(
-                    [
-                        f"{seq}: {task}",
-                        _ms([r["stages"][t]["reuse"] for r in pathnet], 2),
-                        _ms([r["stages"][t]["random_reuse"] for r in pathnet], 2),
-                        " / ".join(
-                            f"{v:.2f}"
-                            for v in np.mean([r["stages"][t]["reuse_per_layer"] for r in pathnet], axis=0)
-                        ),
-                    ]
-                )
+            if not pathnet:
+                continue
+            stages = [r["stages"][t] for r in pathnet]
+            locked = [_locked_share(r, t, modules[r["job"][0]]) for r in pathnet]
+            reuse_rows.append(
+                [
+                    f"{seq}: {task}",
+                    _ms([s["reuse"] for s in stages], 2),
+                    _ms([s["random_reuse"] for s in stages], 2),
+                    " / ".join(f"{v:.2f}" for v in np.mean([s["reuse_per_layer"] for s in stages], axis=0)),
+                    _ms(
+                        [
+                            pa.mean_training(np.asarray(s["counters"]), np.asarray(s["best_path"]))
+                            for s in stages
+                        ]
+                    ),
+                    _ms(locked, 2),
+                ]
+            )
     table.add(
         "Speedup = agent steps to criterion from scratch / of the method (PAPERS.md 2.4)",
         ["sequence", "method", "ratio of means", "mean of per-run ratios", "paper", "Δ", "reached criterion"],
@@ -724,8 +739,15 @@ def pathnet_rl_table(name: str, runs: list[Run], options: Options, fig_dir: Path
     )
     if reuse_rows:
         table.add(
-            "Module reuse of the task's path (modules in earlier locked paths)",
-            ["task", "reuse", "random selection", "per layer"],
+            "Per task: reuse of earlier locked modules by the task's path, its training, capacity used",
+            [
+                "task",
+                "reuse",
+                "random selection",
+                "reuse per layer",
+                "mean training counter of the path's modules",
+                "capacity used after the task (share of L x M locked)",
+            ],
             reuse_rows,
         )
         reuse = [r["stages"][-1]["reuse"] for r in records if r["method"] == "pathnet"]
