@@ -693,7 +693,8 @@ def pathnet_rl_table(name: str, runs: list[Run], options: Options, fig_dir: Path
     records = [dict(r, job=(i, r["seed"])) for i, run in enumerate(runs) for r in run.records]
     modules = [int(run.config.get("model", {}).get("num_modules", 0)) for run in runs]
     rows, reuse_rows = [], []
-    for seq in sorted({r["sequence_label"] for r in records}):
+    sequences = sorted({r["sequence_label"] for r in records})
+    for seq in sequences:
         rs = [r for r in records if r["sequence_label"] == seq]
         scratch = {r["job"]: r["target_steps"] for r in rs if r["method"] == "scratch"}
         for m in [m for m in ("pathnet", "finetune") if any(r["method"] == m for r in rs)]:
@@ -719,7 +720,7 @@ def pathnet_rl_table(name: str, runs: list[Run], options: Options, fig_dir: Path
             locked = [_locked_share(r, t, modules[r["job"][0]]) for r in pathnet]
             reuse_rows.append(
                 [
-                    f"{seq}: {task}",
+                    task if len(sequences) == 1 else f"{seq}: {task}",
                     _ms([s["reuse"] for s in stages], 2),
                     _ms([s["random_reuse"] for s in stages], 2),
                     " / ".join(f"{v:.2f}" for v in np.mean([s["reuse_per_layer"] for s in stages], axis=0)),
