@@ -121,3 +121,40 @@ def test_bad_env_config():
         check_env_config(EnvConfig(interface="tpu"))
     with pytest.raises(ValueError, match="num_envs must be at least 1"):
         check_env_config(EnvConfig(num_envs=0))
+
+
+RESET_UNDER_A_RUNNING_ROLLOUT = """
+import jax
+from pnn_jax.analysis.sensitivity import make_collect
+from pnn_jax.envs.envpool_env import EnvConfig, VecEnv
+from pnn_jax.nets.columns import mlp_column
+from pnn_jax.nets.progressive import ProgressiveNet
+from pnn_jax.rl.actor_critic import start
+
+env = VecEnv(EnvConfig("CartPole-v1", num_envs=16, seed=0))
+net = ProgressiveNet(mlp_column(4, [32], {"policy": 2, "value": 1}), 2)
+params = net.init(jax.random.key(0))
+collect = make_collect(net, env, 3000)
+jax.block_until_ready(collect(params, 1, start(env, jax.random.key(0))))  # compiled
+for i in range(10):
+    out = collect(params, 1, start(env, jax.random.key(i)))  # dispatched, not awaited
+    env.reset()
+print("survived")
+"""
+
+
+def test_reset_waits_for_a_rollout_still_stepping_the_pool():
+    """A host reset while an asynchronously dispatched rollout still steps the same pool aborted
+    the process ("StateBuffer out of storage"); ``VecEnv.reset`` now waits (in a subprocess, since
+    the failure is an abort)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", RESET_UNDER_A_RUNNING_ROLLOUT],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0 and "survived" in done.stdout, done.stderr[-2000:]

@@ -147,6 +147,15 @@ class EnvOutput:
         return self.terminated | self.truncated
 
 
+def env_shapes(cfg: EnvConfig) -> tuple[tuple[int, ...], int]:
+    """``(observation shape, number of actions)`` of ``cfg``'s envs from envpool's spec, without
+    making a pool (no env threads, no ViZDoom processes)."""
+    import envpool
+
+    spec = envpool.make_spec(cfg.env_id, **cfg.envpool_kwargs())
+    return tuple(spec.observation_space.shape), int(spec.action_space.n)
+
+
 class VecEnv:
     """``num_envs`` envpool environments. ``reset()`` (host) returns ``(handle, EnvOutput)``;
     ``step(handle, actions)`` works inside ``jit``."""
@@ -166,6 +175,15 @@ class VecEnv:
             self._handle, _, _, self._xla_step = self._env.xla()
 
     def reset(self) -> tuple[jax.Array, EnvOutput]:
+        """Reset every env (host side): ``(handle, first EnvOutput)``.
+
+        JAX dispatches compiled calls asynchronously, so a rollout or evaluation that steps this
+        pool may still be running when Python gets here; resetting the pool under it overflows
+        envpool's state buffer (an abort). So the reset first waits for every computation whose
+        outputs are still alive (cheap: a reset happens once per stage or evaluation).
+        """
+        jax.block_until_ready(jax.live_arrays())
+        jax.effects_barrier()  # host-interface steps are ordered io_callbacks
         obs, _ = self._env.reset()
         b = self.cfg.num_envs
         out = EnvOutput(

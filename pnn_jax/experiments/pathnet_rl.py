@@ -116,9 +116,8 @@ def task_functions(task: str, seed: int):
 
 
 def validate(cfg: Config) -> None:
-    import envpool
 
-    from pnn_jax.envs.envpool_env import EnvConfig, check_env_config
+    from pnn_jax.envs.envpool_env import EnvConfig, check_env_config, env_shapes
     from pnn_jax.rl.actor_critic import ACConfig
     from pnn_jax.train.optim import OPTIMIZERS
 
@@ -143,9 +142,9 @@ def validate(cfg: Config) -> None:
                 task_functions(task, cfg.seed)
             except ValueError as e:
                 raise ConfigError(f"sequences[{i}]: {e}") from None
-            spec = envpool.make_spec(env_id, **ecfg.envpool_kwargs())
-            shapes.add((tuple(spec.observation_space.shape), int(spec.action_space.n)))
-            vector = len(spec.observation_space.shape) == 1
+            obs_shape, num_actions = env_shapes(ecfg)
+            shapes.add((obs_shape, num_actions))
+            vector = len(obs_shape) == 1
             check(
                 vector == (cfg.model.network == "mlp"),
                 "model.network",
@@ -233,7 +232,7 @@ def _unit(cfg: Config, seq_index: int, method: str, seed: int):
     def work() -> list[dict]:
         import jax
 
-        from pnn_jax.envs.envpool_env import EnvConfig
+        from pnn_jax.envs.envpool_env import EnvConfig, env_shapes
         from pnn_jax.rl.actor_critic import ACConfig
         from pnn_jax.rl.pathnet_ac import PathNetAC
         from pnn_jax.train import population as pop
@@ -256,10 +255,7 @@ def _unit(cfg: Config, seq_index: int, method: str, seed: int):
             if env_id not in env_cache:
                 ecfg = EnvConfig(env_id, seed=seed, **dataclasses.asdict(cfg.env))
                 if trainer is None:
-                    from pnn_jax.envs.envpool_env import VecEnv
-
-                    probe = VecEnv(dataclasses.replace(ecfg, num_envs=1))
-                    net = make_net(cfg, probe.obs_shape, probe.num_actions, len(seq))
+                    net = make_net(cfg, *env_shapes(ecfg), len(seq))
                     obs_fn, _ = task_functions(task, seed)
                     trainer = PathNetAC(net, tx, ac, evo, obs_fn=obs_fn)
                 env_cache[env_id] = trainer.make_envs(ecfg)

@@ -172,10 +172,9 @@ def ac_config(cfg: Config):
 
 def validate(cfg: Config) -> None:
     """One-line :class:`ConfigError` for any bad value, before anything compiles."""
-    import envpool
 
     from pnn_jax.envs import transforms
-    from pnn_jax.envs.envpool_env import check_env_config
+    from pnn_jax.envs.envpool_env import check_env_config, env_shapes
     from pnn_jax.train.optim import OPTIMIZERS
 
     try:
@@ -195,9 +194,9 @@ def validate(cfg: Config) -> None:
                 transforms.observation_transform(name, ecfg.is_atari)
             except ValueError as e:
                 raise ConfigError(f"pairs[{i}]: {e}") from None
-            spec = envpool.make_spec(env_id, **ecfg.envpool_kwargs())
-            shapes.add((tuple(spec.observation_space.shape), int(spec.action_space.n)))
-            vector = len(spec.observation_space.shape) == 1
+            obs_shape, num_actions = env_shapes(ecfg)
+            shapes.add((obs_shape, num_actions))
+            vector = len(obs_shape) == 1
             check(
                 vector == (cfg.model.network == "mlp"),
                 "model.network",
@@ -394,9 +393,6 @@ def _unit(cfg: Config, pair_index: int, method: str, seed: int):
         )
         key, k_eval = jax.random.split(key)
         _, ev = evaluate(params, plan.column_for("target"), start(target_env, k_eval))
-        # Wait for the evaluation before anything resets this pool: a host-side reset while the
-        # dispatched (asynchronous) evaluation still steps it overflows envpool's state buffer.
-        ev = jax.device_get(ev)
         target = stages[-1]
         key, k_sens = jax.random.split(key)
         sensitivity = _sensitivity(
@@ -448,7 +444,7 @@ def _population_unit(cfg: Config):
         import jax.numpy as jnp
 
         from pnn_jax.envs import transforms
-        from pnn_jax.envs.envpool_env import VecEnv
+        from pnn_jax.envs.envpool_env import VecEnv, env_shapes
         from pnn_jax.rl.column_population import ColumnPopulation
         from pnn_jax.rl.pools import DevicePools
         from pnn_jax.train import population as pop
@@ -462,8 +458,7 @@ def _population_unit(cfg: Config):
         fns = [transforms.observation_transform(n, is_atari, cfg.seed) for n in names]
         seeds = [cfg.seed + s for s in range(cfg.seeds)]
         probe = env_config(cfg, env_id, cfg.seed)
-        shape_env = VecEnv(dataclasses.replace(probe, num_envs=1))
-        net = make_net(cfg, shape_env.obs_shape, shape_env.num_actions, 2)
+        net = make_net(cfg, *env_shapes(probe), 2)
         tx = make_optimizer(cfg.optim.optimizer, cfg.optim.lr, cfg.optim.grad_clip or None)
         popn = ColumnPopulation(net, tx, ac_config(cfg), fns)
         devices = popn.mesh.devices.size
@@ -483,7 +478,7 @@ def _population_unit(cfg: Config):
             done = 0
             while done < cfg.iterations:
                 members, actor, m = loop(members, actor)
-                m = pop.to_host(m) if devices > 1 else jax.device_get(m)
+                m = pop.to_host(m)
                 take = min(cfg.chunk, cfg.iterations - done)
                 steps.append(m["steps"][:take])
                 eps.append(m["episodes"][:take])

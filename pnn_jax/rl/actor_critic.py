@@ -393,11 +393,8 @@ class _Dispatch:
 
 
 def start(env: VecEnv, key: jax.Array) -> Actor:
-    """Reset the envs (host) and build the first :class:`Actor`.
-
-    Block on the outputs of any compiled call that steps ``env`` before this (e.g.
-    ``jax.device_get``): JAX dispatches asynchronously, and a host-side reset while a rollout is
-    still stepping the same envpool pool overflows envpool's state buffer (an abort)."""
+    """Reset the envs (host; waits for in-flight work, :meth:`VecEnv.reset`) and build the first
+    :class:`Actor`."""
     handle, out = env.reset()
     return Actor(handle, out, Episodes.zeros(env.cfg.num_envs), key)
 

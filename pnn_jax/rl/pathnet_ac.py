@@ -159,8 +159,7 @@ class PathNetAC:
                 f"use a multiple of {self.devices} (each device runs the same number of paths)"
             )
         self.local = evo.population // self.devices  # paths per device
-        self.offset = pop.local_device_offset(self.mesh)
-        self.local_devices = sum(d.process_index == jax.process_index() for d in self.mesh.devices.flat)
+        self.mine = pop.local_slice(self.mesh, self.local)  # this process's paths
         self.gene_prob = (
             evo.mutation_prob if evo.mutation_prob is not None else 1.0 / (net.num_layers * net.max_active)
         )
@@ -210,8 +209,7 @@ class PathNetAC:
         )
 
     def _place(self, shared: Shared, members: Members) -> State:
-        first = self.offset * self.local
-        mine = jax.tree.map(lambda a: a[first : first + self.local * self.local_devices], members)
+        mine = jax.tree.map(lambda a: a[self.mine], members)
         return State(pop.put_replicated(shared, self.mesh), pop.put_members(mine, self.mesh))
 
     def next_task(self, state: State, key: jax.Array, mode: str, initial_params: dict) -> State:

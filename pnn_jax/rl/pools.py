@@ -38,11 +38,11 @@ class DevicePools:
         self.per_device = members // devices  # members per device
         self.envs_per_member = envs_per_member
         self.offset = pop.local_device_offset(mesh)  # this process's first device in the mesh
-        local = sum(d.process_index == jax.process_index() for d in mesh.devices.flat)
+        self.local = pop.local_slice(mesh, self.per_device)  # this process's members
         n = self.per_device * envs_per_member
         self.envs = [
             VecEnv(dataclasses.replace(env_cfg, num_envs=n, seed=env_cfg.seed + (self.offset + d) * n))
-            for d in range(local)
+            for d in range(pop.local_device_count(mesh))
         ]
         self.obs_shape = self.envs[0].obs_shape
         self.num_actions = self.envs[0].num_actions
@@ -53,8 +53,7 @@ class DevicePools:
         outs = [env.reset() for env in self.envs]
         handles = np.stack([np.asarray(h) for h, _ in outs])
         out = jax.tree.map(lambda *a: np.concatenate([np.asarray(x) for x in a]), *[o for _, o in outs])
-        first = self.offset * self.per_device
-        keys = jax.random.split(key, self.members)[first : first + self.per_device * len(self.envs)]
+        keys = jax.random.split(key, self.members)[self.local]
         episodes = Episodes.zeros(len(self.envs) * self.envs[0].cfg.num_envs)
         return pop.put_members(Actor(handles, out, episodes, keys), self.mesh)
 

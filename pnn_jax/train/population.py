@@ -129,6 +129,18 @@ def local_device_offset(mesh: Mesh) -> int:
     return mine[0]
 
 
+def local_device_count(mesh: Mesh) -> int:
+    """How many of ``mesh``'s devices belong to this process."""
+    return sum(d.process_index == jax.process_index() for d in mesh.devices.flat)
+
+
+def local_slice(mesh: Mesh, per_device: int) -> slice:
+    """The members this process holds, ``per_device`` per device: a slice of the population axis
+    (one process: all of it). Its devices must be contiguous (:func:`local_device_offset`)."""
+    first = local_device_offset(mesh) * per_device
+    return slice(first, first + per_device * local_device_count(mesh))
+
+
 def put_members(tree, mesh: Mesh):
     """Global arrays split over ``mesh`` along the leading axis, from this process's slice
     (``[P_local, ...]``; one process: the whole population)."""
