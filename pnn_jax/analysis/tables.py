@@ -238,6 +238,11 @@ def method_key(record: dict) -> str:
     return record["method"]
 
 
+def short_label(key: str) -> str:
+    """``Baseline 2`` / ``Progressive, 2 columns`` (without the explanation)."""
+    return method_label(key).split(" (")[0]
+
+
 def method_label(key: str) -> str:
     if key.startswith("progressive_"):
         return f"Progressive, {key.split('_')[1]} columns"
@@ -279,8 +284,9 @@ def pnn_scores(runs: list[Run], options: Options) -> tuple[dict, dict, list[str]
     return scores, per_job, methods
 
 
-def _table1_rows(name: str, runs: list[Run], options: Options) -> tuple[list[list], dict]:
-    scores, _, methods = pnn_scores(runs, options)
+def _table1_rows(name: str, scores: dict, methods: list[str]) -> tuple[list[list], dict]:
+    """Table 1's rows for one domain (ours, paper, difference) and ``{method: (mean, median,
+    paper mean, paper median)}`` from :func:`pnn_scores`' scores."""
     paper = _paper(name).get("transfer_pct", {})
     rows, summary = [], {}
     for m in methods:
@@ -307,15 +313,16 @@ def rl_transfer_table(name: str, runs: list[Run], options: Options, fig_dir: Pat
     from pnn_jax import plots
 
     table = Table(f"{name}: transfer (AUC of the target curve / baseline 1's, %)")
-    rows, _ = _table1_rows(name, runs, options)
+    scores, per_job, methods = pnn_scores(runs, options)
+    rows, _ = _table1_rows(name, scores, methods)
     agg = f"mean of the top {options.top_k} jobs" if options.top_k else "mean over jobs of per-job scores"
     table.add(
         f"Table 1 column (PAPERS.md 1.6): transfer % over pairs ({agg})",
         ["method", "mean", "median", "paper mean", "paper median", "Δ mean", "Δ median", "pairs"],
         rows,
     )
-    scores, per_job, methods = pnn_scores(runs, options)
     records = [r for run in runs for r in run.records]
+    target_of = {r["pair_label"]: _target(r) for r in records}
     two_col = {r["pair_label"]: (_sources(r)[0], _target(r)) for r in records if len(_sources(r)) == 1}
     sources = sorted({s for s, _ in two_col.values()})
     targets = sorted({t for _, t in two_col.values()})
@@ -325,7 +332,7 @@ def rl_transfer_table(name: str, runs: list[Run], options: Options, fig_dir: Pat
             continue
         cells = {two_col[p]: v for (p, k), v in scores.items() if k == m and p in two_col}
         if cells:
-            matrices[method_label(m).split(" (")[0]] = tr.transfer_matrix(cells, sources, targets)
+            matrices[short_label(m)] = tr.transfer_matrix(cells, sources, targets)
     if "Progressive, 2 columns" in matrices and len(targets) > 0:
         m = matrices["Progressive, 2 columns"]
         table.add(
@@ -343,7 +350,7 @@ def rl_transfer_table(name: str, runs: list[Run], options: Options, fig_dir: Pat
         by_target: dict[str, list[float]] = {}
         for (p, k), v in scores.items():
             if k == m:
-                by_target.setdefault(_target(next(r for r in records if r["pair_label"] == p)), []).append(v)
+                by_target.setdefault(target_of[p], []).append(v)
         c = tr.count_transfer([float(np.mean(v)) for v in by_target.values()], options.band)
         pkey = "progressive" if m.startswith("progressive") else m
         pos = (paper.get("targets_with_positive_transfer") or {}).get(pkey)
@@ -373,7 +380,7 @@ def rl_transfer_table(name: str, runs: list[Run], options: Options, fig_dir: Pat
                 pair_rows.append(
                     [
                         p,
-                        method_label(m).split(" (")[0],
+                        short_label(m),
                         scores[(p, m)],
                         _ms(per_job.get((p, m), []), 0),
                         _ms(aucs),
@@ -400,7 +407,7 @@ def _sensitivity_sections(table: Table, records: list[dict], fig_dir: Path) -> N
         return
     groups: dict[tuple[str, str], list[dict]] = {}
     for r in with_afs:
-        groups.setdefault((r["pair_label"], method_label(method_key(r)).split(" (")[0]), []).append(r)
+        groups.setdefault((r["pair_label"], short_label(method_key(r))), []).append(r)
     rows, panels, aps_points = [], {}, {}
     for (pair, method), rs in groups.items():
         layers = len(rs[0]["afs"])
@@ -448,7 +455,10 @@ def pnn_table1(name: str, runs: list[Run], options: Options, fig_dir: Path) -> T
 
     table = Table("PNN Table 1: transfer % (mean / median over pairs)")
     domains = [e for e in TABLE1_DOMAINS if any(r.experiment == e for r in runs)]
-    per_domain = {e: _table1_rows(e, [r for r in runs if r.experiment == e], options)[1] for e in domains}
+    per_domain = {}
+    for e in domains:
+        scores, _, methods = pnn_scores([r for r in runs if r.experiment == e], options)
+        per_domain[e] = _table1_rows(e, scores, methods)[1]
     methods = sorted(
         {m for d in per_domain.values() for m in d}, key=lambda k: (k.startswith("progressive"), k)
     )
@@ -458,7 +468,7 @@ def pnn_table1(name: str, runs: list[Run], options: Options, fig_dir: Path) -> T
         header += [f"{label}: ours", "paper", "Δ mean"]
     rows = []
     for m in methods:
-        row = [method_label(m).split(" (")[0]]
+        row = [short_label(m)]
         for e in domains:
             mean, median, pm, pmed = per_domain[e].get(m, (float("nan"),) * 2 + (None, None))
             ours = f"{mean:.0f} / {median:.0f}" if mean == mean else "-"
@@ -468,7 +478,7 @@ def pnn_table1(name: str, runs: list[Run], options: Options, fig_dir: Path) -> T
     table.add("Transfer % (ours vs the paper's Table 1, PAPERS.md 1.6)", header, rows)
     table.figures += plots.grouped_bars(
         {TABLE1_DOMAINS[e]: [per_domain[e].get(m, (np.nan,))[0] for m in methods] for e in domains},
-        [method_label(m).split(" (")[0].replace("Progressive, ", "PNN ") for m in methods],
+        [short_label(m).replace("Progressive, ", "PNN ") for m in methods],
         fig_dir / "table1",
         title="mean transfer % (ours)",
         ylabel="%",
