@@ -12,6 +12,7 @@ from table_check import build_and_check
 
 from pnn_jax import cli, experiments
 from pnn_jax import config as cfglib
+from pnn_jax.analysis import pathnet as pa
 from pnn_jax.experiments import pathnet_common as pc
 
 
@@ -28,13 +29,13 @@ def smoke(name, tmp_path, *overrides):
 def test_reuse_analysis_by_hand():
     old = np.array([[0, 1, 1], [2, 3, 4], [5, 5, 5]])
     new = np.array([[1, 1, 1], [4, 3, 9], [6, 6, 7]])
-    assert pc.reuse_per_layer(old, new) == [1, 2, 0]
-    assert pc.expected_random_reuse(old, new, 10) == pytest.approx(2 * 1 / 10 + 3 * 3 / 10 + 1 * 2 / 10)
-    draws = pc.random_reuse(old, new, 10, 20000, np.random.default_rng(0))
+    assert pa.reuse_per_layer(old, new) == [1, 2, 0]
+    assert pa.expected_random_reuse(old, new, 10) == pytest.approx(2 * 1 / 10 + 3 * 3 / 10 + 1 * 2 / 10)
+    draws = pa.random_reuse(old, new, 10, 20000, np.random.default_rng(0))
     assert draws.shape == (20000, 3) and draws[:, 0].max() <= 1 and draws[:, 2].max() <= 1
-    assert draws.sum(axis=1).mean() == pytest.approx(pc.expected_random_reuse(old, new, 10), abs=0.03)
+    assert draws.sum(axis=1).mean() == pytest.approx(pa.expected_random_reuse(old, new, 10), abs=0.03)
     counters = np.arange(30).reshape(3, 10)
-    assert pc.mean_training(counters, old) == pytest.approx(np.mean([0, 1, 12, 13, 14, 25]))
+    assert pa.mean_training(counters, old) == pytest.approx(np.mean([0, 1, 12, 13, 14, 25]))
 
 
 def test_thesis_first_path_smoke_and_exact_resume(tmp_path):
@@ -48,7 +49,7 @@ def test_thesis_first_path_smoke_and_exact_resume(tmp_path):
         assert (
             ss["reuse"]
             == sum(ss["reuse_per_layer"])
-            == sum(pc.reuse_per_layer(np.array(ss["path1"]), np.array(ss["path2"])))
+            == sum(pa.reuse_per_layer(np.array(ss["path1"]), np.array(ss["path2"])))
         )
         assert len(ss["curve1"]) == ss["generations1"] and len(ss["curve2"]) == ss["generations2"]
         assert ss["training1"] >= 1 and 0 <= ss["test_acc2"] <= 1

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pnn_jax.analysis import pathnet as pa
 from pnn_jax.analysis import speedup
 from pnn_jax.config import ConfigError, check
 from pnn_jax.experiments import pathnet_common as pc
@@ -165,7 +166,7 @@ def _unit(cfg: Config, engine: pc.Engine, da, db, pair: int):
                         generations_a=int(a["g"][i]),
                         test_acc_a=float(a["acc"][i]),
                         path_a=a["path"][i],
-                        overlap=int(sum(pc.reuse_per_layer(a["path"][i], h["path"][i]))),
+                        overlap=int(sum(pa.reuse_per_layer(a["path"][i], h["path"][i]))),
                     )
                 records.append(rec)
         return records

@@ -13,13 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-from pnn_jax.analysis.pathnet import (  # noqa: F401  (the studies read them as pc.<name>)
-    expected_random_reuse,
-    mean_training,
-    module_sets,
-    random_reuse,
-    reuse_per_layer,
-)
 from pnn_jax.config import ConfigError, check, check_choice
 from pnn_jax.experiments.units import fmt_ms, mean_std  # noqa: F401 (re-exported for the PathNet studies)
 

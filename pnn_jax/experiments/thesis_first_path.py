@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pnn_jax.analysis import pathnet as pa
 from pnn_jax.config import check
 from pnn_jax.experiments import pathnet_common as pc
 from pnn_jax.experiments import units as unitlib
@@ -178,8 +179,8 @@ def _unit(cfg: Config, engine: pc.Engine, d1, d2, first: int, count: int):
                 pre = "ss_" if ss else "ps_"
                 p2 = h[pre + "path2"][i]
                 g2 = int(h[pre + "g2"][i])
-                per_layer = pc.reuse_per_layer(p1, p2)
-                rand = pc.random_reuse(p1, p2, cfg.pathnet.modules, cfg.random_draws, rng)
+                per_layer = pa.reuse_per_layer(p1, p2)
+                rand = pa.random_reuse(p1, p2, cfg.pathnet.modules, cfg.random_draws, rng)
                 total = rand.sum(axis=1)
                 out.append(
                     {
@@ -193,12 +194,12 @@ def _unit(cfg: Config, engine: pc.Engine, d1, d2, first: int, count: int):
                         "solved2": bool(h[pre + "solved2"][i]),
                         "test_acc1": float(h["acc1"][i] if ss else h["ps_acc1"][i]),
                         "test_acc2": float(h[pre + "acc2"][i]),
-                        "training1": pc.mean_training(h["c1"][i] if ss else h["ps_c1"][i], p1),
-                        "training2": pc.mean_training(h[pre + "c2"][i], p2),
+                        "training1": pa.mean_training(h["c1"][i] if ss else h["ps_c1"][i], p1),
+                        "training2": pa.mean_training(h[pre + "c2"][i], p2),
                         "reuse": int(sum(per_layer)),
                         "reuse_per_layer": per_layer,
                         "random_reuse_mean": float(total.mean()),
-                        "random_reuse_expected": pc.expected_random_reuse(p1, p2, cfg.pathnet.modules),
+                        "random_reuse_expected": pa.expected_random_reuse(p1, p2, cfg.pathnet.modules),
                         "random_reuse_counts": np.bincount(total, minlength=p1.size + 1),
                         "random_reuse_layer_mean": rand.mean(axis=0),
                         "curve1": (h["curve1"][i] if ss else h["pick_curve"][i])[:g1],

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pnn_jax.analysis import pathnet as pa
 from pnn_jax.config import ConfigError, check
 from pnn_jax.experiments import pathnet_common as pc
 from pnn_jax.experiments import units as unitlib
@@ -204,9 +205,7 @@ def _unit(cfg: Config, engine: pc.Engine, data, labels, index: int, spec: Scheme
             )
             for i in range(r):
                 g = int(h["g"][i])
-                used = np.zeros_like(h["frozen"][i])
-                for layer, mods in enumerate(pc.module_sets(h["path"][i])):
-                    used[layer, list(mods)] = True
+                used = pa.active_mask(h["path"][i], h["frozen"][i].shape[1])
                 out.append(
                     {
                         "scheme": spec.name,
@@ -219,7 +218,7 @@ def _unit(cfg: Config, engine: pc.Engine, data, labels, index: int, spec: Scheme
                         "test_acc": float(h["acc"][i]),
                         "path": h["path"][i],
                         "reuse": float((used & h["frozen"][i]).sum() / used.sum()),
-                        "capacity_used": float((h["frozen"][i] | used).mean()),
+                        "capacity_used": pa.capacity_used(h["frozen"][i] | used),
                         "diversity_curve": h["div"][i][:g],
                         "reuse_curve": h["reuse"][i][:g],
                         "fitness_curve": h["curve"][i][:g],
