@@ -257,6 +257,24 @@ def validate(cfg: Config) -> None:
     check(cfg.optim.grad_clip >= 0, "optim.grad_clip", cfg.optim.grad_clip, "must be >= 0 (0 = off)")
 
 
+def run_chunks(loop, state, actor, cfg: Config, keys: tuple[str, ...]):
+    """Call the compiled ``loop`` (``cfg.chunk`` iterations per call) until ``cfg.iterations``
+    iterations are done; returns ``(state, actor, {key: per-iteration metric})`` read to the host
+    once per call (the last chunk's extra iterations are dropped from the metrics)."""
+    from pnn_jax.train import population as pop
+
+    out: dict[str, list] = {k: [] for k in keys}
+    done = 0
+    while done < cfg.iterations:
+        state, actor, m = loop(state, actor)
+        m = pop.to_host(m)
+        take = min(cfg.chunk, cfg.iterations - done)
+        for k in keys:
+            out[k].append(m[k][:take])
+        done += take
+    return state, actor, {k: np.concatenate(v) for k, v in out.items()}
+
+
 def pair_label(pair: PairSpec) -> str:
     return " + ".join(pair.sources) + " -> " + pair.target
 
@@ -360,19 +378,10 @@ def _unit(cfg: Config, pair_index: int, method: str, seed: int):
                 )
             key, k_stage, k_actor = jax.random.split(key, 3)
             state = transfer.stage_state(net, params, tx, stage, k_stage)
-            actor = start(env, k_actor)
-            steps, eps, rets = [], [], []
-            done = 0
-            while done < cfg.iterations:
-                state, actor, m = loops[task](state, actor)
-                m = jax.device_get(m)
-                take = min(cfg.chunk, cfg.iterations - done)
-                steps.append(m["agent_steps"][:take])
-                eps.append(m["episodes"][:take])
-                rets.append(m["episode_return_sum"][:take])
-                done += take
+            keys = ("agent_steps", "episodes", "episode_return_sum")
+            state, _, m = run_chunks(loops[task], state, start(env, k_actor), cfg, keys)
             params = state.params
-            pts = learning_curve(np.concatenate(steps), np.concatenate(eps), np.concatenate(rets), cfg.window)
+            pts = learning_curve(*(m[k] for k in keys), cfg.window)
             stages.append(
                 {
                     "task": stage.task,
@@ -380,7 +389,7 @@ def _unit(cfg: Config, pair_index: int, method: str, seed: int):
                     "column": stage.column,
                     "scope": stage.scope,
                     "curve": pts,
-                    "agent_steps": int(np.concatenate(steps).sum()),
+                    "agent_steps": int(m["agent_steps"].sum()),
                 }
             )
         env_id, name = parse_task(pair.target)
@@ -473,18 +482,10 @@ def _population_unit(cfg: Config):
             pools = DevicePools(probe, popn.mesh, n + pad, cfg.env.num_envs)
             members = popn.members(states, variants)
             loop = popn.make_loop(pools, cfg.chunk)
-            actor = pools.start(key)
-            steps, eps, rets = [], [], []
-            done = 0
-            while done < cfg.iterations:
-                members, actor, m = loop(members, actor)
-                m = pop.to_host(m)
-                take = min(cfg.chunk, cfg.iterations - done)
-                steps.append(m["steps"][:take])
-                eps.append(m["episodes"][:take])
-                rets.append(m["return_sum"][:take])
-                done += take
-            steps, eps, rets = (np.concatenate(a)[:, :n] for a in (steps, eps, rets))
+            members, _, m = run_chunks(
+                loop, members, pools.start(key), cfg, ("steps", "episodes", "return_sum")
+            )
+            steps, eps, rets = (m[k][:, :n] for k in ("steps", "episodes", "return_sum"))
             curves = [learning_curve(steps[:, i], eps[:, i], rets[:, i], cfg.window) for i in range(n)]
             return members, pools, curves, steps.sum(0)
 
