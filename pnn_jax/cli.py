@@ -11,7 +11,10 @@ Examples::
 A run composes the Hydra config ``experiments/<name>/config.yaml`` with ``preset/<preset>.yaml``,
 then the ``key=value`` overrides; validates the result before anything compiles; and writes a run
 directory (config, metrics, TensorBoard events, checkpoints, figures, summary, log). Bad input is
-one line on stderr and exit code 2; ``debug=true`` shows the traceback instead.
+one line on stderr and exit code 2; ``debug=true`` shows the traceback instead. A NaN or infinite
+loss or parameter stops the run the same way (one line naming the unit, iteration and quantity; the
+last good checkpoint is kept). SIGTERM (e.g. SLURM before preemption) makes the run save a
+checkpoint at its current iteration and exit with code 143; ``pnn-jax resume`` continues it.
 """
 
 from __future__ import annotations
@@ -308,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+PREEMPTED_EXIT = 143  # 128 + SIGTERM, as a process killed by the signal would report
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -327,14 +333,18 @@ def main(argv: list[str] | None = None) -> int:
         if "=" in a
     )
     from pnn_jax.checkpoint import CheckpointError
+    from pnn_jax.experiments.units import NonFiniteError, Preempted
 
     try:
         return COMMANDS[command](rest)
-    except (ConfigError, CheckpointError) as e:
+    except (ConfigError, CheckpointError, NonFiniteError) as e:
         if debug:
             raise
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except Preempted as e:  # SIGTERM: a checkpoint at the current iteration; resume continues
+        print(str(e), file=sys.stderr)
+        return PREEMPTED_EXIT
     except Exception as e:
         if debug:
             raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -156,7 +157,8 @@ def curves(
             padded = np.full((len(runs), length), np.nan)
             for j, r in enumerate(runs):
                 padded[j, : r.size] = r
-            with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"), warnings.catch_warnings():  # all-missing points: NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
                 ax.plot(np.arange(1, length + 1), np.nanmean(padded, axis=0), color=color, lw=2, label=label)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel(xlabel)

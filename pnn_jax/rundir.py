@@ -78,6 +78,7 @@ class RunLog:
         stream: TextIO | None = None,
         quiet: bool = False,
         unit: str = "steps",
+        resume: bool = False,
     ):
         from tensorboardX import SummaryWriter
 
@@ -86,7 +87,7 @@ class RunLog:
         self.stream = stream or sys.stdout
         self.quiet = quiet
         self.unit = unit
-        if start_step > 0:
+        if start_step > 0 or resume:
             _truncate_metrics(path / METRICS_FILE, start_step)
         self._metrics = (path / METRICS_FILE).open("a")
         self._log = (path / LOG_FILE).open("a")
@@ -94,6 +95,7 @@ class RunLog:
         self._t0 = time.perf_counter()
         self._t_last, self._step_last = self._t0, start_step
         self._start = start_step
+        self._unit_t0 = self._t0
         self._bar = None
         if not quiet and self.stream.isatty():
             from tqdm import tqdm
@@ -134,6 +136,59 @@ class RunLog:
                 else f"{1 / max(rate, 1e-9):.1f} s per {self.unit[:-1]}"
             )
             self.info(f"{line} [{pace}, ETA {eta:.0f} s]")
+
+    def start_unit(self, index: int) -> None:
+        """A unit of work begins (its chunk records and timing follow)."""
+        self._unit_t0 = time.perf_counter()
+
+    def unit_elapsed(self) -> float:
+        """Seconds since the current unit (or stage, :meth:`restart_clock`) began."""
+        return time.perf_counter() - self._unit_t0
+
+    def restart_clock(self) -> None:
+        self._unit_t0 = time.perf_counter()
+
+    def record(
+        self,
+        record: dict[str, Any],
+        scalars: dict[str, float],
+        tb_step: int,
+        points: dict[tuple[str, int], float] | None = None,
+    ) -> None:
+        """Append ``record`` to ``metrics.jsonl`` (with ``wall_time``) and write ``scalars`` to
+        TensorBoard at ``tb_step``, and ``points`` (``{(tag, step): value}``) at their own steps;
+        non-finite values are left out of TensorBoard (JSON gets null)."""
+        record = {**record, "wall_time": time.time()}
+        self._metrics.write(json.dumps({k: _jsonable(v) for k, v in record.items()}) + "\n")
+        self._metrics.flush()
+        for tag, v in scalars.items():
+            if v is not None and math.isfinite(v):
+                self._tb.add_scalar(tag, v, tb_step)
+        for (tag, step), v in (points or {}).items():
+            if v is not None and math.isfinite(v):
+                self._tb.add_scalar(tag, v, step)
+        self._tb.flush()
+
+    def progress(self, line: str) -> None:
+        """A progress line: the bar's text on a terminal, a printed (and logged) line elsewhere."""
+        if self._bar is not None:
+            self._bar.set_postfix_str(line.strip(), refresh=True)
+            self._log.write(line + "\n")
+            self._log.flush()
+        else:
+            self.info(line)
+
+    def drop_chunks(self, unit: int, after: int) -> None:
+        """Forget the chunk records of ``unit`` past position ``after`` (redone after a resume)."""
+        self._metrics.close()
+        file = self.path / METRICS_FILE
+
+        def keep(rec: dict) -> bool:
+            return not (rec.get("kind") == "chunk" and rec.get("unit") == unit and rec["position"] > after)
+
+        lines = [ln for ln in file.read_text().splitlines() if ln.strip() and keep(json.loads(ln))]
+        file.write_text("".join(ln + "\n" for ln in lines))
+        self._metrics = file.open("a")
 
     def close(self) -> None:
         if self._bar is not None:

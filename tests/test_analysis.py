@@ -26,6 +26,42 @@ def test_auc_is_the_mean_curve_point_plus_offset_and_transfer_is_the_ratio():
     assert np.isnan(tr.transfer_pct(3.0, 0.0)) and np.isnan(tr.transfer_pct(3.0, -1.0))
 
 
+def test_missing_curve_points_are_filled_forward_and_never_count_as_zero():
+    nan = float("nan")
+    # leading gap from the first observed point, inner gaps from the last point before them
+    np.testing.assert_array_equal(
+        tr.filled([nan, -20.0, nan, nan, -18.0, None]), [-20, -20, -20, -20, -18, -18]
+    )
+    assert tr.auc([nan, -20.0, nan, -17.0], offset=21.0) == pytest.approx(np.mean([1, 1, 1, 4]))
+    # a run too short to finish an episode has no AUC, no final return and no transfer score
+    assert np.isnan(tr.auc([nan, nan], offset=21.0)) and np.isnan(tr.auc([]))
+    assert np.isnan(tr.final_return([nan, None]))
+    assert np.isnan(tr.transfer_pct(tr.auc([nan], 21.0), 5.0))
+    assert np.isnan(tr.transfer_pct(5.0, tr.auc([nan], 21.0)))
+    # the final return averages the last three observed points
+    assert tr.final_return([1.0, 2.0, nan, 3.0, 4.0, nan]) == pytest.approx(3.0)
+    # a curve from per-iteration counts: the empty window is NaN
+    pts = tr.learning_curve([10, 10, 10, 10], [0, 0, 1, 0], [0.0, 0.0, -21.0, 0.0], 20)
+    assert np.isnan(pts[0]) and pts[1] == -21.0
+
+
+def test_curve_built_chunk_by_chunk_with_state_round_trips_equals_the_whole_curve():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        t, window = int(rng.integers(1, 40)), int(rng.integers(1, 30))
+        steps = rng.integers(1, 25, t)
+        episodes = rng.integers(0, 3, t)
+        returns = rng.normal(size=t) * episodes
+        whole = tr.learning_curve(steps, episodes, returns, window)
+        assert len(whole) == (int(steps.sum()) - 1) // window + 1  # one point per window, empty ones too
+        acc, k, completed = tr.CurveAccumulator(window), 0, []
+        while k < t:
+            c = int(rng.integers(1, 6))
+            completed += acc.add(steps[k : k + c], episodes[k : k + c], returns[k : k + c])
+            acc, k = tr.CurveAccumulator(window, acc.state()), k + c  # as after a checkpoint
+        np.testing.assert_array_equal(completed + acc.pending(), whole)
+
+
 def test_transfer_scores_pair_jobs_with_their_own_baseline_or_take_the_top_k():
     aucs = {
         ("p", "baseline1", 0): 10.0,

@@ -114,6 +114,46 @@ def test_pong_with_a_soup_transform_in_one_compiled_rollout():
     assert np.count_nonzero(top == pong_soup.PONG_BACKGROUND) > 3000  # still a Pong frame, flipped
 
 
+def paddle_row(frame: np.ndarray) -> float:
+    """Mean row of the agent's (right) paddle in an 84x84 Pong frame: the non-background pixels of
+    column 74 inside the playfield (rows 15..76)."""
+    rows = np.flatnonzero(frame[15:77, 74] != pong_soup.PONG_BACKGROUND) + 15
+    return float(rows.mean()) if rows.size else float("nan")
+
+
+def test_each_env_gets_its_own_action_inside_jit():
+    """A scripted policy through the compiled step: UP (action 2) in env 0, DOWN (3) in env 1; the
+    paddles end at the top and the bottom of the playfield, and swapping the actions swaps them."""
+    for up_env in (0, 1):
+        env = VecEnv(EnvConfig("Pong-v5", num_envs=2, seed=0))
+        handle, _ = env.reset()
+        actions = np.tile(np.array([3, 3], np.int32), (40, 1))
+        actions[:, up_env] = 2
+        _, outs, _ = make_rollout(env, 40)(handle, actions)
+        rows = [paddle_row(np.asarray(outs.obs[-1, b, -1])) for b in range(2)]
+        assert rows[up_env] < 25 and rows[1 - up_env] > 65, rows
+
+
+def test_truncated_step_returns_the_real_last_observation():
+    """What bootstrapping at a time limit relies on (pnn_jax.rl.returns): the step that reports
+    ``truncated`` returns an observation that obeys CartPole's dynamics (x' = x + 0.02 x_dot);
+    only the next step, the auto-reset, jumps."""
+    cfg = EnvConfig("CartPole-v1", num_envs=1, seed=3, max_episode_steps=6)
+    raw = envpool.make(cfg.env_id, env_type="gymnasium", **cfg.envpool_kwargs())
+    obs = [raw.reset()[0][0]]
+    flags = []
+    for t in range(8):
+        o, _, term, trunc, info = raw.step(np.array([t % 2]))
+        obs.append(o[0])
+        flags.append((bool(term[0]), bool(trunc[0]), int(info["elapsed_step"][0])))
+    cut = next(t for t, (_, tr, _) in enumerate(flags) if tr)
+    assert cut == 5 and not flags[cut][0]  # the 6th step is cut, not terminal
+    for t in range(cut + 1):  # every step up to and including the cut obeys the dynamics
+        np.testing.assert_allclose(obs[t + 1][0], obs[t][0] + 0.02 * obs[t][1], atol=1e-5)
+    assert flags[cut + 1][2] == 0  # the auto-reset step: a fresh state drawn from U(-0.05, 0.05)
+    assert np.all(np.abs(obs[cut + 2]) <= 0.05) and not np.all(np.abs(obs[cut + 1]) <= 0.05)
+
+
 def test_bad_env_config():
     with pytest.raises(ValueError, match=r"unknown env id 'Pongg-v5'.*Pong-v5"):
         check_env_config(EnvConfig("Pongg-v5"))

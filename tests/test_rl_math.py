@@ -136,3 +136,50 @@ def test_mask_drops_entries_from_every_term():
     full, _ = rl.ppo_loss(logits[mask], values[mask], actions[mask], lp[mask], adv[mask], returns[mask])
     masked, _ = rl.ppo_loss(logits, values, actions, lp, adv, returns, mask=mask)
     assert float(masked) == pytest.approx(float(full), rel=1e-6)
+
+
+def test_truncated_episodes_bootstrap_from_the_state_at_the_cut(variant):
+    """One env, gamma 0.5, T = 4: the episode is cut by a time limit after step 1 (step 2 is the
+    auto-reset step), rewards 1, 2, 0, 4; values V_t = 10, 20, 30, 40; bootstrap V_4 = 50."""
+    r = jnp.array([[1.0], [2.0], [0.0], [4.0]])
+    v = jnp.array([[10.0], [20.0], [30.0], [40.0]])
+    boot = jnp.array([50.0])
+    term = jnp.zeros((4, 1), bool)
+    trunc = jnp.array([[False], [True], [False], [False]])
+    g = 0.5
+    # bootstrap: R_3 = 4 + .5*50 = 29; R_2 = 0 + .5*29 = 14.5; R_1 = 2 + .5*V_2 = 17 (cut: not R_2);
+    # R_0 = 1 + .5*17 = 9.5
+    got = variant(lambda r, d, b, t, v: rl.n_step_returns(r, d, b, truncated=t, values=v))(
+        r, rl.discounts_from(term, g), boot, trunc, v
+    )
+    np.testing.assert_allclose(got[:, 0], [9.5, 17.0, 14.5, 29.0])
+    # terminal: R_1 = 2 (the cut ends the return)
+    got = rl.n_step_returns(r, rl.discounts_from(term | trunc, g), boot)
+    np.testing.assert_allclose(got[:, 0], [2.0, 2.0, 14.5, 29.0])
+    # a true termination is never bootstrapped, truncated flag or not
+    got = rl.n_step_returns(r, rl.discounts_from(trunc, g), boot, truncated=trunc & ~trunc, values=v)
+    np.testing.assert_allclose(got[:, 0], [2.0, 2.0, 14.5, 29.0])
+    with pytest.raises(ValueError, match="values"):
+        rl.n_step_returns(r, rl.discounts_from(term, g), boot, truncated=trunc)
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.5, 1.0])
+def test_gae_bootstraps_truncated_episodes(lam, variant):
+    """The same case as above: delta_1 = 2 + .5*V_2 - V_1 = -3 and A_1 = delta_1 (cut);
+    delta_0 = 1 + .5*20 - 10 = 1, A_0 = 1 + .5*lam*(-3); delta_3 = 4 + 25 - 40 = -11;
+    delta_2 = 0 + 20 - 30 = -10, A_2 = -10 + .5*lam*(-11)."""
+    r = jnp.array([[1.0], [2.0], [0.0], [4.0]])
+    v = jnp.array([[10.0], [20.0], [30.0], [40.0]])
+    boot = jnp.array([50.0])
+    trunc = jnp.array([[False], [True], [False], [False]])
+    d = rl.discounts_from(jnp.zeros((4, 1), bool), 0.5)
+    got = variant(lambda r, d, v, b, t: rl.gae(r, d, v, b, lam, truncated=t))(r, d, v, boot, trunc)
+    want = [1 + 0.5 * lam * -3, -3.0, -10 + 0.5 * lam * -11, -11.0]
+    np.testing.assert_allclose(got[:, 0], want, rtol=1e-6)
+    if lam == 1.0:  # GAE(1) + V = the bootstrapped n-step return
+        np.testing.assert_allclose(got + v, rl.n_step_returns(r, d, boot, truncated=trunc, values=v))
+    # treated as terminal: delta_1 = 2 - 20 = -18
+    got = rl.gae(r, rl.discounts_from(trunc, 0.5), v, boot, lam)
+    np.testing.assert_allclose(
+        got[:, 0], [1 + 0.5 * lam * -18, -18.0, -10 + 0.5 * lam * -11, -11.0], rtol=1e-6
+    )

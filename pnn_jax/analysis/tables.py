@@ -271,7 +271,9 @@ def pnn_scores(runs: list[Run], options: Options) -> tuple[dict, dict, list[str]
             key = method_key(r)
             if key not in order:
                 order.append(key)
-            aucs[(r["pair_label"], key, (i, r["seed"]))] = float(r["auc"])
+            aucs[(r["pair_label"], key, (i, r["seed"]))] = (
+                float("nan") if r["auc"] is None else float(r["auc"])
+            )
     scores = tr.transfer_scores(aucs, options.top_k)
     base = {(p, j): v for (p, m, j), v in aucs.items() if m == "baseline1"}
     per_job: dict = {}

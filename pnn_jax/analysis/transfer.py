@@ -23,29 +23,96 @@ def learning_curve(steps, episodes, returns, window: int) -> list[float]:
 
     ``steps``, ``episodes``, ``returns``: ``[T]`` agent steps, finished episodes and the sum of
     their returns per iteration. Returns one point per window of ``window`` agent steps: the mean
-    return of the episodes finished in it; a window without a finished episode repeats the previous
-    point (0 before the first).
+    return of the episodes finished in it, or NaN for a window in which no episode finished (a
+    missing point, not a score of 0; :func:`filled` says how the AUC treats it). An iteration
+    belongs to the window its last agent step falls in; the last, partial window is a point too.
     """
-    steps, episodes, returns = (np.asarray(a) for a in (steps, episodes, returns))
-    cum = np.cumsum(steps)
-    group = (cum - 1) // window
-    points, last = [], 0.0
-    for g in range(int(group[-1]) + 1 if len(group) else 0):
-        sel = group == g
-        n = episodes[sel].sum()
-        last = float(returns[sel].sum() / n) if n else last
-        points.append(last)
-    return points
+    acc = CurveAccumulator(window)
+    acc.add(steps, episodes, returns)
+    return acc.points + acc.pending()
 
 
-def auc(curve: Sequence[float], offset: float = 0.0) -> float:
-    """Area under a learning curve of evenly spaced points, per point: ``mean(curve) + offset``.
+class CurveAccumulator:
+    """:func:`learning_curve` built chunk by chunk: ``add`` returns the points that completed.
+
+    The state (``points``, ``steps``, ``window_episodes``, ``window_return``) is four plain
+    values and a list, so a run can checkpoint it and continue the same curve after a resume.
+    """
+
+    def __init__(self, window: int, state: dict | None = None):
+        self.window = int(window)
+        state = state or {}
+        self.points: list[float] = [float("nan") if v is None else v for v in state.get("points", [])]
+        self.steps = int(state.get("steps", 0))
+        self.window_episodes = float(state.get("window_episodes", 0.0))
+        self.window_return = float(state.get("window_return", 0.0))
+
+    def state(self) -> dict:
+        return {
+            "points": list(self.points),
+            "steps": self.steps,
+            "window_episodes": self.window_episodes,
+            "window_return": self.window_return,
+        }
+
+    def add(self, steps, episodes, returns) -> list[float]:
+        """Account iterations ``[T]``; returns the points of the windows they completed (a window
+        that no iteration ended in is a missing point)."""
+        new = []
+        for s, n, r in zip(np.asarray(steps), np.asarray(episodes), np.asarray(returns), strict=True):
+            group = (self.steps + int(s) - 1) // self.window  # the window this iteration ends in
+            while group > len(self.points) + len(new):  # close the open window (and skipped ones)
+                new.append(self._close())
+            self.steps += int(s)
+            self.window_episodes += float(n)
+            self.window_return += float(r)
+        self.points += new
+        return new
+
+    def pending(self) -> list[float]:
+        """The open window's point (the last, partial one), once any iteration has been added."""
+        return [self._point()] if self.steps else []
+
+    def _point(self) -> float:
+        n = self.window_episodes
+        return self.window_return / n if n else float("nan")
+
+    def _close(self) -> float:
+        point = self._point()
+        self.window_episodes = self.window_return = 0.0
+        return point
+
+
+def filled(curve: Sequence[float | None]) -> np.ndarray:
+    """A learning curve with its missing points (NaN or None) filled: each from the last point
+    before it, and the ones before the first observed point from that first point. A window with
+    no finished episode says the episodes ran longer than the window, not that they scored 0; the
+    nearest earlier score is the best estimate of the policy's level there. All missing: all NaN."""
+    c = np.array([np.nan if v is None else v for v in curve], float)
+    seen = np.flatnonzero(np.isfinite(c))
+    if not seen.size:
+        return c
+    index = np.maximum.accumulate(np.where(np.isfinite(c), np.arange(c.size), -1))
+    return c[np.where(index < 0, seen[0], index)]
+
+
+def auc(curve: Sequence[float | None], offset: float = 0.0) -> float:
+    """Area under a learning curve of evenly spaced points, per point: ``mean(curve) + offset``,
+    with missing points filled by :func:`filled`; NaN if no point was observed (no transfer score
+    is then computed from it).
 
     ``offset`` shifts games with negative scores (Pong: +21) so that the ratio of two AUCs is a
     meaningful transfer score; the paper does not say how it treated them [?].
     """
-    c = np.asarray(curve, float)
-    return float(c.mean() + offset) if c.size else float("nan")
+    c = filled(curve)
+    return float(c.mean() + offset) if c.size and np.isfinite(c).all() else float("nan")
+
+
+def final_return(curve: Sequence[float | None], points: int = 3) -> float:
+    """Mean of the last ``points`` observed (finite) points of a curve; NaN if it has none."""
+    c = np.array([np.nan if v is None else v for v in curve], float)
+    c = c[np.isfinite(c)]
+    return float(c[-points:].mean()) if c.size else float("nan")
 
 
 def transfer_pct(auc_method: float, auc_baseline1: float) -> float:

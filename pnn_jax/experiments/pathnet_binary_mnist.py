@@ -114,12 +114,14 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
         f"limit {s.max_generations}; {cfg.optim.optimizer} "
         f"lr {cfg.optim.lr}; jax {jax.__version__} on {jax.devices()[0].platform}",
     ]
-    records, seconds = unitlib.run_units(run_dir, units, resume=resume, quiet=quiet, header=header)
+    records, seconds = unitlib.run_units(
+        run_dir, units, resume=resume, quiet=quiet, header=header, experiment=cfg.experiment
+    )
     return summarize(cfg, run_dir, records, seconds, quiet, resume)
 
 
 def _unit(cfg: Config, engine: pc.Engine, da, db, pair: int):
-    def work() -> list[dict]:
+    def work(ctx) -> list[dict]:
         import jax
 
         r = cfg.repetitions

@@ -122,12 +122,14 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
         f"{cfg.search.max_generations} generations "
         f"per task, {cfg.repetitions} repetitions; jax {jax.__version__} on {jax.devices()[0].platform}",
     ]
-    records, seconds = unitlib.run_units(run_dir, units, resume=resume, quiet=quiet, header=header)
+    records, seconds = unitlib.run_units(
+        run_dir, units, resume=resume, quiet=quiet, header=header, experiment=cfg.experiment
+    )
     return summarize(cfg, run_dir, records, seconds, quiet, resume)
 
 
 def _unit(cfg: Config, engine: pc.Engine, ds, dt, index: int, source: str, target: str):
-    def work() -> list[dict]:
+    def work(ctx) -> list[dict]:
         import jax
 
         r = cfg.repetitions

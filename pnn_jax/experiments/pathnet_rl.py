@@ -33,7 +33,13 @@ from pnn_jax.analysis import pathnet as pathnet_analysis
 from pnn_jax.analysis import speedup
 from pnn_jax.config import ConfigError, check, check_choice
 from pnn_jax.experiments import units as unitlib
-from pnn_jax.experiments.rl_transfer import EnvSection, OptimSection, RLSection
+from pnn_jax.experiments.rl_transfer import (
+    CheckpointSection,
+    EnvSection,
+    OptimSection,
+    RLSection,
+    optim_kwargs,
+)
 
 METHODS = ("pathnet", "finetune", "scratch")
 NETWORKS = ("mlp", "atari")
@@ -94,6 +100,7 @@ class Config:
     evolution: EvolutionSection = dataclasses.field(default_factory=EvolutionSection)
     rl: RLSection = dataclasses.field(default_factory=RLSection)
     optim: OptimSection = dataclasses.field(default_factory=OptimSection)
+    checkpoint: CheckpointSection = dataclasses.field(default_factory=CheckpointSection)
 
 
 def parse_task(task: str) -> tuple[str, str]:
@@ -224,15 +231,18 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
         f"jax {jax.__version__} on {jax.devices()[0].platform}",
         *[f"  sequence {i}: {' -> '.join(s)}" for i, s in enumerate(cfg.sequences)],
     ]
-    records, seconds = unitlib.run_units(run_dir, units, resume=resume, quiet=quiet, header=header)
+    records, seconds = unitlib.run_units(
+        run_dir, units, resume=resume, quiet=quiet, header=header, experiment=cfg.experiment
+    )
     return summarize(cfg, run_dir, records, seconds, quiet, resume)
 
 
 def _unit(cfg: Config, seq_index: int, method: str, seed: int):
-    def work() -> list[dict]:
+    def work(ctx) -> list[dict]:
         import jax
 
         from pnn_jax.envs.envpool_env import EnvConfig, env_shapes
+        from pnn_jax.experiments.chunks import Chunk, loss_metrics, resume_seed, run_stage
         from pnn_jax.rl.actor_critic import ACConfig
         from pnn_jax.rl.pathnet_ac import PathNetAC
         from pnn_jax.train import population as pop
@@ -242,59 +252,145 @@ def _unit(cfg: Config, seq_index: int, method: str, seed: int):
         seq = cfg.sequences[seq_index]
         tasks = seq[-1:] if method == "scratch" else seq
         ac = ACConfig(**dataclasses.asdict(cfg.rl))
-        tx = make_optimizer(cfg.optim.optimizer, cfg.optim.lr, cfg.optim.grad_clip or None)
+        tx = make_optimizer(
+            cfg.optim.optimizer, cfg.optim.lr, cfg.optim.grad_clip or None, **optim_kwargs(cfg)
+        )
         evo = evolution_config(cfg)
         env_cache: dict = {}
         loops: dict = {}
-        trainer = None
         key = jax.random.key(seed)
         stages, locked = [], []
-        state = initial = None
-        for task in tasks:
+        first_cfg = EnvConfig(parse_task(tasks[0])[0], seed=seed, **dataclasses.asdict(cfg.env))
+        net = make_net(cfg, *env_shapes(first_cfg), len(seq))
+        trainer = PathNetAC(net, tx, ac, evo, obs_fn=task_functions(tasks[0], seed)[0])
+        per_iteration = evo.population * evo.envs_per_path * ac.t_max  # agent steps, at most
+        iterations = -(-cfg.steps_per_task // (per_iteration * cfg.chunk)) * cfg.chunk  # the estimate
+        state, initial = trainer.init(jax.random.key(0))  # structure for a restore
+        restored = ctx.restore(
+            lambda meta: {
+                "state": trainer.to_checkpoint(state),
+                "initial": pop.to_host(initial),
+                "key": jax.random.key_data(key),
+            }
+        )
+        state = initial = resumed = None
+        if restored is not None:
+            tree, meta = restored
+            stages = list(meta["stages"])
+            locked = [np.asarray(p, np.int32) for p in meta["locked"]]
+            key = jax.random.wrap_key_data(tree["key"])
+            initial = jax.tree.map(jax.numpy.asarray, tree["initial"])
+            resumed = (meta, trainer.from_checkpoint(tree["state"]))
+        for index, task in enumerate(tasks):
+            if index < len(stages):
+                continue
             env_id, _ = parse_task(task)
-            if env_id not in env_cache:
-                ecfg = EnvConfig(env_id, seed=seed, **dataclasses.asdict(cfg.env))
-                if trainer is None:
-                    net = make_net(cfg, *env_shapes(ecfg), len(seq))
-                    obs_fn, _ = task_functions(task, seed)
-                    trainer = PathNetAC(net, tx, ac, evo, obs_fn=obs_fn)
-                env_cache[env_id] = trainer.make_envs(ecfg)
-            envs = env_cache[env_id]
             obs_fn, reward_fn = task_functions(task, seed)
             trainer.obs_fn = obs_fn
-            key, k_init, k_actor, k_next = jax.random.split(key, 4)
-            if state is None:
-                state, initial = trainer.init(k_init)
+            position = index * 10**9
+            if resumed is not None:
+                meta, state = resumed
+                done, acc = meta["iteration"], meta["curve"]
+                acc["mean_curve"] = [unitlib.num(v) for v in acc["mean_curve"]]  # JSON null = NaN
+                k_actor = jax.random.fold_in(key, done)
+                env_seed = resume_seed(seed, position + done)
             else:
-                state = trainer.next_task(
-                    state, k_next, "pathnet" if method == "pathnet" else "finetune", initial
-                )
-            if task not in loops:  # one compiled loop per task (its transform and reward)
-                loops[task] = trainer.make_loop(envs, cfg.chunk, reward_fn=reward_fn)
-            loop = loops[task]
-            actor = trainer.start(envs, k_actor)
-            steps, curve_steps, curve, mean_curve = 0, [], [], []
-            win_ret = win_eps = 0.0
-            while steps < cfg.steps_per_task:
-                state, actor, m = loop(state, actor)
-                m = pop.to_host(m)  # this process's copy (a multi-host run spans processes)
-                for i in range(cfg.chunk):
-                    steps += int(m["agent_steps"][i])
-                    win_ret += float(m["episode_return_sum"][i])
-                    win_eps += float(m["episodes"][i])
+                key, k_init, k_actor, k_next = jax.random.split(key, 4)
+                if state is None:
+                    state, initial = trainer.init(k_init)
+                else:
+                    state = trainer.next_task(
+                        state, k_next, "pathnet" if method == "pathnet" else "finetune", initial
+                    )
+                done, env_seed = 0, seed
+                acc = {
+                    "steps": 0,
+                    "curve_steps": [],
+                    "curve": [],
+                    "mean_curve": [],
+                    "win_ret": 0.0,
+                    "win_eps": 0.0,
+                }
+            if (env_id, env_seed) not in env_cache:
+                ecfg = EnvConfig(env_id, seed=env_seed, **dataclasses.asdict(cfg.env))
+                env_cache[(env_id, env_seed)] = trainer.make_envs(ecfg)
+            envs = env_cache[(env_id, env_seed)]
+            if (task, env_seed) not in loops:  # one compiled loop per task (its transform and reward)
+                loops[(task, env_seed)] = trainer.make_loop(envs, cfg.chunk, reward_fn=reward_fn)
+
+            def account(m, acc=acc):
+                before = acc["steps"]
+                new = []
+                for i in range(len(m["agent_steps"])):
+                    acc["steps"] += int(m["agent_steps"][i])
+                    acc["win_ret"] += float(m["episode_return_sum"][i])
+                    acc["win_eps"] += float(m["episodes"][i])
                     if m["evolved"][i] and np.isfinite(m["best_fitness"][i]):
-                        curve_steps.append(steps)
-                        curve.append(float(m["best_fitness"][i]))
-                        mean_curve.append(win_ret / win_eps if win_eps else float("nan"))
-                        win_ret = win_eps = 0.0
+                        acc["curve_steps"].append(acc["steps"])
+                        acc["curve"].append(float(m["best_fitness"][i]))
+                        w = acc["win_eps"]
+                        acc["mean_curve"].append(acc["win_ret"] / w if w else float("nan"))
+                        acc["win_ret"] = acc["win_eps"] = 0.0
+                        new.append((acc["steps"], acc["curve"][-1]))
+                episodes = int(m["episodes"].sum())
+                return Chunk(
+                    agent_steps=acc["steps"] - before,
+                    metrics={
+                        **loss_metrics(m),
+                        "episodes": episodes,
+                        "episode_return": float(m["episode_return_sum"].sum()) / episodes
+                        if episodes
+                        else float("nan"),
+                    },
+                    curve_points=new,
+                    window_return=acc["curve"][-1] if acc["curve"] else None,
+                )
+
+            def snapshot(st, actor, it, acc=acc, index=index, key=key, initial=initial):
+                tree = {
+                    "state": trainer.to_checkpoint(st),
+                    "initial": pop.to_host(initial),
+                    "key": jax.random.key_data(key),
+                }
+                meta = {
+                    "stage": index,
+                    "iteration": it,
+                    "curve": acc,
+                    "stages": stages,
+                    "locked": [np.asarray(p).tolist() for p in locked],
+                }
+                return tree, meta
+
+            state, _ = run_stage(
+                ctx,
+                loops[(task, env_seed)],
+                state,
+                trainer.start(envs, k_actor),
+                stage=task,
+                iterations=iterations,
+                chunk=cfg.chunk,
+                done=done,
+                position=position,
+                every=cfg.checkpoint.every,
+                agent_steps=acc["steps"],
+                account=account,
+                finite=lambda st, m: {
+                    "loss": {k: m[k] for k in ("policy_loss", "value_loss") if k in m},
+                    "parameters": st.shared.params,
+                },
+                snapshot=snapshot,
+                finished=lambda d, acc=acc: acc["steps"] >= cfg.steps_per_task,
+            )
+            resumed = None
+            curve, mean_curve = acc["curve"], acc["mean_curve"]
             best = pop.to_host(state.shared.best_path)
             observed = pathnet_analysis.reuse_of_locked(best, locked)
             baseline = pathnet_analysis.expected_reuse_of_locked(best, locked, cfg.model.num_modules)
             stages.append(
                 {
                     "task": task,
-                    "agent_steps": steps,
-                    "curve_steps": curve_steps,
+                    "agent_steps": acc["steps"],
+                    "curve_steps": acc["curve_steps"],
                     "curve": curve,
                     "mean_curve": mean_curve,
                     "final_best": float(np.mean(curve[-3:])) if curve else float("nan"),
@@ -330,11 +426,6 @@ def _unit(cfg: Config, seq_index: int, method: str, seed: int):
         ]
 
     return work
-
-
-def num(value) -> float:
-    """A stored number; NaN (no finished episode yet) comes back from JSON as None."""
-    return float("nan") if value is None else float(value)
 
 
 def summarize(
@@ -374,8 +465,8 @@ def summarize(
                 f"| {' -> '.join(seq)} | {m} | {unitlib.fmt_ms([r['target_steps'] for r in rs], 0)} "
                 f"({reached}/{len(rs)} reached) | {unitlib.fmt_ms(speed, 2)} | "
                 f"{unitlib.fmt_ms(saved, 0)} / {unitlib.fmt_ms(saved_all, 0)} | "
-                f"{unitlib.fmt_ms([num(r['target_auc']) for r in rs])} | "
-                f"{unitlib.fmt_ms([num(r['target_final']) for r in rs])} | "
+                f"{unitlib.fmt_ms([unitlib.num(r['target_auc']) for r in rs])} | "
+                f"{unitlib.fmt_ms([unitlib.num(r['target_final']) for r in rs])} | "
                 + (
                     f"{unitlib.fmt_ms(target_reuse, 2)} | {unitlib.fmt_ms(random_reuse, 2)} |"
                     if m == "pathnet"
@@ -391,7 +482,7 @@ def summarize(
                     "reached": reached,
                     "training_saved": float(np.mean(saved)) if saved else float("nan"),
                     "training_saved_incl_earlier": float(np.mean(saved_all)) if saved_all else float("nan"),
-                    "target_auc": float(np.mean([num(r["target_auc"]) for r in rs])),
+                    "target_auc": float(np.mean([unitlib.num(r["target_auc"]) for r in rs])),
                 }
             )
     per_task = [r for r in records if r["method"] == "pathnet"]
@@ -406,7 +497,7 @@ def summarize(
             for t, task in enumerate(seq):
                 per_layer = np.mean([r["stages"][t]["reuse_per_layer"] for r in rs], axis=0)
                 rand = np.mean([r["stages"][t]["random_reuse_per_layer"] for r in rs], axis=0)
-                finals = [num(r["stages"][t]["final_best"]) for r in rs]
+                finals = [unitlib.num(r["stages"][t]["final_best"]) for r in rs]
                 lines.append(
                     f"| {q} | {task} | {unitlib.fmt_ms(finals)} | "
                     f"{' / '.join(f'{v:.2f}' for v in per_layer)} | {' / '.join(f'{v:.2f}' for v in rand)} |"

@@ -16,6 +16,7 @@ SUMMARY = "PNN paper: Pong Soup transfer (sources Pong/Noisy/H-flip, 8 targets),
 PRESETS = {
     "smoke": "~1 min (structure only)",
     "quick": "~1 h on 2 CPU cores (2 pairs, 200k agent steps per stage: no learning yet)",
+    "pong": "~1 h on 2 CPU cores: one column on Pong, 5M agent steps of A2C (the learner check)",
     "paper": "4e7 agent steps per stage, 24 pairs x 5 methods: days on one GPU (not run)",
 }
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pnn_jax.analysis.transfer import learning_curve, transfer_pct
+from pnn_jax.analysis.transfer import auc, final_return, transfer_pct
 from pnn_jax.config import ConfigError, check, check_choice
 from pnn_jax.experiments import units as unitlib
 from pnn_jax.train import transfer
@@ -78,14 +78,28 @@ class RLSection:
     ppo_clip: float = 0.2
     ppo_epochs: int = 4
     ppo_minibatches: int = 4
+    truncation: str = "bootstrap"
+    """An episode cut by a time limit: bootstrap from the value of its last state, or terminal."""
 
 
 @dataclasses.dataclass
 class OptimSection:
     optimizer: str = "rmsprop"
-    """rmsprop (A3C's: decay 0.99, eps 0.1), adam or sgd."""
+    """rmsprop (decay 0.99, no momentum), adam or sgd."""
     lr: float = 0.003
     grad_clip: float = 40.0
+    eps: float = 0.0
+    """rmsprop / adam epsilon; 0 = the optimizer's default (rmsprop: A3C's 0.1, adam: 1e-8).
+    Public A2C implementations use rmsprop with 1e-5."""
+    eps_in_sqrt: bool = True
+    """rmsprop: ``g / sqrt(nu + eps)`` (TensorFlow's and optax's form, so eps 0.1 bounds every
+    denominator below by 0.32) or ``g / (sqrt(nu) + eps)`` (PyTorch's)."""
+
+
+@dataclasses.dataclass
+class CheckpointSection:
+    every: int = 1000
+    """Iterations between checkpoints inside a unit (0 = only between units and on SIGTERM)."""
 
 
 @dataclasses.dataclass
@@ -147,6 +161,7 @@ class Config:
     model: ModelSection = dataclasses.field(default_factory=ModelSection)
     rl: RLSection = dataclasses.field(default_factory=RLSection)
     optim: OptimSection = dataclasses.field(default_factory=OptimSection)
+    checkpoint: CheckpointSection = dataclasses.field(default_factory=CheckpointSection)
     analysis: AnalysisSection = dataclasses.field(default_factory=AnalysisSection)
 
 
@@ -168,6 +183,11 @@ def ac_config(cfg: Config):
     from pnn_jax.rl.actor_critic import ACConfig
 
     return ACConfig(**dataclasses.asdict(cfg.rl))
+
+
+def optim_kwargs(cfg) -> dict:
+    """``eps`` and ``eps_in_sqrt`` of the ``optim`` section for :func:`make_optimizer`."""
+    return {"eps": cfg.optim.eps or None, "eps_in_sqrt": cfg.optim.eps_in_sqrt}
 
 
 def validate(cfg: Config) -> None:
@@ -255,24 +275,35 @@ def validate(cfg: Config) -> None:
     check_choice("optim.optimizer", cfg.optim.optimizer, OPTIMIZERS)
     check(cfg.optim.lr > 0, "optim.lr", cfg.optim.lr, "must be positive")
     check(cfg.optim.grad_clip >= 0, "optim.grad_clip", cfg.optim.grad_clip, "must be >= 0 (0 = off)")
+    check(cfg.optim.eps >= 0, "optim.eps", cfg.optim.eps, "must be >= 0 (0 = the optimizer's default)")
+    check(cfg.checkpoint.every >= 0, "checkpoint.every", cfg.checkpoint.every, "must be >= 0 (0 = off)")
 
 
-def run_chunks(loop, state, actor, cfg: Config, keys: tuple[str, ...]):
-    """Call the compiled ``loop`` (``cfg.chunk`` iterations per call) until ``cfg.iterations``
-    iterations are done; returns ``(state, actor, {key: per-iteration metric})`` read to the host
-    once per call (the last chunk's extra iterations are dropped from the metrics)."""
-    from pnn_jax.train import population as pop
+def column_account(cfg: Config, acc):
+    """``account`` for :func:`~pnn_jax.experiments.chunks.run_stage` of one column: the chunk's
+    losses, episodes and mean return, and the curve points completed in ``acc``
+    (:class:`~pnn_jax.analysis.transfer.CurveAccumulator`)."""
+    from pnn_jax.experiments.chunks import Chunk, loss_metrics
 
-    out: dict[str, list] = {k: [] for k in keys}
-    done = 0
-    while done < cfg.iterations:
-        state, actor, m = loop(state, actor)
-        m = pop.to_host(m)
-        take = min(cfg.chunk, cfg.iterations - done)
-        for k in keys:
-            out[k].append(m[k][:take])
-        done += take
-    return state, actor, {k: np.concatenate(v) for k, v in out.items()}
+    def account(m):
+        before = acc.steps
+        new = acc.add(m["agent_steps"], m["episodes"], m["episode_return_sum"])
+        episodes = int(m["episodes"].sum())
+        ends = [(len(acc.points) - len(new) + j + 1) * cfg.window for j in range(len(new))]
+        return Chunk(
+            agent_steps=acc.steps - before,
+            metrics={
+                **loss_metrics(m),
+                "episodes": episodes,
+                "episode_return": float(m["episode_return_sum"].sum()) / episodes
+                if episodes
+                else float("nan"),
+            },
+            curve_points=list(zip(ends, new, strict=True)),
+            window_return=acc.points[-1] if acc.points else None,
+        )
+
+    return account
 
 
 def pair_label(pair: PairSpec) -> str:
@@ -303,7 +334,9 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
         f"jax {jax.__version__} on {jax.devices()[0].platform}",
         *[f"  pair {i}: {pair_label(p)}" for i, p in enumerate(cfg.pairs)],
     ]
-    records, seconds = unitlib.run_units(run_dir, units, resume=resume, quiet=quiet, header=header)
+    records, seconds = unitlib.run_units(
+        run_dir, units, resume=resume, quiet=quiet, header=header, experiment=cfg.experiment
+    )
     return summarize(cfg, run_dir, records, seconds, quiet, resume)
 
 
@@ -333,42 +366,70 @@ def make_net(cfg: Config, obs_shape: tuple[int, ...], num_actions: int, columns:
 
 
 def _unit(cfg: Config, pair_index: int, method: str, seed: int):
-    def work() -> list[dict]:
+    def work(ctx) -> list[dict]:
         import jax
 
+        from pnn_jax.analysis.transfer import CurveAccumulator
         from pnn_jax.envs import transforms
         from pnn_jax.envs.envpool_env import VecEnv
+        from pnn_jax.experiments.chunks import resume_seed, run_stage
         from pnn_jax.rl.actor_critic import make_evaluate, make_loop, start
         from pnn_jax.train.optim import make_optimizer
 
         t0 = time.perf_counter()
         pair = cfg.pairs[pair_index]
         plan = transfer.transfer_plan(method, len(pair.sources), cfg.reset_heads)
-        envs: dict[str, VecEnv] = {}
+        envs: dict[tuple[str, int], VecEnv] = {}
 
-        def env_for(env_id):
-            if env_id not in envs:
-                envs[env_id] = VecEnv(env_config(cfg, env_id, seed))
-            return envs[env_id]
+        def env_for(env_id, env_seed=seed):
+            if (env_id, env_seed) not in envs:
+                envs[(env_id, env_seed)] = VecEnv(env_config(cfg, env_id, env_seed))
+            return envs[(env_id, env_seed)]
 
         first = env_for(parse_task(pair.target)[0])
         net = make_net(cfg, first.obs_shape, first.num_actions, plan.max_columns)
-        tx = make_optimizer(cfg.optim.optimizer, cfg.optim.lr, cfg.optim.grad_clip or None)
+        tx = make_optimizer(
+            cfg.optim.optimizer, cfg.optim.lr, cfg.optim.grad_clip or None, **optim_kwargs(cfg)
+        )
         key = jax.random.key(seed)
         params = net.init(key)
         ac = ac_config(cfg)
         loops = {}
-        stages = []
-        for stage in plan.stages:
+        stages: list[dict] = []
+        resumed = None
+        restored = ctx.restore(
+            lambda meta: {
+                "state": transfer.stage_state(net, params, tx, plan.stages[meta["stage"]], key),
+                "key": jax.random.key_data(key),
+                "actor_key": jax.random.key_data(key),
+            }
+        )
+        if restored is not None:  # continue inside the stage the checkpoint was written in
+            tree, meta = restored
+            stages = list(meta["stages"])
+            key = jax.random.wrap_key_data(tree["key"])
+            resumed = (meta, tree["state"], jax.random.wrap_key_data(tree["actor_key"]))
+        for index, stage in enumerate(plan.stages):
+            if index < len(stages):
+                continue
             task = (
                 pair.target
                 if stage.task == "target"
                 else pair.sources[int(stage.task.removeprefix("source"))]
             )
             env_id, name = parse_task(task)
-            env = env_for(env_id)
-            if task not in loops:
-                loops[task] = make_loop(
+            base = index * cfg.iterations
+            if resumed is not None:
+                meta, state, k_actor = resumed
+                done, acc = meta["iteration"], CurveAccumulator(cfg.window, meta["curve"])
+                env = env_for(env_id, resume_seed(seed, base + done))
+            else:
+                key, k_stage, k_actor = jax.random.split(key, 3)
+                state = transfer.stage_state(net, params, tx, stage, k_stage)
+                done, acc = 0, CurveAccumulator(cfg.window)
+                env = env_for(env_id)
+            if (task, env) not in loops:
+                loops[(task, env)] = make_loop(
                     net,
                     tx,
                     env,
@@ -376,20 +437,44 @@ def _unit(cfg: Config, pair_index: int, method: str, seed: int):
                     cfg.chunk,
                     transforms.observation_transform(name, env.cfg.is_atari, seed),
                 )
-            key, k_stage, k_actor = jax.random.split(key, 3)
-            state = transfer.stage_state(net, params, tx, stage, k_stage)
-            keys = ("agent_steps", "episodes", "episode_return_sum")
-            state, _, m = run_chunks(loops[task], state, start(env, k_actor), cfg, keys)
+
+            def snapshot(st, actor, it, acc=acc, index=index, key=key):
+                tree = {
+                    "state": st,
+                    "key": jax.random.key_data(key),
+                    "actor_key": jax.random.key_data(actor.key),
+                }
+                return tree, {"stage": index, "iteration": it, "curve": acc.state(), "stages": stages}
+
+            state, _ = run_stage(
+                ctx,
+                loops[(task, env)],
+                state,
+                start(env, k_actor),
+                stage=f"{stage.task}:{task}",
+                iterations=cfg.iterations,
+                chunk=cfg.chunk,
+                done=done,
+                position=base,
+                every=cfg.checkpoint.every,
+                agent_steps=acc.steps,
+                account=column_account(cfg, acc),
+                finite=lambda st, m: {
+                    "loss": {k: m[k] for k in ("policy_loss", "value_loss") if k in m},
+                    "parameters": st.params,
+                },
+                snapshot=snapshot,
+            )
+            resumed = None
             params = state.params
-            pts = learning_curve(*(m[k] for k in keys), cfg.window)
             stages.append(
                 {
                     "task": stage.task,
                     "env_task": task,
                     "column": stage.column,
                     "scope": stage.scope,
-                    "curve": pts,
-                    "agent_steps": int(m["agent_steps"].sum()),
+                    "curve": acc.points + acc.pending(),
+                    "agent_steps": acc.steps,
                 }
             )
         env_id, name = parse_task(pair.target)
@@ -425,8 +510,8 @@ def _unit(cfg: Config, pair_index: int, method: str, seed: int):
                 "columns": plan.max_columns,
                 "stages": stages,
                 "target_curve": target["curve"],
-                "auc": float(np.mean(target["curve"])) + cfg.score_offset,
-                "final": float(np.mean(target["curve"][-3:])),
+                "auc": auc(target["curve"], cfg.score_offset),
+                "final": final_return(target["curve"]),
                 "eval_return": float(ev["return"]),
                 "seconds": time.perf_counter() - t0,
                 **sensitivity,
@@ -448,12 +533,14 @@ def _population_unit(cfg: Config):
     device count.
     """
 
-    def work() -> list[dict]:
+    def work(ctx) -> list[dict]:
         import jax
         import jax.numpy as jnp
 
+        from pnn_jax.analysis.transfer import CurveAccumulator
         from pnn_jax.envs import transforms
         from pnn_jax.envs.envpool_env import VecEnv, env_shapes
+        from pnn_jax.experiments.chunks import Chunk, loss_metrics, resume_seed, run_stage
         from pnn_jax.rl.column_population import ColumnPopulation
         from pnn_jax.rl.pools import DevicePools
         from pnn_jax.train import population as pop
@@ -468,54 +555,128 @@ def _population_unit(cfg: Config):
         seeds = [cfg.seed + s for s in range(cfg.seeds)]
         probe = env_config(cfg, env_id, cfg.seed)
         net = make_net(cfg, *env_shapes(probe), 2)
-        tx = make_optimizer(cfg.optim.optimizer, cfg.optim.lr, cfg.optim.grad_clip or None)
+        tx = make_optimizer(
+            cfg.optim.optimizer, cfg.optim.lr, cfg.optim.grad_clip or None, **optim_kwargs(cfg)
+        )
         popn = ColumnPopulation(net, tx, ac_config(cfg), fns)
         devices = popn.mesh.devices.size
         initial = {s: net.init(jax.random.key(s)) for s in seeds}
-
-        def train(states, variants, key):
-            """One phase: ``cfg.iterations`` iterations of every member; returns the trained
-            states, learning curves and agent steps per member."""
-            n = len(states)
-            pad = (-n) % devices
-            states, variants = [*states, *[states[-1]] * pad], [*variants, *[variants[-1]] * pad]
-            pools = DevicePools(probe, popn.mesh, n + pad, cfg.env.num_envs)
-            members = popn.members(states, variants)
-            loop = popn.make_loop(pools, cfg.chunk)
-            members, _, m = run_chunks(
-                loop, members, pools.start(key), cfg, ("steps", "episodes", "return_sum")
-            )
-            steps, eps, rets = (m[k][:, :n] for k in ("steps", "episodes", "return_sum"))
-            curves = [learning_curve(steps[:, i], eps[:, i], rets[:, i], cfg.window) for i in range(n)]
-            return members, pools, curves, steps.sum(0)
-
-        key = jax.random.key(cfg.seed)
         # Phase 1: column 0 of every needed (source, seed)
         needs_source = [m for m in cfg.methods if m in ("progressive", "baseline2", "baseline3")]
         sources = sorted({(p.sources[0], s) for p in cfg.pairs for s in seeds}) if needs_source else []
-        trained: dict = {}
-        source_info: dict = {}
-        if sources:
-            key, k = jax.random.split(key)
-            states = [init_state(net, initial[s], tx, 0) for _, s in sources]
-            variants = [names.index(parse_task(t)[1]) for t, _ in sources]
-            members, _, curves, agent_steps = train(states, variants, k)
-            params = pop.to_host(members.state.params)
-            for i, (task, s) in enumerate(sources):
-                trained[(task, s)] = jax.tree.map(lambda a, i=i: jnp.asarray(a[i]), params)
-                source_info[(task, s)] = {"curve": curves[i], "agent_steps": int(agent_steps[i])}
-        # Phase 2: every member's target stage
         plan_of = {m: transfer.transfer_plan(m, 1, cfg.reset_heads) for m in cfg.methods}
         members_spec = [(p, m, s) for p in range(len(cfg.pairs)) for s in seeds for m in cfg.methods]
-        states, variants = [], []
-        for p, m, s in members_spec:
-            pair, plan = cfg.pairs[p], plan_of[m]
-            params = trained[(pair.sources[0], s)] if len(plan.stages) > 1 else initial[s]
+
+        def padded(states, variants):
+            pad = (-len(states)) % devices
+            return [*states, *[states[-1]] * pad], [*variants, *[variants[-1]] * pad]
+
+        def train(phase, states, variants, key, resumed=None):
+            """One phase: ``cfg.iterations`` iterations of every member (from a checkpoint when
+            ``resumed = (meta, host members)``); returns the trained members, the pools, learning
+            curves and agent steps per member."""
+            n = len(states)
+            states, variants = padded(states, variants)
+            position = phase * cfg.iterations
+            if resumed is None:
+                done, accs, env_cfg = 0, [CurveAccumulator(cfg.window) for _ in range(n)], probe
+                members = popn.members(states, variants)
+            else:
+                meta, host = resumed
+                done = meta["iteration"]
+                accs = [CurveAccumulator(cfg.window, a) for a in meta["curves"]]
+                env_cfg = dataclasses.replace(probe, seed=resume_seed(cfg.seed, position + done))
+                members = pop.put_members(jax.tree.map(jnp.asarray, host), popn.mesh)
+                key = jax.random.fold_in(key, done)
+            pools = DevicePools(env_cfg, popn.mesh, len(states), cfg.env.num_envs)
+            loop = popn.make_loop(pools, cfg.chunk)
+
+            def account(m):
+                steps, eps, rets = (m[k][:, :n] for k in ("steps", "episodes", "return_sum"))
+                for i, acc in enumerate(accs):
+                    acc.add(steps[:, i], eps[:, i], rets[:, i])
+                episodes = int(eps.sum())
+                latest = [a.points[-1] for a in accs if a.points]
+                return Chunk(
+                    agent_steps=int(steps.sum()),
+                    metrics={
+                        **loss_metrics(m),
+                        "episodes": episodes,
+                        "episode_return": float(rets.sum()) / episodes if episodes else float("nan"),
+                    },
+                    curve_points=[],  # per member: in the records (one curve per member)
+                    window_return=float(np.mean(latest)) if latest else None,
+                )
+
+            def snapshot(mem, actor, it):
+                meta = {"phase": phase, "iteration": it, "curves": [a.state() for a in accs]}
+                if phase == 1:
+                    meta["source_info"] = [[t, s, info] for (t, s), info in source_info.items()]
+                return {"members": pop.to_host(mem)}, {**meta, "stage": f"phase {phase + 1}"}
+
+            members, _ = run_stage(
+                ctx,
+                loop,
+                members,
+                pools.start(key),
+                stage="sources" if phase == 0 else "targets",
+                iterations=cfg.iterations,
+                chunk=cfg.chunk,
+                done=done,
+                position=position,
+                every=cfg.checkpoint.every,
+                agent_steps=sum(a.steps for a in accs),
+                account=account,
+                finite=lambda mem, m: {
+                    "loss": {k: m[k] for k in ("policy_loss", "value_loss") if k in m},
+                    "parameters": mem.state.params,
+                },
+                snapshot=snapshot,
+            )
+            curves = [a.points + a.pending() for a in accs]
+            return members, pools, curves, [a.steps for a in accs]
+
+        def phase2_states(key):
+            """Every member's target-stage state (the same key chain as an uninterrupted run)."""
+            states, variants = [], []
+            for p, m, s in members_spec:
+                pair, plan = cfg.pairs[p], plan_of[m]
+                params = trained[(pair.sources[0], s)] if len(plan.stages) > 1 else initial[s]
+                key, k = jax.random.split(key)
+                states.append(transfer.stage_state(net, params, tx, plan.stages[-1], k))
+                variants.append(names.index(parse_task(pair.target)[1]))
+            return states, variants, key
+
+        def template(meta):
+            if meta["phase"] == 0:
+                states = [init_state(net, initial[s], tx, 0) for _, s in sources]
+            else:
+                states = phase2_states(jax.random.key(0))[0]
+            return {"members": pop.to_host(popn.members(*padded(states, [0] * len(states))))}
+
+        key = jax.random.key(cfg.seed)
+        trained: dict = {src: initial[src[1]] for src in sources}  # the structure, for templates
+        source_info: dict = {}
+        restored = ctx.restore(template)
+        phase = restored[1]["phase"] if restored is not None else 0
+        if restored is not None and phase == 1:
+            source_info = {(t, s): info for t, s, info in restored[1]["source_info"]}
+        if sources:
             key, k = jax.random.split(key)
-            states.append(transfer.stage_state(net, params, tx, plan.stages[-1], k))
-            variants.append(names.index(parse_task(pair.target)[1]))
+            if phase == 0:
+                states = [init_state(net, initial[s], tx, 0) for _, s in sources]
+                variants = [names.index(parse_task(t)[1]) for t, _ in sources]
+                resumed = (restored[1], restored[0]["members"]) if restored is not None else None
+                members, _, curves, agent_steps = train(0, states, variants, k, resumed)
+                params = pop.to_host(members.state.params)
+                for i, (task, s) in enumerate(sources):
+                    trained[(task, s)] = jax.tree.map(lambda a, i=i: jnp.asarray(a[i]), params)
+                    source_info[(task, s)] = {"curve": curves[i], "agent_steps": int(agent_steps[i])}
+        # Phase 2: every member's target stage
+        states, variants, key = phase2_states(key)
         key, k = jax.random.split(key)
-        members, pools, curves, agent_steps = train(states, variants, k)
+        resumed = (restored[1], restored[0]["members"]) if restored is not None and phase == 1 else None
+        members, pools, curves, agent_steps = train(1, states, variants, k, resumed)
         evaluate = popn.make_evaluate(pools, cfg.eval_episodes)
         key, k = jax.random.split(key)
         evals = np.asarray(pop.to_host(evaluate(members, pools.start(k))))
@@ -552,8 +713,8 @@ def _population_unit(cfg: Config):
                     "columns": plan.max_columns,
                     "stages": stages,
                     "target_curve": curves[i],
-                    "auc": float(np.mean(curves[i])) + cfg.score_offset,
-                    "final": float(np.mean(curves[i][-3:])),
+                    "auc": auc(curves[i], cfg.score_offset),
+                    "final": final_return(curves[i]),
                     "eval_return": float(evals[i]),
                     "seconds": seconds / len(members_spec),
                 }
@@ -595,10 +756,10 @@ def _sensitivity(cfg: Config, method: str, net, params, column: int, env, transf
 def transfer_scores(records: list[dict]) -> dict[tuple[int, str], list[float]]:
     """``{(pair, method): [AUC / baseline-1 AUC in % per seed]}`` (seeds whose baseline-1 AUC is not
     positive are left out; :func:`pnn_jax.analysis.transfer.transfer_pct`)."""
-    base = {(r["pair"], r["seed"]): r["auc"] for r in records if r["method"] == "baseline1"}
+    base = {(r["pair"], r["seed"]): unitlib.num(r["auc"]) for r in records if r["method"] == "baseline1"}
     out: dict[tuple[int, str], list[float]] = {}
     for r in records:
-        score = transfer_pct(r["auc"], base.get((r["pair"], r["seed"]), float("nan")))
+        score = transfer_pct(unitlib.num(r["auc"]), base.get((r["pair"], r["seed"]), float("nan")))
         if score == score:
             out.setdefault((r["pair"], r["method"]), []).append(score)
     return out
@@ -644,8 +805,10 @@ def summarize(
                 "method": label,
                 "transfer_mean_pct": mean,
                 "transfer_median_pct": median,
-                "auc": float(np.mean([r["auc"] for r in in_group])) if in_group else float("nan"),
-                "eval_return": float(np.mean([r["eval_return"] for r in in_group]))
+                "auc": float(np.mean([unitlib.num(r["auc"]) for r in in_group]))
+                if in_group
+                else float("nan"),
+                "eval_return": float(np.mean([unitlib.num(r["eval_return"]) for r in in_group]))
                 if in_group
                 else float("nan"),
             }

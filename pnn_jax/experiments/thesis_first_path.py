@@ -118,12 +118,14 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
         f"limit {s.max_generations}; {cfg.optim.optimizer} lr {cfg.optim.lr}; {cfg.repetitions} repetitions, "
         f"{chunk} per vmapped call; jax {jax.__version__} on {jax.devices()[0].platform}",
     ]
-    records, seconds = unitlib.run_units(run_dir, units, resume=resume, quiet=quiet, header=header)
+    records, seconds = unitlib.run_units(
+        run_dir, units, resume=resume, quiet=quiet, header=header, experiment=cfg.experiment
+    )
     return summarize(cfg, run_dir, records, seconds, quiet, resume)
 
 
 def _unit(cfg: Config, engine: pc.Engine, d1, d2, first: int, count: int):
-    def work() -> list[dict]:
+    def work(ctx) -> list[dict]:
         import jax
 
         k_init, k_s1, k_pick, k_p1, k_s2, k_reset = pc.split_keys(cfg.seed, first, count, 6)

@@ -172,12 +172,14 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
         f"T = {s.steps} x {s.batch_size}, threshold {s.threshold}, limit {s.max_generations}, {s.schedule}; "
         f"jax {jax.__version__} on {jax.devices()[0].platform}",
     ]
-    records, seconds = unitlib.run_units(run_dir, units, resume=resume, quiet=quiet, header=header)
+    records, seconds = unitlib.run_units(
+        run_dir, units, resume=resume, quiet=quiet, header=header, experiment=cfg.experiment
+    )
     return summarize(cfg, run_dir, records, labels, notes, seconds, quiet, resume)
 
 
 def _unit(cfg: Config, engine: pc.Engine, data, labels, index: int, spec: SchemeSpec):
-    def work() -> list[dict]:
+    def work(ctx) -> list[dict]:
         import jax
 
         r = cfg.repetitions

@@ -1,15 +1,188 @@
 """Resumable execution of an experiment in units of work, with one JSONL record per run.
 
 Used by the PathNet studies and the RL transfer experiments: a unit is, e.g., a chunk of
-repetitions, a digit pair, or one (method, seed) of a transfer study.
+repetitions, a digit pair, or one (method, seed) of a transfer study. A unit is a function
+``work(ctx) -> list of run records``; ``ctx`` (:class:`UnitContext`) lets a long unit report
+progress per chunk, checkpoint inside itself and notice a stop request (SIGTERM).
 """
 
 from __future__ import annotations
 
+import signal
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+UNIT_CHECKPOINTS = "unit_checkpoints"
+
+
+class NonFiniteError(RuntimeError):
+    """A loss or parameter became NaN or infinite; the unit stopped at a chunk boundary."""
+
+
+class Preempted(RuntimeError):
+    """A stop request (SIGTERM) arrived; the unit saved a checkpoint at its current iteration."""
+
+
+class UnitContext:
+    """What a running unit can do besides returning its records.
+
+    * :meth:`report`: one metrics record per chunk (``metrics.jsonl`` and TensorBoard, tags
+      ``u<unit>/<stage>/<name>`` against the stage's agent steps) and the progress line.
+    * :meth:`save` / :meth:`restore`: checkpoints inside the unit (``unit_checkpoints/``, orbax);
+      ``restore`` returns the newest one of this unit, or None.
+    * :attr:`stop_requested`: True once SIGTERM arrived; the unit saves and raises
+      :class:`Preempted` at its next chunk boundary (:meth:`boundary` does both).
+    * :meth:`check_finite`: raise :class:`NonFiniteError` naming the quantity.
+    """
+
+    def __init__(self, run_dir: Path, experiment: str, index: int, total: int, label: str, log, stop):
+        self.run_dir = run_dir
+        self.experiment = experiment
+        self.index = index
+        self.total = total
+        self.label = label
+        self.log = log
+        self._stop = stop
+        self._ckpt = None
+        self._last_print = -float("inf")
+        self.print_every = 10.0
+        """Seconds between progress lines when the output is not a terminal."""
+
+    # -- progress ------------------------------------------------------------------------------
+    def report(
+        self,
+        stage: str,
+        *,
+        position: int,
+        iteration: int,
+        iterations: int,
+        agent_steps: int,
+        sps: float,
+        metrics: dict[str, float],
+        curve_points: list[tuple[int, float]] = (),
+        window_return: float | None = None,
+    ) -> None:
+        """Record one chunk of ``stage`` at ``position`` (as in :meth:`save`): ``iteration`` of
+        ``iterations`` done, ``agent_steps`` so
+        far in the stage, ``metrics`` (losses, entropy, the chunk's episodes and mean return),
+        ``curve_points`` that completed in the chunk as ``(agent steps at the window's end,
+        point)``, ``window_return`` the latest curve point (for the progress line)."""
+        record = {
+            "kind": "chunk",
+            "step": self.index,  # units done before this one (resume keeps records up to it)
+            "unit": self.index,
+            "position": int(position),
+            "unit_label": self.label,
+            "stage": stage,
+            "iteration": int(iteration),
+            "iterations": int(iterations),
+            "agent_steps": int(agent_steps),
+            "sps": round(float(sps), 1),
+            **{k: _finite_or_none(v) for k, v in metrics.items()},
+            "curve_points": [[int(s), _finite_or_none(v)] for s, v in curve_points],
+        }
+        prefix = f"u{self.index}/{stage}"
+        scalars = {f"{prefix}/{k}": v for k, v in record.items() if k in metrics or k == "sps"}
+        curve = {(f"{prefix}/curve", s): v for s, v in curve_points}
+        self.log.record(record, scalars, int(agent_steps), curve)
+        left = (iterations - iteration) / max(iteration, 1) * self.log.unit_elapsed()
+        ret = "-" if window_return is None or window_return != window_return else f"{window_return:.1f}"
+        line = (
+            f"  unit {self.index + 1}/{self.total} {self.label}, {stage}: iteration {iteration:,}/"
+            f"{iterations:,}, {agent_steps:,} agent steps, {sps:,.0f} SPS, window return {ret}, "
+            f"stage ETA {left:.0f} s"
+        )
+        now = time.perf_counter()
+        force = iteration >= iterations
+        if force or now - self._last_print >= self.print_every:
+            self._last_print = now
+            self.log.progress(line)
+
+    # -- checkpoints inside the unit -----------------------------------------------------------
+    def _checkpointer(self):
+        if self._ckpt is None:
+            from pnn_jax.checkpoint import Checkpointer
+
+            self._ckpt = Checkpointer(self.run_dir / UNIT_CHECKPOINTS, max_to_keep=2)
+        return self._ckpt
+
+    def save(self, position: int, state: Any, meta: dict) -> None:
+        """Checkpoint ``state`` (a pytree of arrays) and ``meta`` (JSON) at ``position``, a number
+        that grows through the unit (e.g. iterations done over all its stages)."""
+        self._checkpointer().save(
+            self.index * 10**12 + int(position), state, {**jsonable(meta), "unit": self.index}
+        )
+
+    def restore(self, template_for: Callable[[dict], Any]) -> tuple[Any, dict] | None:
+        """``(state, meta)`` of this unit's newest checkpoint, or None (start the unit afresh)."""
+        ckpt = self._checkpointer()
+        mine = [s for s in ckpt.steps() if s // 10**12 == self.index]
+        if not mine:
+            self.log.drop_chunks(self.index, after=-1)  # records of an earlier, lost attempt
+            return None
+        _, state, meta = ckpt.restore_latest(template_for)
+        if meta.get("unit") != self.index:
+            self.log.drop_chunks(self.index, after=-1)
+            return None
+        self.log.drop_chunks(self.index, after=int(meta["position"]))
+        self.log.info(
+            f"  unit {self.index + 1}/{self.total} {self.label}: resumed inside the unit ({_where(meta)})"
+        )
+        return state, meta
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop()
+
+    def boundary(self, position: int, state_fn: Callable[[], tuple[Any, dict]], due: bool) -> bool:
+        """At a chunk boundary: write a checkpoint at ``position`` if ``due`` (the caller's
+        ``checkpoint.every``) or if a stop was requested, and then raise :class:`Preempted`.
+        ``state_fn() -> (state, meta)`` is called only when a checkpoint is written. Returns
+        whether one was written."""
+        stop = self.stop_requested
+        if not (stop or due):
+            return False
+        state, meta = state_fn()
+        self.save(position, state, {**meta, "position": int(position)})
+        self._checkpointer().wait()
+        if stop:
+            raise Preempted(
+                f"{self.experiment}: stopped by SIGTERM in unit {self.index + 1}/{self.total} "
+                f"({self.label}) at {_where(meta)}; checkpoint saved; continue with pnn-jax resume "
+                f"{self.run_dir}"
+            )
+        return True
+
+    def check_finite(self, where: str, **quantities) -> None:
+        """Raise :class:`NonFiniteError` if any of ``quantities`` (arrays or pytrees) holds a
+        NaN or an infinity; ``where`` names the position (stage, iteration)."""
+        import jax
+
+        for name, value in quantities.items():
+            leaves = jax.tree.leaves(value)
+            if any(not np.isfinite(np.asarray(jax.device_get(x), np.float64)).all() for x in leaves):
+                raise NonFiniteError(
+                    f"{self.experiment}: unit {self.index + 1}/{self.total} ({self.label}), {where}: "
+                    f"{name} is not finite; the last good checkpoint is kept"
+                )
+
+    def close(self) -> None:
+        if self._ckpt is not None:
+            self._ckpt.close()
+            self._ckpt = None
+
+
+def _where(meta: dict) -> str:
+    return f"stage {meta.get('stage', '?')}, iteration {meta.get('iteration', '?')}"
+
+
+def _finite_or_none(v):
+    v = float(v)
+    return v if np.isfinite(v) else None
 
 
 def jsonable(value: Any):
@@ -38,16 +211,17 @@ def run_units(
     quiet: bool,
     header: list[str],
     keep: int = 2,
+    experiment: str = "",
 ) -> tuple[list[dict], float]:
-    """Run ``units`` (``(label, fn)``, ``fn() -> list of run records``) in order, resumably.
+    """Run ``units`` (``(label, fn)``, ``fn(ctx) -> list of run records``) in order, resumably.
 
     After each unit a checkpoint (orbax) holds every record so far; ``resume=True`` restores the
-    newest readable one and runs only the units not yet done, so a killed run loses at most the
-    unit it was in. Every record is also written to ``runs.jsonl`` (one line per run and
-    condition, rewritten after each unit). Returns ``(records, seconds)``.
+    newest readable one and runs only the units not yet done; a unit that checkpoints inside
+    itself (:class:`UnitContext`) continues from its own newest checkpoint. Every record is also
+    written to ``runs.jsonl`` (one line per run and condition, rewritten after each unit).
+    SIGTERM (sent by SLURM before preemption) is turned into a stop request that units see at
+    their next chunk boundary. Returns ``(records, seconds)``.
     """
-    import time
-
     from pnn_jax.checkpoint import Checkpointer
     from pnn_jax.rundir import RunLog
 
@@ -55,34 +229,79 @@ def run_units(
     ckpt = Checkpointer(run_dir / "checkpoints", max_to_keep=keep)
     records: list[dict] = []
     done = 0
-    if resume:
+    step = None
+    if resume and ckpt.steps():  # else killed inside the first unit: it resumes from its own checkpoint
         template = {"units_done": np.zeros((), np.int32)}
         step, _, meta = ckpt.restore_latest(lambda meta: template)
         records, done = list(meta["records"]), int(meta["units_done"])
-    log = RunLog(run_dir, len(units), start_step=done, quiet=quiet, unit="units")
+    log = RunLog(run_dir, len(units), start_step=done, quiet=quiet, unit="units", resume=resume)
     if resume:
-        log.info(f"resumed after unit {done}/{len(units)} (checkpoint {step})")
+        log.info(f"resumed after unit {done}/{len(units)}" + (f" (checkpoint {step})" if step else ""))
     else:
         for line in header:
             log.info(line)
-    for i in range(done, len(units)):
-        label, fn = units[i]
-        t_unit = time.perf_counter()
-        new = [jsonable(r) for r in fn()]
-        records += new
-        seconds = time.perf_counter() - t_unit
-        log.advance(
-            i + 1,
-            {"unit": label, "runs": len(new), "unit_seconds": round(seconds, 3)},
-            f"  unit {i + 1}/{len(units)}, {label}: {len(new)} run record(s)",
-        )
-        _write_jsonl(run_dir / RUNS_FILE, records)
-        ckpt.save(
-            i + 1, {"units_done": np.asarray(i + 1, np.int32)}, {"units_done": i + 1, "records": records}
-        )
+    stop = {"requested": False}
+    with _sigterm_requests_stop(stop):
+        for i in range(done, len(units)):
+            label, fn = units[i]
+            t_unit = time.perf_counter()
+            log.start_unit(i)
+            ctx = UnitContext(run_dir, experiment, i, len(units), label, log, lambda: stop["requested"])
+            try:
+                new = [jsonable(r) for r in fn(ctx)]
+            except BaseException:
+                ctx.close()
+                ckpt.close()
+                log.close()
+                raise
+            ctx.close()
+            records += new
+            seconds = time.perf_counter() - t_unit
+            log.advance(
+                i + 1,
+                {"unit": label, "runs": len(new), "unit_seconds": round(seconds, 3)},
+                f"  unit {i + 1}/{len(units)}, {label}: {len(new)} run record(s)",
+            )
+            _write_jsonl(run_dir / RUNS_FILE, records)
+            ckpt.save(
+                i + 1,
+                {"units_done": np.asarray(i + 1, np.int32)},
+                {"units_done": i + 1, "records": records},
+            )
+            if stop["requested"]:  # between units: the unit checkpoint just written is the place
+                ckpt.close()
+                log.close()
+                raise Preempted(
+                    f"{experiment}: stopped by SIGTERM after unit {i + 1}/{len(units)}; checkpoint saved; "
+                    f"continue with pnn-jax resume {run_dir}"
+                )
     ckpt.close()
     log.close()
     return records, time.perf_counter() - t0
+
+
+class _sigterm_requests_stop:
+    """Inside the block, SIGTERM sets ``flag["requested"]`` instead of killing the process
+    (main thread only; elsewhere the default handling stays)."""
+
+    def __init__(self, flag: dict):
+        self.flag = flag
+        self.previous = None
+
+    def __enter__(self):
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.flag["requested"] = True
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+        return False
 
 
 def _write_jsonl(path: Path, records: list[dict]) -> None:
@@ -150,8 +369,13 @@ def finish(
     return summary
 
 
+def num(value) -> float:
+    """A stored number; NaN (e.g. no finished episode yet) comes back from JSON as None."""
+    return float("nan") if value is None else float(value)
+
+
 def mean_std(values) -> tuple[float, float]:
-    a = np.asarray(values, float)
+    a = np.asarray([num(v) for v in values], float)
     return (float(a.mean()), float(a.std())) if a.size else (float("nan"), float("nan"))
 
 

@@ -28,6 +28,7 @@ from pnn_jax.rl import losses, returns
 from pnn_jax.train.progressive import TrainState
 
 ALGORITHMS = ("a2c", "ppo")
+TRUNCATION = ("bootstrap", "terminal")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,10 +49,15 @@ class ACConfig:
     ppo_epochs: int = 4
     ppo_minibatches: int = 4
     normalize_advantages: bool = True
+    truncation: str = "bootstrap"
+    """An episode cut by a time limit: ``bootstrap`` from the value of the state at the cut, or
+    treat it as ``terminal`` (:mod:`pnn_jax.rl.returns`)."""
 
     def __post_init__(self):
         if self.algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}")
+        if self.truncation not in TRUNCATION:
+            raise ValueError(f"truncation must be one of {TRUNCATION}, got {self.truncation!r}")
         if self.t_max < 1:
             raise ValueError(f"t_max must be at least 1, got {self.t_max}")
         if not 0.0 <= self.gamma <= 1.0:
@@ -171,6 +177,7 @@ def build_iteration(
                 "action": action,
                 "reward": reward,
                 "done": out.done,
+                "terminated": out.terminated,
                 "valid": ~out.first,
                 "value": value,
                 "log_prob": logp,
@@ -210,9 +217,17 @@ def build_iteration(
         loss, metrics = jax.vmap(lambda *a: loss_fn(*a[:-1], mask=a[-1], **kw))(*split)
         return loss.sum(), jax.tree.map(jnp.mean, metrics)
 
+    def discounts_and_cuts(traj):
+        """Discounts ``[T, B]`` and the time-limit cuts to bootstrap at (None: cut = terminal)."""
+        if cfg.truncation == "terminal":
+            return returns.discounts_from(traj["done"], cfg.gamma), None
+        return returns.discounts_from(traj["terminated"], cfg.gamma), traj["truncated"]
+
     def a2c_update(state, traj, bootstrap):
-        discounts = returns.discounts_from(traj["done"], cfg.gamma)
-        rets = returns.n_step_returns(traj["reward"], discounts, bootstrap)
+        discounts, cut = discounts_and_cuts(traj)
+        rets = returns.n_step_returns(
+            traj["reward"], discounts, bootstrap, truncated=cut, values=traj["value"]
+        )
 
         def objective(params):
             heads = policy.train(params, state, obs_fn(flat(by_member(traj["obs"]))))
@@ -230,8 +245,8 @@ def build_iteration(
         return update_with(state, objective)
 
     def ppo_update(state, traj, bootstrap, key):
-        discounts = returns.discounts_from(traj["done"], cfg.gamma)
-        adv = returns.gae(traj["reward"], discounts, traj["value"], bootstrap, cfg.gae_lambda)
+        discounts, cut = discounts_and_cuts(traj)
+        adv = returns.gae(traj["reward"], discounts, traj["value"], bootstrap, cfg.gae_lambda, truncated=cut)
         rets = adv + traj["value"]
         data = {  # [groups, n, ...]
             "obs": by_member(traj["obs"]),

@@ -37,6 +37,9 @@ class Members:
     variant: jax.Array  # int32 [M]
 
 
+LOSS_KEYS = ("policy_loss", "value_loss", "entropy", "clip_fraction")
+
+
 class ColumnPopulation:
     """``M`` progressive-net learners on ``mesh``; ``transforms[i]`` maps raw observations of
     variant ``i`` (inside the compiled step)."""
@@ -91,7 +94,8 @@ class ColumnPopulation:
 
     def make_loop(self, pools: DevicePools, num_iterations: int, mode: str = "auto"):
         """``loop(members, actor) -> (members, actor, metrics [num_iterations, M])``: per member
-        and iteration, finished ``episodes``, their ``return_sum`` and valid agent ``steps``."""
+        and iteration, finished ``episodes``, their ``return_sum`` and valid agent ``steps``; the
+        losses and entropy ``[num_iterations, D]`` (each device's mean over its members)."""
         groups = pools.per_device
         inner = build_iteration(self.policy(groups), pools.step, self.ac, obs_fn=lambda o: o, groups=groups)
 
@@ -108,6 +112,8 @@ class ColumnPopulation:
                     "episodes": per_member(m["env_episodes"]),
                     "return_sum": per_member(m["env_return_sum"]),
                     "steps": per_member(m["env_steps"]),
+                    # this device's members' mean losses, [1] per device ([D] in all)
+                    **{k: m[k][None] for k in LOSS_KEYS if k in m},
                 },
             )
 

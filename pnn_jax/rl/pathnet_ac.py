@@ -208,6 +208,18 @@ class PathNetAC:
             window_episodes=jnp.zeros((p,), jnp.int32),
         )
 
+    def to_checkpoint(self, state: State) -> State:
+        """This process's copy of ``state`` as numpy (PRNG key as key data): what a checkpoint
+        holds (shared parameters replicated, this process's members)."""
+        return pop.to_host(state)
+
+    def from_checkpoint(self, host: State) -> State:
+        """The inverse of :meth:`to_checkpoint`: ``host`` placed on the mesh again."""
+        shared = jax.tree.map(jnp.asarray, host.shared)
+        shared = shared.replace(key=jax.random.wrap_key_data(shared.key))
+        members = jax.tree.map(jnp.asarray, host.members)
+        return State(pop.put_replicated(shared, self.mesh), pop.put_members(members, self.mesh))
+
     def _place(self, shared: Shared, members: Members) -> State:
         mine = jax.tree.map(lambda a: a[self.mine], members)
         return State(pop.put_replicated(shared, self.mesh), pop.put_members(mine, self.mesh))
