@@ -95,7 +95,6 @@ class RunLog:
         self._t0 = time.perf_counter()
         self._t_last, self._step_last = self._t0, start_step
         self._start = start_step
-        self._unit_t0 = self._t0
         self._bar = None
         if not quiet and self.stream.isatty():
             from tqdm import tqdm
@@ -136,17 +135,6 @@ class RunLog:
                 else f"{1 / max(rate, 1e-9):.1f} s per {self.unit[:-1]}"
             )
             self.info(f"{line} [{pace}, ETA {eta:.0f} s]")
-
-    def start_unit(self, index: int) -> None:
-        """A unit of work begins (its chunk records and timing follow)."""
-        self._unit_t0 = time.perf_counter()
-
-    def unit_elapsed(self) -> float:
-        """Seconds since the current unit (or stage, :meth:`restart_clock`) began."""
-        return time.perf_counter() - self._unit_t0
-
-    def restart_clock(self) -> None:
-        self._unit_t0 = time.perf_counter()
 
     def record(
         self,

@@ -128,6 +128,13 @@ def test_atari_smoke_presets(name, tmp_path):
     )
     if name == "pnn_pong_soup":  # the paper's Table 1 over the domains given, ours beside it
         build_and_check("pnn_table1", [tmp_path / "r"], "Pong Soup: ours", "209 / 169", figures=("table1",))
+        build_and_check(
+            "rl_learning_curves",
+            [tmp_path / "r"],
+            "| run | agent steps | final return (last 3 points) |",
+            "| Progressive, 2 columns Pong-v5:vflip seed 0 |",
+            figures=("learning_curves",),
+        )
     records = [json.loads(line) for line in (tmp_path / "r" / "runs.jsonl").read_text().splitlines()]
     prog = next(r for r in records if r["method"] == "progressive")
     assert prog["columns"] == len(cfg.pairs[0].sources) + 1 and len(prog["stages"]) == prog["columns"]

@@ -14,6 +14,8 @@ Tables (:data:`TABLES`):
   heat maps clipped at 200%), positive / negative transfer counts, per-pair scores, AFS and APS per
   layer and column (bar charts as the paper's figures 5 and 7, APS against AFS);
 * ``pnn_table1``: PNN Table 1 over the Pong Soup, Atari and Labyrinth-substitute runs given;
+* ``rl_learning_curves``: every RL transfer run's target learning curve at ten agent-step marks,
+  its final and greedy returns, and the curves as a figure (e.g. ``pnn_pong_soup preset=pong``);
 * ``pathnet_binary_mnist``: generations to solve task B and the speedup (both averages);
 * ``pathnet_cifar_svhn``: accuracies after the generation budget, from scratch and after transfer;
 * ``thesis_first_path``: the thesis summary table (S+S, P+S, random selection) and reuse histograms;
@@ -842,10 +844,64 @@ def selection_pressure_table(name: str, runs: list[Run], options: Options, fig_d
     return table
 
 
+def rl_learning_curves_table(name: str, runs: list[Run], options: Options, fig_dir: Path) -> Table:
+    """The target learning curves of RL transfer runs (e.g. ``pnn_pong_soup preset=pong``, one
+    column learning Pong): per run record, the curve's points at ten evenly spaced marks of agent
+    steps, the final and greedy-evaluation returns, and a figure of every curve against agent
+    steps. Missing points (no episode finished in the window) are shown as '-'."""
+    from pnn_jax import plots
+
+    table = Table(f"{name}: target learning curves (mean episode return per window of agent steps)")
+    records = [(run, r) for run in runs for r in run.records]
+    if not records:
+        return table
+    windows = {int(run.config.get("window", 1)) for run, _ in records}
+    window = windows.pop() if len(windows) == 1 else None
+    longest = max(len(r["target_curve"]) for _, r in records)
+    marks = sorted({max(0, round(longest * k / 10) - 1) for k in range(1, 11)})
+    header = ["run", *[f"{(m + 1) * window / 1e6:.2f}M" if window else f"point {m + 1}" for m in marks]]
+    rows = []
+    for _, r in records:
+        curve = r["target_curve"]
+        label = f"{short_label(method_key(r))} {r['target']} seed {r['seed']}"
+        rows.append([label, *[_num(curve[m]) if m < len(curve) else None for m in marks]])
+    table.add("Return at agent steps (the window ending there)", header, rows)
+    table.add(
+        "End of training",
+        ["run", "agent steps", "final return (last 3 points)", "greedy eval return", "wall time (min)"],
+        [
+            [
+                f"{short_label(method_key(r))} {r['target']} seed {r['seed']}",
+                int(r["stages"][-1]["agent_steps"]),
+                _num(r.get("final")),
+                _num(r.get("eval_return")),
+                float(run.summary.get("wall_time_s", 0.0)) / 60,
+            ]
+            for run, r in records
+        ],
+    )
+    table.figures += plots.curves(
+        {
+            "target": {
+                f"{short_label(method_key(r))} seed {r['seed']}": [r["target_curve"]] for _, r in records
+            }
+        },  # noqa: E501
+        fig_dir / "learning_curves",
+        xlabel=f"agent steps (x {window:,})" if window else "window",
+        ylabel="mean episode return",
+    )
+    table.notes.append(
+        "Points are the mean raw return of the episodes finished in each window of agent steps "
+        "(PAPERS.md 1.3); a window without a finished episode is missing ('-')."
+    )
+    return table
+
+
 Builder = Callable[[str, list[Run], Options, Path], Table]
 TABLES: dict[str, tuple[tuple[str, ...], Builder]] = {
     **{e: ((e,), rl_transfer_table) for e in RL_TRANSFER},
     "pnn_table1": (tuple(TABLE1_DOMAINS), pnn_table1),
+    "rl_learning_curves": (RL_TRANSFER, rl_learning_curves_table),
     "pathnet_binary_mnist": (("pathnet_binary_mnist",), binary_mnist_table),
     "pathnet_cifar_svhn": (("pathnet_cifar_svhn",), cifar_svhn_table),
     "thesis_first_path": (("thesis_first_path",), thesis_table),

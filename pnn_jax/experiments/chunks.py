@@ -82,9 +82,8 @@ def run_stage(
     """
     from pnn_jax.train import population as pop
 
-    since = 0
+    since, first = 0, done
     t_stage, steps_done = time.perf_counter(), agent_steps
-    ctx.log.restart_clock()
     by_iterations = finished is None
     if by_iterations:
         finished = lambda d: d >= iterations  # noqa: E731
@@ -99,7 +98,9 @@ def run_stage(
         ctx.check_finite(f"stage {stage}, iteration {done}", **finite(state, m))
         info = account(m)
         steps_done += info.agent_steps
-        elapsed = time.perf_counter() - t0
+        now = time.perf_counter()
+        elapsed = now - t0
+        eta = (iterations - done) * (now - t_stage) / (done - first) if iterations > done else 0.0
         ctx.report(
             stage,
             position=position + done,
@@ -110,6 +111,7 @@ def run_stage(
             metrics=info.metrics,
             curve_points=info.curve_points,
             window_return=info.window_return,
+            eta=eta,
         )
         due = every > 0 and since >= every and not finished(done)
         if ctx.boundary(position + done, lambda s=state, a=actor, d=done: snapshot(s, a, d), due):

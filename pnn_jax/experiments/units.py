@@ -65,12 +65,14 @@ class UnitContext:
         metrics: dict[str, float],
         curve_points: list[tuple[int, float]] = (),
         window_return: float | None = None,
+        eta: float = float("nan"),
     ) -> None:
         """Record one chunk of ``stage`` at ``position`` (as in :meth:`save`): ``iteration`` of
         ``iterations`` done, ``agent_steps`` so
         far in the stage, ``metrics`` (losses, entropy, the chunk's episodes and mean return),
         ``curve_points`` that completed in the chunk as ``(agent steps at the window's end,
-        point)``, ``window_return`` the latest curve point (for the progress line)."""
+        point)``, ``window_return`` the latest curve point and ``eta`` the stage's seconds left (for
+        the progress line)."""
         record = {
             "kind": "chunk",
             "step": self.index,  # units done before this one (resume keeps records up to it)
@@ -89,12 +91,11 @@ class UnitContext:
         scalars = {f"{prefix}/{k}": v for k, v in record.items() if k in metrics or k == "sps"}
         curve = {(f"{prefix}/curve", s): v for s, v in curve_points}
         self.log.record(record, scalars, int(agent_steps), curve)
-        left = (iterations - iteration) / max(iteration, 1) * self.log.unit_elapsed()
         ret = "-" if window_return is None or window_return != window_return else f"{window_return:.1f}"
         line = (
             f"  unit {self.index + 1}/{self.total} {self.label}, {stage}: iteration {iteration:,}/"
             f"{iterations:,}, {agent_steps:,} agent steps, {sps:,.0f} SPS, window return {ret}, "
-            f"stage ETA {left:.0f} s"
+            f"stage ETA {eta:.0f} s"
         )
         now = time.perf_counter()
         force = iteration >= iterations
@@ -245,7 +246,6 @@ def run_units(
         for i in range(done, len(units)):
             label, fn = units[i]
             t_unit = time.perf_counter()
-            log.start_unit(i)
             ctx = UnitContext(run_dir, experiment, i, len(units), label, log, lambda: stop["requested"])
             try:
                 new = [jsonable(r) for r in fn(ctx)]

@@ -1,0 +1,55 @@
+"""A learner that cannot move its policy is caught in seconds (issue 13).
+
+The paper's Atari column on real Pong frames, with the reward replaced by +1 whenever the action
+is UP: a working actor-critic makes UP nearly certain within 50 updates (P(UP) 0.99999 measured).
+With A3C's RMSProp (eps 0.1 under the root) and a loss averaged over the batch, the steps are ~40x
+smaller (docs/rl_learner.md), and the same budget leaves P(UP) at 0.22 (it gets there by 150). That
+configuration is kept as a negative control, so the check is shown to fail on the fault it exists
+for. This is not the Pong learning check the issue asks for (a short Pong run that beats random
+play): no configuration has been shown to learn Pong on this CPU yet.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+pytest.importorskip("envpool")
+
+from pnn_jax.envs.envpool_env import EnvConfig, VecEnv
+from pnn_jax.nets.columns import atari_column
+from pnn_jax.nets.progressive import ProgressiveNet
+from pnn_jax.rl.actor_critic import ACConfig, build_iteration, column_policy, preprocess, start
+from pnn_jax.train.optim import make_optimizer
+from pnn_jax.train.progressive import init_state
+
+UP = 2
+
+
+def prob_up_after(iterations: int, **optim) -> float:
+    """P(UP) of the column on fresh Pong frames after ``iterations`` A2C updates (16 envs x 5
+    steps) with a reward of 1 for UP and 0 otherwise."""
+    env = VecEnv(EnvConfig("Pong-v5", num_envs=16, seed=0))
+    net = ProgressiveNet(atari_column(env.num_actions), 1)
+    tx = make_optimizer(**optim)
+    state = init_state(net, net.init(jax.random.key(0)), tx, 0)
+
+    def press_up(handle, actions):
+        handle, out = env.step(handle, actions)
+        return handle, out.replace(reward=(actions == UP).astype(jnp.float32))
+
+    iteration = jax.jit(build_iteration(column_policy(net, tx), press_up, ACConfig()))
+    actor = start(env, jax.random.key(1))
+    for _ in range(iterations):
+        state, actor, _ = iteration(state, actor)
+    probs = jax.nn.softmax(net.apply(state.params, preprocess(actor.out.obs), 0)["policy"])
+    return float(probs[:, UP].mean())
+
+
+def test_the_pong_preset_learner_moves_its_policy():
+    assert prob_up_after(50, name="rmsprop", lr=7e-4, grad_clip=0.5, eps=1e-5) > 0.9
+
+
+def test_a3c_rmsprop_eps_with_a_mean_loss_barely_moves_it():
+    assert prob_up_after(50, name="rmsprop", lr=5e-4, grad_clip=40.0) < 0.5
