@@ -32,6 +32,7 @@ pnn_atari                      quick   2 pairs, 80k agent steps/stage (no learni
 pnn_labyrinth_vizdoom          quick   3 pairs, 80k agent steps/stage (no learning)      ~1 h             ~30 min (e, host env)
                                paper   the Labyrinth budget on ViZDoom scenarios         not feasible     days (e)
 pnn_table1                     quick   pnn_pong_soup + pnn_atari + pnn_labyrinth_vizdoom  ~2 h             ~40 min (e)
+rl_learning_curves             pong    one column on Pong, 5M agent steps (learner check) ~1 h             ~10 min (e)
 pathnet_atari                  quick   one pair, 8 paths x 4 envs, 200k steps per game   ~30 min          ~5 min (e)
                                paper   64 paths, 10M steps per game, several pairs       not feasible     days (e)
 

@@ -95,6 +95,17 @@ def curve_lengths(records: list[dict]) -> list[int]:
     return [len(s["curve"]) for r in records for s in r["stages"]]
 
 
+def resume(run_dir: Path) -> None:
+    """``pnn-jax resume run_dir`` in a fresh process; it must end the run."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pnn_jax.cli", "resume", str(run_dir), "quiet=true"],
+        capture_output=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+
+
 def wait_for_chunks(proc, run_root: Path, count: int, timeout: float = 300) -> Path:
     """Wait until the run has written ``count`` chunk records and a checkpoint inside its unit."""
     deadline = time.time() + timeout
@@ -163,13 +174,7 @@ def test_sigkill_inside_a_unit_resumes_from_its_checkpoint(kind, reference, tmp_
     proc.wait(timeout=60)
     before = chunk_records(run_dir)
     assert not (run_dir / "runs.jsonl").exists() or len(runs(run_dir)) < len(runs(reference[kind]))
-    done = subprocess.run(
-        [sys.executable, "-m", "pnn_jax.cli", "resume", str(run_dir), "quiet=true"],
-        capture_output=True,
-        timeout=600,
-        stdin=subprocess.DEVNULL,
-    )
-    assert done.returncode == 0, done.stderr.decode()
+    resume(run_dir)
     log = (run_dir / "run.log").read_text()
     assert "resumed inside the unit" in log
     after = chunk_records(run_dir)
@@ -207,13 +212,7 @@ def test_sigterm_leaves_a_checkpoint_at_the_current_iteration(tmp_path):
     step = ckpt.steps()[-1]
     ckpt.close()
     assert step % 10**12 == last["position"]  # the checkpoint is at the last chunk done
-    done = subprocess.run(
-        [sys.executable, "-m", "pnn_jax.cli", "resume", str(run_dir), "quiet=true"],
-        capture_output=True,
-        timeout=600,
-        stdin=subprocess.DEVNULL,
-    )
-    assert done.returncode == 0, done.stderr.decode()
+    resume(run_dir)
 
 
 def test_a_nan_stops_the_unit_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):

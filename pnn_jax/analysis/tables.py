@@ -868,7 +868,13 @@ def rl_learning_curves_table(name: str, runs: list[Run], options: Options, fig_d
     table.add("Return at agent steps (the window ending there)", header, rows)
     table.add(
         "End of training",
-        ["run", "agent steps", "final return (last 3 points)", "greedy eval return", "wall time (min)"],
+        [
+            "run",
+            "agent steps",
+            "final return (last 3 points)",
+            "greedy eval return",
+            "wall time, last invocation (min)",
+        ],
         [
             [
                 f"{short_label(method_key(r))} {r['target']} seed {r['seed']}",
@@ -885,7 +891,7 @@ def rl_learning_curves_table(name: str, runs: list[Run], options: Options, fig_d
             "target": {
                 f"{short_label(method_key(r))} seed {r['seed']}": [r["target_curve"]] for _, r in records
             }
-        },  # noqa: E501
+        },
         fig_dir / "learning_curves",
         xlabel=f"agent steps (x {window:,})" if window else "window",
         ylabel="mean episode return",
