@@ -3,8 +3,8 @@
 First columns on Pong, Noisy or H-flip; a second column on each of the eight variants
 (Pong, Noisy, Black, White, Zoom, V-flip, H-flip, VH-flip); baselines 1-4 on the same pairs;
 3-column runs as pairs with two sources. The protocol is :mod:`pnn_jax.experiments.rl_transfer`
-with the paper's Atari column, A2C (t_max 5, RMSProp as A3C). The published numbers are in
-``experiments/pnn_pong_soup/paper.yaml``.
+with the paper's Atari column and A2C (t_max 5; RMSProp with public A2C's eps 1e-5, see
+docs/rl_learner.md). The published numbers are in ``experiments/pnn_pong_soup/paper.yaml``.
 """
 
 from __future__ import annotations
