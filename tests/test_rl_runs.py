@@ -31,7 +31,7 @@ CHUNK_KEYS = {"agent_steps", "sps", "policy_loss", "value_loss", "entropy", "epi
 RUNS = {
     "sequential": (
         "pnn_classic_transfer",
-        ["preset=smoke", "iterations=600", "chunk=20", "checkpoint.every=40", "analysis.afs=false"],
+        ["preset=smoke", "iterations=300", "chunk=20", "checkpoint.every=40", "analysis.afs=false"],
     ),
     "population": (
         "pnn_classic_transfer",
