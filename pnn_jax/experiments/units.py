@@ -160,12 +160,10 @@ class UnitContext:
 
     def check_finite(self, where: str, **quantities) -> None:
         """Raise :class:`NonFiniteError` if any of ``quantities`` (arrays or pytrees) holds a
-        NaN or an infinity; ``where`` names the position (stage, iteration)."""
-        import jax
-
+        NaN or an infinity; ``where`` names the position (stage, iteration). The test runs where
+        the arrays live (one compiled reduction per quantity); only its boolean is read back."""
         for name, value in quantities.items():
-            leaves = jax.tree.leaves(value)
-            if any(not np.isfinite(np.asarray(jax.device_get(x), np.float64)).all() for x in leaves):
+            if not bool(_all_finite(value)):
                 raise NonFiniteError(
                     f"{self.experiment}: unit {self.index + 1}/{self.total} ({self.label}), {where}: "
                     f"{name} is not finite; the last good checkpoint is kept"
@@ -175,6 +173,27 @@ class UnitContext:
         if self._ckpt is not None:
             self._ckpt.close()
             self._ckpt = None
+
+
+def _all_finite_impl(tree):
+    import jax
+    import jax.numpy as jnp
+
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
+
+
+_all_finite_jit = None
+
+
+def _all_finite(tree):
+    """Whether every entry of ``tree`` is finite, as a device scalar (compiled once per structure)."""
+    global _all_finite_jit
+    if _all_finite_jit is None:
+        import jax
+
+        _all_finite_jit = jax.jit(_all_finite_impl)
+    return _all_finite_jit(tree)
 
 
 def _where(meta: dict) -> str:
