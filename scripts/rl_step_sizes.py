@@ -7,9 +7,11 @@ of the learning rate, ``g / sqrt(nu + eps)`` with ``nu`` the mean squared gradie
 optimiser's steady state), for each ``--eps``. The diagnosis of issue 13 (docs/rl_learner.md):
 with A3C's eps 0.1 under the root the steps were 1/40 of those with eps 1e-5.
 
-    .venv/bin/python scripts/rl_step_sizes.py [--updates 300] [--sum]
+    .venv/bin/python scripts/rl_step_sizes.py [--updates 300] [--sum] [--init orthogonal]
 
 ``--sum``: gradients of the loss summed over the batch (A3C's per-worker sum) instead of the mean.
+``--init``: the column's kernels (``model.init``). The last column is PyTorch's form of RMSProp,
+``g / (sqrt(nu) + eps)`` with ``--eps-outside`` (``optim.eps_in_sqrt=false``).
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--updates", type=int, default=300)
     parser.add_argument("--eps", type=float, nargs="+", default=[0.1, 1e-5])
+    parser.add_argument("--eps-outside", type=float, default=1e-5)
     parser.add_argument("--sum", action="store_true")
+    parser.add_argument("--init", default="lecun_normal", choices=["lecun_normal", "orthogonal"])
     args = parser.parse_args()
 
     cfg = ACConfig()
     env = VecEnv(EnvConfig("Pong-v5", num_envs=16, seed=0))
-    net = ProgressiveNet(atari_column(env.num_actions), 1)
+    net = ProgressiveNet(atari_column(env.num_actions), 1, init_scheme=args.init)
     state = init_state(net, net.init(jax.random.key(0)), optax.sgd(0.0), 0)
     column = column_policy(net, optax.sgd(0.0))
     # the "update" hands the gradient back in place of the parameters; the state never changes
@@ -53,6 +57,7 @@ def main() -> None:
     print(
         f"{'parameters':32s} {'RMS gradient':>13s}"
         + "".join(f" {'step/lr, eps ' + f'{e:g}':>18s}" for e in args.eps)
+        + f" {'eps ' + f'{args.eps_outside:g}' + ' outside':>18s}"
     )
     ratios = []
     for (path, _), g in zip(named, leaves, strict=True):
@@ -62,6 +67,7 @@ def main() -> None:
         nu = (g**2).mean(0)
         steps = [float(np.sqrt(((g / np.sqrt(nu + e)) ** 2).mean())) for e in args.eps]
         ratios.append(steps[-1] / steps[0])
+        steps.append(float(np.sqrt(((g / (np.sqrt(nu) + args.eps_outside)) ** 2).mean())))
         print(f"{name:32s} {np.sqrt((g**2).mean()):13.2e}" + "".join(f" {s:18.2e}" for s in steps))
     print(f"median step ratio, eps {args.eps[-1]:g} over eps {args.eps[0]:g}: {np.median(ratios):.0f}x")
 

@@ -69,6 +69,49 @@ def test_smoke_run(tmp_path):
     assert "| Baseline 1 (single column, target only) | 100 | 100 |" in top
 
 
+def _run(tmp_path, name, *overrides):
+    module = experiments.get("pnn_classic_transfer")
+    folder = cfglib.EXPERIMENTS_DIR / "pnn_classic_transfer"
+    cfg = cfglib.structured(
+        module.Config,
+        cfglib.compose(
+            folder,
+            ["preset=smoke", "analysis.afs=false", "analysis.aps_episodes=0", *overrides],
+            module.Config,
+        ),
+    )
+    module.run(cfg, tmp_path / name, quiet=True)
+    runs = [json.loads(line) for line in (tmp_path / name / "runs.jsonl").read_text().splitlines()]
+    chunks = [m for m in rundir.read_metrics(tmp_path / name) if m.get("kind") == "chunk"]
+    return {r["method"]: r for r in runs}, chunks
+
+
+def test_a_source_column_is_trained_once_and_reused_by_later_units(tmp_path):
+    """Progressive and baseline 3 start from column 0 trained on the same (source, seed): the first
+    unit trains it (with ``source_iterations`` of its own) and saves it, the second loads it, so
+    the source stage's chunks appear once and both units record the same source curve. Without
+    sharing, the second unit trains it again, to the same curve (the same computation). (Its target
+    stage then continues the env stream the source stage used, so target curves agree in
+    distribution, not bit for bit.)"""
+    over = ["methods=[progressive,baseline1,baseline3]", "source_iterations=60"]
+    shared, chunks = _run(tmp_path, "shared", *over)
+    sources = [c for c in chunks if c["stage"].startswith("source0")]
+    assert {c["unit"] for c in sources} == {0} and sources[-1]["iterations"] == 60
+    targets = [c for c in chunks if c["stage"].startswith("target")]
+    assert {c["iterations"] for c in targets} == {40} and {c["unit"] for c in targets} == {0, 1, 2}
+    prog, b3 = shared["progressive"]["stages"][0], shared["baseline3"]["stages"][0]
+    assert b3["trained_by"] == "pair 0 seed 0 progressive"
+    assert b3["curve"] == prog["curve"] and b3["agent_steps"] == prog["agent_steps"] > 0
+    assert (tmp_path / "shared" / "sources").is_dir()
+    alone, chunks = _run(tmp_path, "alone", *over, "share_sources=false")
+    assert {c["unit"] for c in chunks if c["stage"].startswith("source0")} == {0, 2}
+    assert (
+        alone["baseline3"]["stages"][0]["curve"] == alone["progressive"]["stages"][0]["curve"] == b3["curve"]
+    )
+    assert "trained_by" not in alone["baseline3"]["stages"][0]
+    assert alone["progressive"]["target_curve"] == shared["progressive"]["target_curve"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -27,11 +27,11 @@ from pnn_jax.train.progressive import init_state
 UP = 2
 
 
-def prob_up_after(iterations: int, **optim) -> float:
+def prob_up_after(iterations: int, init: str = "lecun_normal", **optim) -> float:
     """P(UP) of the column on fresh Pong frames after ``iterations`` A2C updates (16 envs x 5
     steps) with a reward of 1 for UP and 0 otherwise."""
     env = VecEnv(EnvConfig("Pong-v5", num_envs=16, seed=0))
-    net = ProgressiveNet(atari_column(env.num_actions), 1)
+    net = ProgressiveNet(atari_column(env.num_actions), 1, init_scheme=init)
     tx = make_optimizer(**optim)
     state = init_state(net, net.init(jax.random.key(0)), tx, 0)
 
@@ -48,8 +48,31 @@ def prob_up_after(iterations: int, **optim) -> float:
 
 
 def test_the_pong_preset_learner_moves_its_policy():
-    assert prob_up_after(50, name="rmsprop", lr=7e-4, grad_clip=0.5, eps=1e-5) > 0.9
+    settings = dict(name="rmsprop", lr=7e-4, grad_clip=0.5, eps=1e-5, eps_in_sqrt=False)
+    assert prob_up_after(50, init="orthogonal", **settings) > 0.9
 
 
 def test_a3c_rmsprop_eps_with_a_mean_loss_barely_moves_it():
     assert prob_up_after(50, name="rmsprop", lr=5e-4, grad_clip=40.0) < 0.5
+
+
+def test_the_pong_check_compares_first_and_last_play_by_episodes():
+    """``scripts/check_pong_learns.py``'s statistic: episode-weighted mean returns of the chunks at
+    each end of the run, with the standard error from the spread of the chunk means."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "scripts" / "check_pong_learns.py"
+    spec = importlib.util.spec_from_file_location("check_pong_learns", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    chunks = [
+        {"agent_steps": 100, "episodes": 1, "episode_return": -21.0},
+        {"agent_steps": 200, "episodes": 3, "episode_return": -20.0},
+        {"agent_steps": 300, "episodes": 0, "episode_return": None},
+        {"agent_steps": 400, "episodes": 2, "episode_return": -10.0},
+    ]
+    mean, se, n = script.window_stats(chunks, 0, 200)
+    assert (mean, n) == (-20.25, 4) and se == pytest.approx((0.1875**0.5) / 1)
+    mean, se, n = script.window_stats(chunks, 200, 400)
+    assert (mean, n) == (-10.0, 2)  # a chunk without finished episodes counts for nothing

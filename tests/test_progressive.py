@@ -155,6 +155,35 @@ def test_column_init_depends_only_on_key_and_column():
     assert not np.array_equal(cols[0], cols[1])  # columns are independent draws
 
 
+def test_orthogonal_init_has_public_a2cs_gains():
+    """``init_scheme="orthogonal"``: every kernel, laterals included, is gain x an orthogonal
+    matrix over [fan_in, fan_out] (sqrt 2 before a ReLU, 0.01 policy, 1 value); biases zero; the
+    default LeCun-normal draw is unchanged by the option's existence."""
+    net = ProgressiveNet(tiny_conv(), 2, init_scheme="orthogonal")
+    params = net.init(jax.random.key(0))
+
+    def check(w, gain):
+        m = np.asarray(w).reshape(-1, w.shape[-1])
+        gram = m.T @ m if m.shape[0] >= m.shape[1] else m @ m.T
+        np.testing.assert_allclose(gram, gain**2 * np.eye(len(gram)), atol=1e-5 * max(gain**2, 1e-2))
+
+    for layer in params["hidden"]:
+        for k in range(2):
+            check(layer["w"][k], np.sqrt(2))
+        assert not np.any(np.asarray(layer["b"]))
+    lateral = params["hidden"][1]["lateral"]
+    check(lateral["u"][1], np.sqrt(2))
+    check(lateral["v"][1, 0], np.sqrt(2))
+    check(params["heads"]["policy"]["w"][0], 0.01)
+    check(params["heads"]["value"]["w"][0], 1.0)
+    check(params["heads"]["policy"]["lateral"]["u"][1], 0.01)
+    lecun = ProgressiveNet(tiny_conv(), 2).init(jax.random.key(0))
+    w = np.asarray(lecun["hidden"][0]["w"][0])
+    assert abs(w.std() * np.sqrt(np.prod(w.shape[:-1])) - 1) < 0.25  # std 1/sqrt(fan_in)
+    with pytest.raises(ValueError, match="init_scheme must be one of"):
+        ProgressiveNet(tiny_conv(), 1, init_scheme="glorot")
+
+
 @pytest.mark.parametrize(("lateral", "start"), [("adapter", 1), ("plain", 2), ("adapter", 2)])
 def test_grow_keeps_every_existing_parameter_and_output(lateral, start):
     net = ProgressiveNet(tiny_conv(), start, lateral=lateral)

@@ -24,6 +24,7 @@ import numpy as np
 from pnn_jax.analysis.transfer import auc, final_return, transfer_pct
 from pnn_jax.config import ConfigError, check, check_choice
 from pnn_jax.experiments import units as unitlib
+from pnn_jax.nets.columns import INIT_SCHEMES
 from pnn_jax.train import transfer
 
 NETWORKS = ("mlp", "atari", "nature_cnn")
@@ -62,6 +63,8 @@ class ModelSection:
     alpha_init: float = 1.0
     adapter_v: str = "1x1"
     """Where the fc layer reads conv maps: V as a 1x1 conv (1x1) or dense."""
+    init: str = "lecun_normal"
+    """Kernels: lecun_normal, or orthogonal with public A2C's gains (sqrt 2 hidden, 0.01 policy)."""
 
 
 @dataclasses.dataclass
@@ -142,6 +145,13 @@ class Config:
     """Baselines 2/3: re-initialise the output layer before the target stage."""
     iterations: int = 1500
     """Training iterations per stage (each: t_max steps of every env, then the update)."""
+    source_iterations: int = 0
+    """Iterations of a source stage (0 = ``iterations``): a source column that must learn its
+    task before anything can transfer, with shorter target stages, where compute is short."""
+    share_sources: bool = True
+    """Sequential runs: train column 0 on each (source task, seed) once and reuse it in every
+    method and pair that starts from it (:mod:`pnn_jax.experiments.shared_sources`); false: every
+    unit trains its own (the same computation)."""
     chunk: int = 250
     """Iterations per compiled call (one lax.scan)."""
     window: int = 4000
@@ -269,9 +279,16 @@ def validate(cfg: Config) -> None:
     )
     for key in ("seeds", "iterations", "chunk", "window", "eval_episodes"):
         check(getattr(cfg, key) >= 1, key, getattr(cfg, key), "must be at least 1")
+    check(
+        cfg.source_iterations >= 0,
+        "source_iterations",
+        cfg.source_iterations,
+        "must be >= 0 (0 = iterations)",
+    )
     check(cfg.env.num_envs >= 1, "env.num_envs", cfg.env.num_envs, "must be at least 1")
     check(min(cfg.model.widths, default=0) >= 1, "model.widths", cfg.model.widths, "positive widths")
     check_choice("model.lateral", cfg.model.lateral, ("adapter", "plain", "none"))
+    check_choice("model.init", cfg.model.init, INIT_SCHEMES)
     check_choice("optim.optimizer", cfg.optim.optimizer, OPTIMIZERS)
     check(cfg.optim.lr > 0, "optim.lr", cfg.optim.lr, "must be positive")
     check(cfg.optim.grad_clip >= 0, "optim.grad_clip", cfg.optim.grad_clip, "must be >= 0 (0 = off)")
@@ -329,7 +346,8 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
         f"{len(cfg.methods)} "
         f"method(s); {cfg.env.num_envs} envs ({cfg.env.interface}), {cfg.model.network} columns, "
         f"{cfg.rl.algorithm} t_max {cfg.rl.t_max}, {cfg.optim.optimizer} lr {cfg.optim.lr}; "
-        f"{cfg.iterations} iterations per stage; "
+        f"{cfg.iterations} iterations per stage"
+        f"{f' ({source_iterations(cfg)} per source stage)' if cfg.source_iterations else ''}; "
         f"{'one population' if cfg.population else 'one run at a time'}; "
         f"jax {jax.__version__} on {jax.devices()[0].platform}",
         *[f"  pair {i}: {pair_label(p)}" for i, p in enumerate(cfg.pairs)],
@@ -338,6 +356,16 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
         run_dir, units, resume=resume, quiet=quiet, header=header, experiment=cfg.experiment
     )
     return summarize(cfg, run_dir, records, seconds, quiet, resume)
+
+
+def source_iterations(cfg: Config) -> int:
+    """Iterations of a source stage."""
+    return cfg.source_iterations or cfg.iterations
+
+
+def stage_iterations(cfg: Config, plan) -> list[int]:
+    """Iterations of each stage of ``plan``."""
+    return [cfg.iterations if s.task == "target" else source_iterations(cfg) for s in plan.stages]
 
 
 def make_column(cfg: Config, obs_shape: tuple[int, ...], num_actions: int):
@@ -362,6 +390,7 @@ def make_net(cfg: Config, obs_shape: tuple[int, ...], num_actions: int, columns:
         adapter_width=cfg.model.adapter_width,
         alpha_init=cfg.model.alpha_init,
         adapter_v=cfg.model.adapter_v,
+        init_scheme=cfg.model.init,
     )
 
 
@@ -372,6 +401,7 @@ def _unit(cfg: Config, pair_index: int, method: str, seed: int):
         from pnn_jax.analysis.transfer import CurveAccumulator
         from pnn_jax.envs import transforms
         from pnn_jax.envs.envpool_env import VecEnv
+        from pnn_jax.experiments import shared_sources
         from pnn_jax.experiments.chunks import resume_seed, run_stage
         from pnn_jax.rl.actor_critic import make_evaluate, make_loop, start
         from pnn_jax.train.optim import make_optimizer
@@ -379,6 +409,7 @@ def _unit(cfg: Config, pair_index: int, method: str, seed: int):
         t0 = time.perf_counter()
         pair = cfg.pairs[pair_index]
         plan = transfer.transfer_plan(method, len(pair.sources), cfg.reset_heads)
+        lengths = stage_iterations(cfg, plan)
         envs: dict[tuple[str, int], VecEnv] = {}
 
         def env_for(env_id, env_seed=seed):
@@ -418,7 +449,16 @@ def _unit(cfg: Config, pair_index: int, method: str, seed: int):
                 else pair.sources[int(stage.task.removeprefix("source"))]
             )
             env_id, name = parse_task(task)
-            base = index * cfg.iterations
+            base = sum(lengths[:index])
+            shareable = cfg.share_sources and stage.task != "target" and stage.column == 0
+            if shareable and resumed is None:
+                shared = shared_sources.load(ctx.run_dir, task, seed)
+                if shared is not None:  # trained by an earlier unit: the same computation
+                    key, _, _ = jax.random.split(key, 3)  # the key chain of a unit that trains it
+                    weights, record = shared
+                    params = transfer.with_column_weights(params, 0, jax.tree.map(jax.numpy.asarray, weights))
+                    stages.append(record)
+                    continue
             if resumed is not None:
                 meta, state, k_actor = resumed
                 done, acc = meta["iteration"], CurveAccumulator(cfg.window, meta["curve"])
@@ -452,7 +492,7 @@ def _unit(cfg: Config, pair_index: int, method: str, seed: int):
                 state,
                 start(env, k_actor),
                 stage=f"{stage.task}:{task}",
-                iterations=cfg.iterations,
+                iterations=lengths[index],
                 chunk=cfg.chunk,
                 done=done,
                 position=base,
@@ -477,6 +517,14 @@ def _unit(cfg: Config, pair_index: int, method: str, seed: int):
                     "agent_steps": acc.steps,
                 }
             )
+            if shareable:
+                shared_sources.save(
+                    ctx.run_dir,
+                    task,
+                    seed,
+                    transfer.column_weights(params, 0),
+                    {**stages[-1], "trained_by": ctx.label},
+                )
         env_id, name = parse_task(pair.target)
         target_env = env_for(env_id)
         evaluate = make_evaluate(
@@ -572,12 +620,13 @@ def _population_unit(cfg: Config):
             return [*states, *[states[-1]] * pad], [*variants, *[variants[-1]] * pad]
 
         def train(phase, states, variants, key, resumed=None):
-            """One phase: ``cfg.iterations`` iterations of every member (from a checkpoint when
+            """One phase: the stage's iterations of every member (from a checkpoint when
             ``resumed = (meta, host members)``); returns the trained members, the pools, learning
             curves and agent steps per member."""
             n = len(states)
             states, variants = padded(states, variants)
-            position = phase * cfg.iterations
+            position = 0 if phase == 0 else source_iterations(cfg)
+            iterations = source_iterations(cfg) if phase == 0 else cfg.iterations
             if resumed is None:
                 done, accs, env_cfg = 0, [CurveAccumulator(cfg.window) for _ in range(n)], probe
                 members = popn.members(states, variants)
@@ -620,7 +669,7 @@ def _population_unit(cfg: Config):
                 members,
                 pools.start(key),
                 stage="sources" if phase == 0 else "targets",
-                iterations=cfg.iterations,
+                iterations=iterations,
                 chunk=cfg.chunk,
                 done=done,
                 position=position,

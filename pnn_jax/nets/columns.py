@@ -184,9 +184,38 @@ def nature_cnn_column(
 # Standard deviation of a standard normal truncated to [-2, 2] (as in jax's variance_scaling).
 _TRUNCATED_STD = 0.87962566103423978
 
+INIT_SCHEMES = ("lecun_normal", "orthogonal")
+"""``lecun_normal``: truncated normal, std ``1/sqrt(fan_in)`` (jax's and flax's default; the
+project's default). ``orthogonal``: orthogonal kernels scaled by a gain per layer, as public A2C and
+PPO initialise the Atari network (OpenAI baselines, CleanRL): sqrt(2) before a ReLU, 0.01 for the
+policy head (a near-uniform first policy), 1 for other heads. Biases are zero in both."""
+
+
+def init_gain(scheme: str, layer: str) -> float:
+    """The gain of ``layer`` (``hidden_<i>``, ``adapter`` or a head's name) under ``scheme``; 1
+    for ``lecun_normal``, whose std is fixed by the fan-in alone."""
+    if scheme != "orthogonal":
+        return 1.0
+    if layer.startswith("hidden") or layer == "adapter":
+        return math.sqrt(2.0)  # ReLU follows: keeps the activations' second moment
+    return 0.01 if layer == "policy" else 1.0
+
+
+def _orthogonal(noise: jax.Array, shape: Shape) -> jax.Array:
+    """An orthogonal kernel of ``shape`` from ``noise`` (as ``jax.nn.initializers.orthogonal``):
+    the ``[fan_in, fan_out]`` matrix has orthonormal columns (or rows, if fan_in < fan_out). The
+    noise is truncated normal, so the draw is orthogonal but not exactly Haar distributed."""
+    rows, cols = math.prod(shape[:-1]), shape[-1]
+    a = noise.reshape(max(rows, cols), min(rows, cols))
+    q, r = jnp.linalg.qr(a)
+    q = q * jnp.sign(jnp.diagonal(r))  # a unique, sign-corrected factor
+    if rows < cols:
+        q = q.T
+    return q.reshape(shape)
+
 
 class KernelDraws:
-    """Hands out LeCun-normal kernels (truncated normal, std ``1/sqrt(fan_in)``) from one vector.
+    """Hands out kernels (LeCun normal or orthogonal, :data:`INIT_SCHEMES`) from one vector.
 
     All of an initialisation's randomness comes from ONE ``jax.random`` call: XLA compiles every
     PRNG call separately (about 0.2 s each on a CPU), so drawing each kernel with its own key made
@@ -196,17 +225,23 @@ class KernelDraws:
     consumed in call order, so the same structure and noise always give the same parameters.
     """
 
-    def __init__(self, noise: jax.Array | None = None):
+    def __init__(self, noise: jax.Array | None = None, scheme: str = "lecun_normal"):
+        if scheme not in INIT_SCHEMES:
+            raise ValueError(f"init scheme must be one of {INIT_SCHEMES}, got {scheme!r}")
         self.noise = noise
+        self.scheme = scheme
         self.offset = 0
 
-    def __call__(self, shape: Shape) -> jax.Array:
-        """A kernel of ``shape``; fan-in is the product of all but the last axis."""
+    def __call__(self, shape: Shape, gain: float = 1.0) -> jax.Array:
+        """A kernel of ``shape``; fan-in is the product of all but the last axis. ``gain`` scales
+        it (see :func:`init_gain`)."""
         n = math.prod(shape)
         if self.noise is None:
             out = jnp.zeros(shape, jnp.float32)
+        elif self.scheme == "orthogonal":
+            out = gain * _orthogonal(self.noise[self.offset : self.offset + n], shape)
         else:
-            std = 1.0 / math.sqrt(max(1, math.prod(shape[:-1]))) / _TRUNCATED_STD
+            std = gain / math.sqrt(max(1, math.prod(shape[:-1]))) / _TRUNCATED_STD
             out = self.noise[self.offset : self.offset + n].reshape(shape) * std
         self.offset += n
         return out

@@ -104,20 +104,23 @@ def init(
     width: AdapterWidth = "in",
     alpha_init: float = 1.0,
     adapter_v: str = "1x1",
+    gain: float = 1.0,
+    adapter_gain: float = 1.0,
 ) -> dict[str, jax.Array]:
     """Lateral parameters of ONE target column into ``layer`` from ``num_sources`` source slots.
 
-    Kernels come from ``draw`` (LeCun normal, see :class:`pnn_jax.nets.columns.KernelDraws`).
+    Kernels come from ``draw`` (:class:`pnn_jax.nets.columns.KernelDraws`); ``gain`` scales ``U``
+    (as the layer's own kernel), ``adapter_gain`` the adapter's ``V`` (a ReLU follows it).
     """
     if kind == "none" or num_sources == 0:
         return {}
     if kind == "plain":  # one U per source column, each with its own fan-in
-        return {"u": jnp.stack([draw(layer.kernel_shape(src_shape)) for _ in range(num_sources)])}
+        return {"u": jnp.stack([draw(layer.kernel_shape(src_shape), gain) for _ in range(num_sources)])}
     if kind == "adapter":
         src_shape = adapter_source_shape(src_shape, layer, adapter_v)
         a = adapter_width(width, src_shape, layer)
-        v = jnp.stack([draw((src_shape[-1], a)) for _ in range(num_sources)])
-        u = draw(layer.kernel_shape((*src_shape[:-1], a)))
+        v = jnp.stack([draw((src_shape[-1], a), adapter_gain) for _ in range(num_sources)])
+        u = draw(layer.kernel_shape((*src_shape[:-1], a)), gain)
         return {"alpha": jnp.asarray(alpha_init, jnp.float32), "v": v, "u": u}
     raise ValueError(f"unknown lateral kind {kind!r}; choose one of {LATERAL_KINDS}")
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from pnn_jax.freezing import checksum
 from pnn_jax.nets import laterals
-from pnn_jax.nets.columns import ColumnSpec, KernelDraws, Layer
+from pnn_jax.nets.columns import INIT_SCHEMES, ColumnSpec, KernelDraws, Layer, init_gain
 
 Params = dict[str, Any]
 
@@ -55,6 +55,8 @@ class ProgressiveNet:
       alpha_init: initial adapter scale; the paper draws it per run from {1, 0.1, 0.01}.
       adapter_v: where an fc layer reads conv maps, V is a 1x1 conv over the maps (``"1x1"``,
         default) or dense over the flattened maps (``"dense"``) (PAPERS.md 1.1 [?]).
+      init_scheme: kernels ``"lecun_normal"`` (default) or ``"orthogonal"`` with public A2C's gains
+        (:data:`pnn_jax.nets.columns.INIT_SCHEMES`); the papers do not state theirs.
     """
 
     column: ColumnSpec
@@ -64,8 +66,11 @@ class ProgressiveNet:
     adapter_width: laterals.AdapterWidth = "in"
     alpha_init: float = 1.0
     adapter_v: str = "1x1"
+    init_scheme: str = "lecun_normal"
 
     def __post_init__(self):
+        if self.init_scheme not in INIT_SCHEMES:
+            raise ValueError(f"init_scheme must be one of {INIT_SCHEMES}, got {self.init_scheme!r}")
         if not isinstance(self.max_columns, int) or self.max_columns < 1:
             raise ValueError(f"max_columns must be a positive int, got {self.max_columns!r}")
         if self.lateral not in laterals.LATERAL_KINDS:
@@ -131,8 +136,9 @@ class ProgressiveNet:
         """One column's parameters: own kernels from ``own``, lateral ones from ``lateral``."""
         layers = {}
         for name, layer, in_shape, kind in self._layers():
+            gain = init_gain(self.init_scheme, name)
             layers[name] = {
-                "w": own(layer.kernel_shape(in_shape)),
+                "w": own(layer.kernel_shape(in_shape), gain),
                 "b": jnp.zeros((layer.features,), jnp.float32),
                 "lateral": laterals.init(
                     lateral,
@@ -143,6 +149,8 @@ class ProgressiveNet:
                     width=self.adapter_width,
                     alpha_init=self.alpha_init,
                     adapter_v=self.adapter_v,
+                    gain=gain,
+                    adapter_gain=init_gain(self.init_scheme, "adapter"),
                 ),
             }
         return layers
@@ -161,7 +169,10 @@ class ProgressiveNet:
 
         own_noise = column_noise(own_key, own_count.offset)
         lat_noise = column_noise(lat_key, max(lat_count.offset, 1))
-        flat = jax.vmap(lambda o, l: self._init_column(KernelDraws(o), KernelDraws(l)))(own_noise, lat_noise)
+        scheme = self.init_scheme
+        flat = jax.vmap(lambda o, l: self._init_column(KernelDraws(o, scheme), KernelDraws(l, scheme)))(
+            own_noise, lat_noise
+        )
         n_hidden = len(self.column.hidden)
         return {
             "hidden": [flat[f"hidden_{i}"] for i in range(n_hidden)],
