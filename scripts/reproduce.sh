@@ -4,7 +4,8 @@
 #   scripts/reproduce.sh <table> [preset] [key=value ...]
 #
 #   <table>   a `pnn-jax table` name (scripts/reproduce_all.sh lists them with budgets and times)
-#   preset    smoke | quick | paper (default quick); pong for rl_learning_curves
+#   preset    smoke | quick | paper (default quick); pong for rl_learning_curves; cpu for
+#             pnn_pong_soup (one pair on 2 CPU cores, about 2 h)
 #   key=value overrides for every run, e.g. seeds=5. A value with commas (seed=0,1,2 or
 #             optim.lr=1e-3,5e-4,1e-4) makes a Hydra sweep, one job per combination.
 #
@@ -23,7 +24,7 @@ fi
 table=$1; shift
 preset=quick
 if [[ $# -gt 0 && "$1" != *=* ]]; then preset=$1; shift; fi
-case "$preset" in smoke|quick|paper|pong) ;; *) echo "error: preset must be smoke, quick, paper or pong, got '$preset'" >&2; exit 2;; esac
+case "$preset" in smoke|quick|paper|pong|cpu) ;; *) echo "error: preset must be smoke, quick, paper, pong or cpu, got '$preset'" >&2; exit 2;; esac
 
 case "$table" in
   pnn_table1) experiments=(pnn_pong_soup pnn_atari pnn_labyrinth_vizdoom) ;;
