@@ -93,7 +93,7 @@ def test_a_source_column_is_trained_once_and_reused_by_later_units(tmp_path):
     sharing, the second unit trains it again, to the same curve (the same computation). (Its target
     stage then continues the env stream the source stage used, so target curves agree in
     distribution, not bit for bit.)"""
-    over = ["methods=[progressive,baseline1,baseline3]", "source_iterations=60"]
+    over = ["methods=[progressive,baseline1,baseline3]", "source_iterations=60", "share_sources=true"]
     shared, chunks = _run(tmp_path, "shared", *over)
     sources = [c for c in chunks if c["stage"].startswith("source0")]
     assert {c["unit"] for c in sources} == {0} and sources[-1]["iterations"] == 60

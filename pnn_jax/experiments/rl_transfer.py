@@ -148,7 +148,7 @@ class Config:
     source_iterations: int = 0
     """Iterations of a source stage (0 = ``iterations``): a source column that must learn its
     task before anything can transfer, with shorter target stages, where compute is short."""
-    share_sources: bool = True
+    share_sources: bool = False
     """Sequential runs: train column 0 on each (source task, seed) once and reuse it in every
     method and pair that starts from it (:mod:`pnn_jax.experiments.shared_sources`); false: every
     unit trains its own (the same computation)."""

@@ -5,7 +5,7 @@ run that stage is the same computation for every method and target (the same ini
 a column's own weights depend only on the seed's key and its index; the same stage keys; the same
 env seeds and observation transform), so a sequential run does it once: the first unit that needs
 ``(source task, seed)`` saves the trained column and its stage record under ``sources/`` in the run
-directory, later units load them (``share_sources``, default on). The population mode does the same
+directory, later units load them (``share_sources``, off by default). The population mode does the same
 in its first phase. Only column 0 is shared: a later source column depends on the columns before it.
 
 A unit that trains the source itself then runs its target stage on the same envpool env object
