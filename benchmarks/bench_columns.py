@@ -31,7 +31,7 @@ from pnn_jax.train import progressive as ptrain
 from pnn_jax.train.optim import make_optimizer
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 MARKERS = ("<!-- bench_columns:start -->", "<!-- bench_columns:end -->")
 NUM_ACTIONS = 18  # Atari's full action set
 
@@ -120,7 +120,7 @@ def main() -> None:
     ap.add_argument("--max-k", type=int, default=4)
     ap.add_argument("--laterals", default="adapter,plain")
     ap.add_argument("--no-write", action="store_true", help="print only; do not append to RESULTS.md")
-    ap.add_argument("--readme", action="store_true", help="also put the table into README.md's Results")
+    ap.add_argument("--readme", action="store_true", help="also put the table into docs/benchmarks.md")
     args = ap.parse_args()
 
     batch = make_batch(args.batch)

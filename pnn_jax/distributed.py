@@ -1,4 +1,4 @@
-"""Several hosts, one population (DESIGN.md: across hosts, ``jax.distributed.initialize``).
+"""Several hosts, one population (across hosts, ``jax.distributed.initialize``).
 
 Every process runs the same program on its own devices and steps its own envs; the population
 mesh (:func:`pnn_jax.train.population.global_mesh`) spans all processes' devices, and gradients

@@ -1,4 +1,4 @@
-"""Tournament search over PathNet paths: an ask/tell strategy with a pytree state (PAPERS.md 2.2, 3).
+"""Tournament search over PathNet paths: an ask/tell strategy with a pytree state (docs/papers.md 2.2, 3).
 
 :class:`Tournament` holds static settings only; :class:`SearchState` (paths ``[P, L, N]``,
 fitness ``[P]``, the best path so far, counters, PRNG key) is a pytree, and ``init``, ``ask`` and
@@ -17,7 +17,7 @@ One generation: ``ask`` picks the contestants, the caller trains their paths and
 ``parallel=False``: one tournament per generation (the papers' serial schedule).
 ``parallel=True``: ``P // k`` disjoint tournaments per generation at once (for accelerators).
 
-Mutation (PAPERS.md 2.2): each gene independently, with probability ``1/(N*L)`` by default, moves by
+Mutation (docs/papers.md 2.2): each gene independently, with probability ``1/(N*L)`` by default, moves by
 a random integer in ``[-2, 2]``; ``boundary="wrap"`` takes it modulo M (the papers),
 ``"clamp"`` keeps it in ``[0, M-1]``. Fitness of a new copy is unknown (``-inf``) until it is trained.
 """
@@ -175,7 +175,7 @@ def mutate_path(
     boundary: str = "wrap",
 ) -> jax.Array:
     """Each gene of ``path`` ``[L, N]`` independently, with probability ``prob``, moves by a random
-    integer in ``[-mutation_range, mutation_range]``; wrapped modulo M or clamped (PAPERS.md 2.2)."""
+    integer in ``[-mutation_range, mutation_range]``; wrapped modulo M or clamped (docs/papers.md 2.2)."""
     k_which, k_shift = jax.random.split(key)
     which = jax.random.bernoulli(k_which, prob, path.shape)
     shift = jax.random.randint(k_shift, path.shape, -mutation_range, mutation_range + 1)
@@ -192,7 +192,7 @@ def compare_and_copy(
     compare: int,
     mutate,
 ) -> tuple[jax.Array, jax.Array]:
-    """PathNet's parallel RL evolution (PAPERS.md 2.2), all workers at once.
+    """PathNet's parallel RL evolution (docs/papers.md 2.2), all workers at once.
 
     Worker ``i`` (paths ``[P, L, N]``, fitness ``[P]``, ``-inf`` = not evaluated) draws ``compare``
     (B) other workers uniformly (with replacement, never itself); if the best of them has a higher

@@ -1,5 +1,5 @@
 """Write docs/pong_soup.png: one real Pong frame (envpool, 84x84 grayscale) in the eight Pong Soup
-variants (PAPERS.md 1.5).
+variants (docs/papers.md 1.5).
 
 Usage: ``python scripts/pong_soup_strip.py [--steps 60] [--out docs/pong_soup.png]``.
 """

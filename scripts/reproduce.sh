@@ -12,7 +12,7 @@
 # Environment: TOPK=3 aggregates with the PNN paper's top-k-of-jobs protocol (pair it with a sweep
 # over hyperparameters, e.g. `optim.lr=1e-3,5e-4,1e-4 rl.entropy_cost=1e-2,1e-3,1e-4`);
 # OUT=<dir> (default runs/reproduce/<preset>/<date_time>; a table pools every run below it);
-# README=README.md also fills the table's README block.
+# README=docs/results.md (or README.md for rl_learning_curves) also fills the table's block there.
 # Installs the .venv first (as `make` does).
 set -euo pipefail
 cd "$(dirname "$0")/.."

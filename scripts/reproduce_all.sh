@@ -38,7 +38,7 @@ pathnet_atari                  quick   one pair, 8 paths x 4 envs, 200k steps pe
                                paper   64 paths, 10M steps per game, several pairs       not feasible     days (e)
 
 (e) = estimate, not measured. 2-CPU times without (e) were measured on this project's 2-core
-machine (the quick runs behind the README's Results, and the presets' documented runs).
+machine (the quick runs behind docs/results.md, and the presets' documented runs).
 TABLES
 }
 

@@ -16,7 +16,7 @@ from pnn_jax.nets.columns import ColumnSpec, Conv, Dense, mlp_column
 from pnn_jax.nets.progressive import ProgressiveNet
 
 # ------------------------------------------------------------------------------------------------
-# Transfer scores (PAPERS.md 1.4)
+# Transfer scores (docs/papers.md 1.4)
 
 
 def test_auc_is_the_mean_curve_point_plus_offset_and_transfer_is_the_ratio():
@@ -92,7 +92,7 @@ def test_matrix_clip_aggregates_and_counts():
 
 
 # ------------------------------------------------------------------------------------------------
-# Speedup (PAPERS.md 2.4)
+# Speedup (docs/papers.md 2.4)
 
 
 def test_time_to_criterion_and_both_speedup_averages():
@@ -108,7 +108,7 @@ def test_time_to_criterion_and_both_speedup_averages():
 
 
 # ------------------------------------------------------------------------------------------------
-# PathNet analysis (PAPERS.md 3.1)
+# PathNet analysis (docs/papers.md 3.1)
 
 
 def test_pathnet_reuse_capacity_and_diversity_against_brute_force():
@@ -133,7 +133,7 @@ def test_pathnet_reuse_capacity_and_diversity_against_brute_force():
 
 
 # ------------------------------------------------------------------------------------------------
-# AFS and APS (PAPERS.md 1.7)
+# AFS and APS (docs/papers.md 1.7)
 
 
 def _two_column_net(lateral="plain"):

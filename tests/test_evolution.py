@@ -13,7 +13,7 @@ from pnn_jax.jit import counted_jit
 
 def test_mutation_rate_range_and_boundaries():
     t = Tournament(3, 10, 3)
-    assert t.gene_prob == pytest.approx(1 / 9)  # 1/(N*L), PAPERS.md 2.2
+    assert t.gene_prob == pytest.approx(1 / 9)  # 1/(N*L), docs/papers.md 2.2
     path = jnp.full((3, 3), 5)
     many = jax.vmap(t.mutate, in_axes=(0, None))(jax.random.split(jax.random.key(0), 20000), path)
     moved = np.asarray(many != 5)

@@ -17,7 +17,7 @@ from pnn_jax.train.pathnet import init_state, make_population_session, populatio
 
 
 def numpy_pathnet(net, params, x, path, task):
-    """Straight from PAPERS.md 2.1: the distinct modules of each layer, ReLU, summed; a linear head."""
+    """Straight from docs/papers.md 2.1: the distinct modules of each layer, ReLU, summed; a linear head."""
     params = jax.tree.map(np.asarray, params)
     h = np.asarray(x, np.float64)
     for layer, p, row in zip(net.layers, params["modules"], np.asarray(path), strict=True):

@@ -86,7 +86,7 @@ def test_pathnet_atari_smoke(tmp_path):
     module, cfg = compose("pathnet_atari", tmp_path)
     assert (cfg.model.network, cfg.model.num_modules, cfg.model.max_active) == ("atari", 10, 4)
     summary = module.run(cfg, tmp_path / "r", quiet=True)
-    assert "Paper (PAPERS.md 2.4): pathnet 1.33" in summary["table"]
+    assert "Paper (docs/papers.md 2.4): pathnet 1.33" in summary["table"]
     records = [json.loads(line) for line in (tmp_path / "r" / "runs.jsonl").read_text().splitlines()]
     pathnet = next(r for r in records if r["method"] == "pathnet")
     assert np.asarray(pathnet["stages"][0]["best_path"]).shape == (4, 4)

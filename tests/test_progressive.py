@@ -36,7 +36,7 @@ def test_gradient_reaches_only_the_trained_column(lateral, column):
             assert nonzero == (k == column and bool(np.any(m[k]))), f"{jax.tree_util.keystr(path)}[{k}]"
 
 
-ATARI_COLUMN = (  # PAPERS.md 1.2, 84x84x4 input, 18 actions: conv1, conv2, conv3, fc, policy, value
+ATARI_COLUMN = (  # docs/papers.md 1.2, 84x84x4 input, 18 actions: conv1, conv2, conv3, fc, policy, value
     (8 * 8 * 4 * 12 + 12)
     + (4 * 4 * 12 * 12 + 12)
     + (3 * 3 * 12 * 12 + 12)

@@ -1,4 +1,4 @@
-"""PathNet analysis as in the thesis (PAPERS.md 3.1, 3.2): module reuse, reuse by layer, the
+"""PathNet analysis as in the thesis (docs/papers.md 3.1, 3.2): module reuse, reuse by layer, the
 random-selection baseline, training counters, capacity used and population diversity.
 
 A path is an ``[L, N]`` integer array of module indices; duplicates in a layer count once (a path
@@ -27,7 +27,7 @@ def active_mask(path: np.ndarray, num_modules: int) -> np.ndarray:
 
 
 def reuse_per_layer(path_old: np.ndarray, path_new: np.ndarray) -> list[int]:
-    """Modules of ``path_new`` that ``path_old`` uses in the same layer, per layer (PAPERS.md 3.1)."""
+    """Modules of ``path_new`` that ``path_old`` uses in the same layer, per layer (docs/papers.md 3.1)."""
     return [len(a & b) for a, b in zip(module_sets(path_old), module_sets(path_new), strict=True)]
 
 
@@ -42,7 +42,7 @@ def reuse_of_locked(path: np.ndarray, earlier: Sequence[np.ndarray]) -> list[int
 def random_reuse(
     path_old: np.ndarray, path_new: np.ndarray, num_modules: int, draws: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """The random-selection baseline (PAPERS.md 3.1): ``[draws, L]`` overlaps with ``path_old`` of
+    """The random-selection baseline (docs/papers.md 3.1): ``[draws, L]`` overlaps with ``path_old`` of
     as many distinct random modules per layer as ``path_new`` has."""
     out = np.zeros((draws, len(path_new)), np.int64)
     for layer, (old, new) in enumerate(zip(module_sets(path_old), module_sets(path_new), strict=True)):
@@ -78,7 +78,7 @@ def mean_training(counters: np.ndarray, path: np.ndarray) -> float:
 
 def capacity_used(locked: np.ndarray) -> float:
     """Share of the ``L x M`` modules that are locked (``locked [L, M]`` bool): what later tasks
-    can no longer train (PAPERS.md 3.2, capacity)."""
+    can no longer train (docs/papers.md 3.2, capacity)."""
     return float(np.asarray(locked, bool).mean())
 
 

@@ -1,4 +1,4 @@
-"""Which columns a progressive net's policy relies on: AFS and APS (PNN paper, PAPERS.md 1.7).
+"""Which columns a progressive net's policy relies on: AFS and APS (PNN paper, docs/papers.md 1.7).
 
 **AFS (average Fisher sensitivity).** For layer ``i`` and column ``k``, the diagonal Fisher of the
 policy with respect to the *normalised* activations ``z = (h - mean) / std`` (per unit; per feature
@@ -156,7 +156,7 @@ def layer_fisher(net, params, x: np.ndarray, actions: np.ndarray, column: int, b
 def make_collect(net, env, steps: int, transform: Callable | None = None) -> Callable:
     """Jitted ``collect(params, column, actor) -> (actor, x [steps * E, ...], actions [steps * E])``:
     states (preprocessed, as the policy sees them) and actions sampled from the policy of
-    ``column`` for ``steps`` steps of every env (``rho(s, a)`` of PAPERS.md 1.7)."""
+    ``column`` for ``steps`` steps of every env (``rho(s, a)`` of docs/papers.md 1.7)."""
     import jax
     import jax.numpy as jnp
 

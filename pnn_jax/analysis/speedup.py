@@ -1,4 +1,4 @@
-"""Time to criterion and the PathNet speedup ratio (PAPERS.md 2.4).
+"""Time to criterion and the PathNet speedup ratio (docs/papers.md 2.4).
 
 ``speedup = time-to-criterion learning from scratch / time-to-criterion of the method``. Two
 averages exist, and they differ whenever times vary: the **ratio of the means** (what the binary

@@ -68,7 +68,7 @@ class Options:
 
     top_k: int | None = None
     """The PNN paper's protocol: per (pair, method), the mean of the ``top_k`` best jobs (the paper:
-    top 3 of 25 hyperparameter settings, PAPERS.md 1.3). None: mean over jobs of per-job scores."""
+    top 3 of 25 hyperparameter settings, docs/papers.md 1.3). None: mean over jobs of per-job scores."""
     band: float = 0.0
     """Positive / negative transfer counts: scores within 100 +- band % count as neutral [?]."""
 
@@ -223,7 +223,7 @@ def _num(v) -> float:
 
 
 # ------------------------------------------------------------------------------------------------
-# PNN transfer tables (PAPERS.md 1.4-1.7)
+# PNN transfer tables (docs/papers.md 1.4-1.7)
 
 BASELINE_NAMES = {
     "baseline1": "Baseline 1 (single column, target only)",
@@ -321,7 +321,7 @@ def rl_transfer_table(name: str, runs: list[Run], options: Options, fig_dir: Pat
     rows, _ = _table1_rows(name, scores, methods)
     agg = f"mean of the top {options.top_k} jobs" if options.top_k else "mean over jobs of per-job scores"
     table.add(
-        f"Table 1 column (PAPERS.md 1.6): transfer % over pairs ({agg})",
+        f"Table 1 column (docs/papers.md 1.6): transfer % over pairs ({agg})",
         ["method", "mean", "median", "paper mean", "paper median", "Δ mean", "Δ median", "pairs"],
         rows,
     )
@@ -397,7 +397,7 @@ def rl_transfer_table(name: str, runs: list[Run], options: Options, fig_dir: Pat
     _sensitivity_sections(table, records, fig_dir)
     table.notes.append(
         "Transfer = AUC of the target learning curve (mean episode score per window) / baseline 1's AUC "
-        "on the same target and job (PAPERS.md 1.4); Δ = ours - paper in percentage points. Matrices "
+        "on the same target and job (docs/papers.md 1.4); Δ = ours - paper in percentage points. Matrices "
         "are coloured with a clip at 200% as in the paper."
     )
     return table
@@ -437,7 +437,7 @@ def _sensitivity_sections(table: Table, records: list[dict], fig_dir: Path) -> N
                 ys.extend(aps.tolist())
         panels[f"{method}\n{pair}"] = panel
     table.add(
-        "Sensitivity of the target policy per layer (PAPERS.md 1.7): AFS and APS of columns 1 / 2 / ..",
+        "Sensitivity of the target policy per layer (docs/papers.md 1.7): AFS and APS of columns 1 / 2 / ..",
         ["pair", "method", "layer", "AFS (share per column)", "APS (share per column)", "jobs"],
         rows,
     )
@@ -479,7 +479,7 @@ def pnn_table1(name: str, runs: list[Run], options: Options, fig_dir: Path) -> T
             ref = f"{pm} / {pmed}" if pm is not None else "-"
             row += [ours, ref, _diff(mean, pm)]
         rows.append(row)
-    table.add("Transfer % (ours vs the paper's Table 1, PAPERS.md 1.6)", header, rows)
+    table.add("Transfer % (ours vs the paper's Table 1, docs/papers.md 1.6)", header, rows)
     table.figures += plots.grouped_bars(
         {TABLE1_DOMAINS[e]: [per_domain[e].get(m, (np.nan,))[0] for m in methods] for e in domains},
         [short_label(m).replace("Progressive, ", "PNN ") for m in methods],
@@ -495,7 +495,7 @@ def pnn_table1(name: str, runs: list[Run], options: Options, fig_dir: Path) -> T
 
 
 # ------------------------------------------------------------------------------------------------
-# PathNet tables (PAPERS.md 2.4, 3.1)
+# PathNet tables (docs/papers.md 2.4, 3.1)
 
 
 def binary_mnist_table(name: str, runs: list[Run], options: Options, fig_dir: Path) -> Table:
@@ -530,7 +530,7 @@ def binary_mnist_table(name: str, runs: list[Run], options: Options, fig_dir: Pa
                 [m, s["ratio_of_means"], ps, _diff(s["ratio_of_means"], ps), s["mean_of_ratios"], s["runs"]]
             )
     table.add(
-        "Generations to threshold on task B (PAPERS.md 2.4)",
+        "Generations to threshold on task B (docs/papers.md 2.4)",
         ["method", "ours (mean ± std)", "paper", "Δ", "reached threshold", "test accuracy, task B"],
         rows,
     )
@@ -555,7 +555,7 @@ def binary_mnist_table(name: str, runs: list[Run], options: Options, fig_dir: Pa
     thresholds = sorted({str(r.config.get("search", {}).get("threshold")) for r in runs})
     table.notes.append(
         f"Our threshold: {', '.join(thresholds)} training accuracy (the paper's: {paper.get('threshold')}). "
-        "The paper's speedup 1.18 matches the ratio of its means (195 / 167); PAPERS.md 2.4."
+        "The paper's speedup 1.18 matches the ratio of its means (195 / 167); docs/papers.md 2.4."
     )
     return table
 
@@ -589,7 +589,7 @@ def cifar_svhn_table(name: str, runs: list[Run], options: Options, fig_dir: Path
         bars["scratch"].append(m_sc)
         bars["after transfer"].append(m_tf)
     table.add(
-        "Accuracy % (PAPERS.md 2.4)",
+        "Accuracy % (docs/papers.md 2.4)",
         ["target", "scratch", "paper", "Δ", "after transfer", "paper", "Δ", "runs"],
         rows,
     )
@@ -667,7 +667,7 @@ def thesis_table(name: str, runs: list[Run], options: Options, fig_dir: Path) ->
             " / ".join(f"{v:.2f}" for v in random_layer),
         ],
     ]
-    table.add("Summary (PAPERS.md 3.1)", ["", "S+S", "P+S", "random selection"], rows)
+    table.add("Summary (docs/papers.md 3.1)", ["", "S+S", "P+S", "random selection"], rows)
     last = max(int(np.max(np.flatnonzero(h > 0), initial=0)) for h in hist.values())
     table.figures += plots.grouped_bars(
         {k: h[: last + 1] for k, h in hist.items()},
@@ -686,7 +686,7 @@ def thesis_table(name: str, runs: list[Run], options: Options, fig_dir: Path) ->
     )
     table.notes.append(
         "The thesis reports these measures as figures without a table of numbers we hold "
-        "(PAPERS.md 3.1), so there is no paper column; the random-selection baseline is exact "
+        "(docs/papers.md 3.1), so there is no paper column; the random-selection baseline is exact "
         "(n_old * n_new / M per layer)."
     )
     return table
@@ -748,7 +748,7 @@ def pathnet_rl_table(name: str, runs: list[Run], options: Options, fig_dir: Path
                 ]
             )
     table.add(
-        "Speedup = agent steps to criterion from scratch / of the method (PAPERS.md 2.4)",
+        "Speedup = agent steps to criterion from scratch / of the method (docs/papers.md 2.4)",
         ["sequence", "method", "ratio of means", "mean of per-run ratios", "paper", "Δ", "reached criterion"],
         rows,
     )
@@ -812,7 +812,7 @@ def selection_pressure_table(name: str, runs: list[Run], options: Options, fig_d
                 ]
             )
     table.add(
-        "Per scheme and task (PAPERS.md 3.2)",
+        "Per scheme and task (docs/papers.md 3.2)",
         [
             "scheme",
             "task",
@@ -839,7 +839,7 @@ def selection_pressure_table(name: str, runs: list[Run], options: Options, fig_d
         ylabel="share of modules locked",
     )
     table.notes.append(
-        "A follow-up the thesis proposes (PAPERS.md 3.2); there are no published numbers to compare."
+        "A follow-up the thesis proposes (docs/papers.md 3.2); there are no published numbers to compare."
     )
     return table
 
@@ -898,7 +898,7 @@ def rl_learning_curves_table(name: str, runs: list[Run], options: Options, fig_d
     )
     table.notes.append(
         "Points are the mean raw return of the episodes finished in each window of agent steps "
-        "(PAPERS.md 1.3); a window without a finished episode is missing ('-')."
+        "(docs/papers.md 1.3); a window without a finished episode is missing ('-')."
     )
     return table
 

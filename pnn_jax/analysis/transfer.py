@@ -1,4 +1,4 @@
-"""Learning curves and AUC transfer scores (PNN paper, PAPERS.md 1.3, 1.4, 1.6).
+"""Learning curves and AUC transfer scores (PNN paper, docs/papers.md 1.3, 1.4, 1.6).
 
 A learning curve is one point per window of agent steps: the mean score of the episodes finished in
 that window. ``transfer = AUC(method on target) / AUC(baseline 1 on target)``, in %, where the AUC
@@ -15,11 +15,11 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 
-CLIP_PCT = 200.0  # the paper's colour clip for transfer matrices (PAPERS.md 1.4)
+CLIP_PCT = 200.0  # the paper's colour clip for transfer matrices (docs/papers.md 1.4)
 
 
 def learning_curve(steps, episodes, returns, window: int) -> list[float]:
-    """The paper's curve points from per-iteration counts (PAPERS.md 1.3).
+    """The paper's curve points from per-iteration counts (docs/papers.md 1.3).
 
     ``steps``, ``episodes``, ``returns``: ``[T]`` agent steps, finished episodes and the sum of
     their returns per iteration. Returns one point per window of ``window`` agent steps: the mean
@@ -127,7 +127,7 @@ def transfer_scores(
 
     ``top_k=None``: each job (a seed, or one hyperparameter setting of a sweep) is scored against
     baseline 1's AUC of the same pair and job, and the scores are averaged over jobs; jobs whose
-    baseline-1 AUC is not positive are left out. ``top_k=k``: the paper's protocol (PAPERS.md 1.3,
+    baseline-1 AUC is not positive are left out. ``top_k=k``: the paper's protocol (docs/papers.md 1.3,
     "25 jobs per configuration; report the mean of the top 3"): the mean AUC of the ``k`` best jobs
     of the method over the mean AUC of the ``k`` best jobs of baseline 1.
     """
@@ -180,7 +180,7 @@ def clip_for_colour(matrix: np.ndarray, clip: float = CLIP_PCT) -> np.ndarray:
 def count_transfer(scores: Sequence[float], band: float = 0.0) -> dict[str, int]:
     """Targets with positive (> 100 + band %), negative (< 100 - band %) and neutral transfer.
 
-    The paper counts positive and negative transfer over its 12 Atari targets (PAPERS.md 1.6)
+    The paper counts positive and negative transfer over its 12 Atari targets (docs/papers.md 1.6)
     without stating a neutral band [?]; ``band=0`` counts every score above 100% as positive.
     """
     v = np.asarray([x for x in scores if x == x], float)

@@ -1,4 +1,4 @@
-"""Batched environments from envpool, stepped inside compiled code (DESIGN.md: environments stay
+"""Batched environments from envpool, stepped inside compiled code (environments stay
 inside jit).
 
 ``VecEnv.step(handle, actions)`` is a pure-looking function usable inside ``jit``/``lax.scan``:
@@ -57,7 +57,7 @@ VIZDOOM = (
 @dataclasses.dataclass(frozen=True)
 class EnvConfig:
     """One batch of ``num_envs`` copies of ``env_id``. Atari settings follow the papers
-    (PAPERS.md 1.2: 84x84 grayscale, 4 stacked frames, action repeat 4); ``max_episode_steps``
+    (docs/papers.md 1.2: 84x84 grayscale, 4 stacked frames, action repeat 4); ``max_episode_steps``
     bounds an episode (a truncation), ``0`` keeps envpool's default."""
 
     env_id: str = "CartPole-v1"

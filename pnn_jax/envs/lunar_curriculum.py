@@ -1,4 +1,4 @@
-"""LunarLander sub-tasks of rising difficulty for the PathNet curriculum (PAPERS.md 3.2: proposed
+"""LunarLander sub-tasks of rising difficulty for the PathNet curriculum (docs/papers.md 3.2: proposed
 by the thesis, never run there).
 
 LunarLander's own reward is potential-based shaping plus costs: with the potential

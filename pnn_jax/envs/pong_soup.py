@@ -1,4 +1,4 @@
-"""Pong Soup (PAPERS.md 1.5): the seven variants of Pong as pure functions on observation batches.
+"""Pong Soup (docs/papers.md 1.5): the seven variants of Pong as pure functions on observation batches.
 
 Each transform maps uint8 frames ``[..., H, W]`` (envpool's Atari observations are
 ``[B, 4, 84, 84]``: the 4 stacked grayscale frames are the channel axis) to frames of the same

@@ -1,4 +1,4 @@
-"""pathnet_atari: PathNet transfer between Atari games with speedup ratios (PAPERS.md 2.3-2.4).
+"""pathnet_atari: PathNet transfer between Atari games with speedup ratios (docs/papers.md 2.3-2.4).
 
 The paper's settings: L/M/N = 4/10/4, conv modules of 8 kernels (8x8/4, 4x4/2, 3x3/1) and a
 linear layer of 50 units per module, per-task policy and value heads, 64 A3C workers evolved in

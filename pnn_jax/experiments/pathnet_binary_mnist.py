@@ -1,4 +1,4 @@
-"""pathnet_binary_mnist: the PathNet paper's binary-MNIST transfer (PAPERS.md 2.2-2.4).
+"""pathnet_binary_mnist: the PathNet paper's binary-MNIST transfer (docs/papers.md 2.2-2.4).
 
 For each (task A, task B) pair of digit pairs and each repetition, three ways to learn task B:
 
@@ -260,7 +260,7 @@ def summarize(
             ylabel="scratch generations / pathnet generations",
         )
     notes = [
-        f"{cfg.repetitions} repetitions per pair; the paper's numbers (PAPERS.md 2.4, paper.yaml) "
+        f"{cfg.repetitions} repetitions per pair; the paper's numbers (docs/papers.md 2.4, paper.yaml) "
         "are means over "
         f"its runs at threshold 99.8% (ours: {cfg.search.threshold}). Total {seconds:.1f} s."
     ]

@@ -1,4 +1,4 @@
-"""pathnet_cifar_svhn: the PathNet paper's CIFAR-10 / cropped SVHN transfer (PAPERS.md 2.3, 2.4).
+"""pathnet_cifar_svhn: the PathNet paper's CIFAR-10 / cropped SVHN transfer (docs/papers.md 2.3, 2.4).
 
 Two 10-class tasks on 32x32x3 images (flattened to 3,072 inputs), PathNet L/M/N = 3/20/5 with
 20-unit dense modules, a fixed budget of generations per task (no early stop), then the held-out
@@ -212,7 +212,7 @@ def summarize(
     )
     notes = [
         f"{cfg.repetitions} repetitions per direction, {cfg.search.max_generations} generations per task "
-        f"(the paper: 500; PAPERS.md 2.4, paper.yaml). Total {seconds:.1f} s."
+        f"(the paper: 500; docs/papers.md 2.4, paper.yaml). Total {seconds:.1f} s."
     ]
     return unitlib.finish(
         run_dir,

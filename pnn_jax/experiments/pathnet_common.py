@@ -1,5 +1,5 @@
 """What the PathNet experiments share: config sections, data sources, the vmapped engine, and
-module-reuse analysis (PAPERS.md 2, 3).
+module-reuse analysis (docs/papers.md 2, 3).
 
 Repetitions of a study are a population: one compiled, vmapped call searches a task for R
 repetitions at once (each with its own module bank, paths and PRNG stream). Tasks are padded to
@@ -42,7 +42,7 @@ class DataConfig:
 @dataclasses.dataclass
 class PathNetConfig:
     layers: int = 3
-    """L (PAPERS.md 2.3: 3 for binary MNIST and CIFAR/SVHN)."""
+    """L (docs/papers.md 2.3: 3 for binary MNIST and CIFAR/SVHN)."""
     modules: int = 10
     """M, modules per layer."""
     active: int = 3
@@ -54,7 +54,7 @@ class PathNetConfig:
 @dataclasses.dataclass
 class SearchConfig:
     population: int = 64
-    """P, paths in the population (PAPERS.md 2.2, 3.1)."""
+    """P, paths in the population (docs/papers.md 2.2, 3.1)."""
     tournament_size: int = 2
     """k contestants per tournament (2 = the papers' binary tournament)."""
     scheme: str = "replace_losers"
@@ -70,7 +70,7 @@ class SearchConfig:
     """Stop when a contestant's mean training accuracy reaches this (above 1: never, run max_generations)."""
     max_generations: int = 500
     mutation_prob: float | None = None
-    """Per-gene mutation probability; null = 1/(N*L) (PAPERS.md 2.2)."""
+    """Per-gene mutation probability; null = 1/(N*L) (docs/papers.md 2.2)."""
     mutation_range: int = 2
     """Genes move by randint[-r, r]."""
     boundary: str = "wrap"

@@ -1,4 +1,4 @@
-"""pathnet_lunarlander_curriculum: the thesis's proposed LunarLander curriculum (PAPERS.md 3.2),
+"""pathnet_lunarlander_curriculum: the thesis's proposed LunarLander curriculum (docs/papers.md 3.2),
 never run in the thesis.
 
 Sub-tasks of rising difficulty on envpool's LunarLander (:mod:`pnn_jax.envs.lunar_curriculum`):
@@ -18,7 +18,7 @@ NAME = "pathnet_lunarlander_curriculum"
 SUMMARY = "PathNet LunarLander curriculum (stabilise -> approach -> land): reuse per sub-task, training saved"
 PRESETS = {
     "smoke": "~30 s (structure only)",
-    "quick": "~12 min on 2 CPU cores (2 seeds; every sub-task learns; results in the README)",
+    "quick": "~12 min on 2 CPU cores (2 seeds; every sub-task learns; results in docs/results.md)",
     "paper": "5 seeds, 64 paths, 3M steps per sub-task (GPU)",
 }
 

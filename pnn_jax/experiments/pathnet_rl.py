@@ -1,4 +1,4 @@
-"""The PathNet transfer protocol in reinforcement learning (PAPERS.md 2.2-2.4), shared by
+"""The PathNet transfer protocol in reinforcement learning (docs/papers.md 2.2-2.4), shared by
 ``pathnet_atari`` and ``pathnet_lunarlander_curriculum``.
 
 A **sequence** is a list of tasks learned in order; the last is the target. A task is
@@ -13,7 +13,7 @@ Methods, per sequence and seed, with the same population and budget per task:
 * ``scratch``: the target alone, from a fresh network (independent learning).
 
 The learning curve of a task is the fitness of its best path at each evolution (mean return of
-the episodes it finished in the window) against agent steps. **Speedup** (PAPERS.md 2.4) =
+the episodes it finished in the window) against agent steps. **Speedup** (docs/papers.md 2.4) =
 agent steps for ``scratch`` to reach ``threshold`` on the target / those of the method; a run
 that never reaches it counts its whole budget (a lower bound on its time, marked in the table).
 **Training saved** = scratch's target steps - the method's target steps, and the same minus the
@@ -48,7 +48,7 @@ NETWORKS = ("mlp", "atari")
 @dataclasses.dataclass
 class ModelSection:
     network: str = "mlp"
-    """mlp (dense modules; vector observations) or atari (PAPERS.md 2.3: 3 conv layers of 8
+    """mlp (dense modules; vector observations) or atari (docs/papers.md 2.3: 3 conv layers of 8
     kernels, 8x8/4, 4x4/2, 3x3/1, then a linear layer of 50 units)."""
     layers: int = 2
     """mlp: L."""
@@ -69,7 +69,7 @@ class EvolutionSection:
     compare: int = 1
     """B, random others each path compares with."""
     mutation_prob: float = 0.0
-    """Per gene; 0 = 1/(N*L) (PAPERS.md 2.2)."""
+    """Per gene; 0 = 1/(N*L) (docs/papers.md 2.2)."""
     keep_fixed_path: bool = False
     """Keep the previous task's locked path active in the forward pass."""
     reset: str = "initial"
@@ -203,7 +203,7 @@ def make_net(cfg: Config, obs_shape: tuple[int, ...], num_actions: int, num_head
     if m.network == "mlp":
         layers = tuple(Dense(m.units) for _ in range(m.layers))
         shape = obs_shape
-    else:  # PAPERS.md 2.3: conv modules of 8 kernels, then a linear layer of 50 units
+    else:  # docs/papers.md 2.3: conv modules of 8 kernels, then a linear layer of 50 units
         layers = (Conv(8, 8, 4), Conv(8, 4, 2), Conv(8, 3, 1), Dense(50))
         frames, h, w = obs_shape
         shape = (h, w, frames)
@@ -503,7 +503,8 @@ def summarize(
                     f"{' / '.join(f'{v:.2f}' for v in per_layer)} | {' / '.join(f'{v:.2f}' for v in rand)} |"
                 )
     if paper.get("speedup"):
-        lines += ["", "Paper (PAPERS.md 2.4): " + ", ".join(f"{k} {v}" for k, v in paper["speedup"].items())]
+        published = ", ".join(f"{k} {v}" for k, v in paper["speedup"].items())
+        lines += ["", "Paper (docs/papers.md 2.4): " + published]
     figures = plots.curves(
         {
             " -> ".join(seq): {

@@ -1,4 +1,4 @@
-"""pnn_atari: the PNN paper's Atari transfer (PAPERS.md 1.5): sources Seaquest, River Raid, Pong;
+"""pnn_atari: the PNN paper's Atari transfer (docs/papers.md 1.5): sources Seaquest, River Raid, Pong;
 12 targets; 2, 3 and 4 columns (multi-column order Seaquest, then River Raid, then Pong).
 
 Games have different action sets, so every column uses the full 18-action space

@@ -1,4 +1,4 @@
-"""pnn_classic_transfer: progressive nets vs baselines 1-4 on a CPU-scale RL transfer (PAPERS.md 1.4).
+"""pnn_classic_transfer: progressive nets vs baselines 1-4 on a CPU-scale RL transfer (docs/papers.md 1.4).
 
 Source and target are the same envpool environment (default CartPole-v1) seen through different
 observation transforms (:mod:`pnn_jax.envs.transforms`; default: source ``identity``, target
@@ -14,6 +14,6 @@ from pnn_jax.experiments.rl_transfer import Config, run, validate
 
 NAME = "pnn_classic_transfer"
 SUMMARY = "PNN transfer on CartPole with transformed observations: progressive vs baselines 1-4, transfer %"
-PRESETS = {"smoke": "~30 s", "quick": "~4 min (transfer, AFS and APS; README Results)", "paper": "~25 min"}
+PRESETS = {"smoke": "~30 s", "quick": "~4 min (transfer, AFS and APS; docs/results.md)", "paper": "~25 min"}
 
 __all__ = ["NAME", "PRESETS", "SUMMARY", "Config", "run", "validate"]

@@ -1,5 +1,5 @@
 """pnn_labyrinth_vizdoom: a progressive sequence over envpool's ViZDoom scenarios, a **substitute**
-for the PNN paper's DeepMind Lab Labyrinth domain (PAPERS.md 1.5), which is not available here.
+for the PNN paper's DeepMind Lab Labyrinth domain (docs/papers.md 1.5), which is not available here.
 
 Labyrinth's tasks were first-person 3D navigation with items to collect or avoid. The closest
 scenarios envpool ships share one observation (RGB, 4 stacked frames at 84x84 = 12 channels) and
@@ -7,7 +7,7 @@ six combined button actions: ``HealthGathering`` (collect medkits on an acid flo
 ``HealthGatheringSupreme`` (a maze, medkits to collect and poison vials to avoid) and ``Basic``
 (aim at a monster in a room). Every number this experiment reports is a ViZDoom number and must
 not be read as a Labyrinth one. The protocol is :mod:`pnn_jax.experiments.rl_transfer` with the
-paper's Atari column (PAPERS.md 1.2) on the 12-channel frames.
+paper's Atari column (docs/papers.md 1.2) on the 12-channel frames.
 """
 
 from __future__ import annotations

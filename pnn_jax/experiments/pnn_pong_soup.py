@@ -1,4 +1,4 @@
-"""pnn_pong_soup: the PNN paper's Pong Soup (PAPERS.md 1.5, Table 1 and the Pong Soup matrix).
+"""pnn_pong_soup: the PNN paper's Pong Soup (docs/papers.md 1.5, Table 1 and the Pong Soup matrix).
 
 First columns on Pong, Noisy or H-flip; a second column on each of the eight variants
 (Pong, Noisy, Black, White, Zoom, V-flip, H-flip, VH-flip); baselines 1-4 on the same pairs;

@@ -1,4 +1,4 @@
-"""The PNN transfer protocol in reinforcement learning (PAPERS.md 1.3-1.5), shared by
+"""The PNN transfer protocol in reinforcement learning (docs/papers.md 1.3-1.5), shared by
 ``pnn_classic_transfer``, ``pnn_pong_soup`` and ``pnn_atari``.
 
 A **task** is an envpool environment seen through an observation transform, written
@@ -7,7 +7,7 @@ A **task** is an envpool environment seen through an observation transform, writ
 and method of :mod:`pnn_jax.train.transfer`, the plan's stages are trained with A2C or PPO in
 compiled loops; the target stage's learning curve (points = mean raw return of the episodes
 finished in each window of agent steps) gives the AUC, and the transfer score is AUC(method) /
-AUC(baseline 1) of the same pair and seed, in % (PAPERS.md 1.4). Aggregates over pairs are the
+AUC(baseline 1) of the same pair and seed, in % (docs/papers.md 1.4). Aggregates over pairs are the
 mean and the median, as in the paper's Table 1.
 
 Every (pair, seed, method) is a unit of :mod:`pnn_jax.experiments.units`: checkpointed and resumable.
@@ -42,7 +42,7 @@ class EnvSection:
     full_action_space: bool = False
     """Atari: all 18 actions for every game (needed when a pair mixes games)."""
     img_size: int = 84
-    """Atari frames: img_size x img_size grayscale (PAPERS.md 1.2)."""
+    """Atari frames: img_size x img_size grayscale (docs/papers.md 1.2)."""
     stack_num: int = 4
     frame_skip: int = 4
     """Action repeat."""
@@ -54,7 +54,7 @@ class EnvSection:
 @dataclasses.dataclass
 class ModelSection:
     network: str = "mlp"
-    """mlp (vector observations), atari (the paper's column, PAPERS.md 1.2) or nature_cnn."""
+    """mlp (vector observations), atari (the paper's column, docs/papers.md 1.2) or nature_cnn."""
     widths: list[int] = dataclasses.field(default_factory=lambda: [32])
     """Hidden widths of the mlp network."""
     lateral: str = "adapter"
@@ -113,7 +113,7 @@ class PairSpec:
 
 @dataclasses.dataclass
 class AnalysisSection:
-    """Sensitivity of the trained target policy (PAPERS.md 1.7; :mod:`pnn_jax.analysis.sensitivity`),
+    """Sensitivity of the trained target policy (docs/papers.md 1.7; :mod:`pnn_jax.analysis.sensitivity`),
     for the methods with more than one column at the target (progressive nets, baseline 4)."""
 
     afs: bool = True
@@ -899,9 +899,9 @@ def summarize(
     )
     notes = [
         f"{cfg.seeds} seed(s) per pair and method; mean ± std over seeds. Transfer = AUC of the target "
-        f"learning curve (points every {cfg.window:,} agent steps) over baseline 1's for the same pair and "
-        f"seed (PAPERS.md 1.4; score offset {cfg.score_offset:g}); mean and median over pairs; '-' where "
-        f"baseline 1's AUC is not positive. Total {seconds:.1f} s."
+        f"learning curve (points every {cfg.window:,} agent steps) over baseline 1's for the same pair "
+        f"and seed (docs/papers.md 1.4; score offset {cfg.score_offset:g}); mean and median over pairs; "
+        f"'-' where baseline 1's AUC is not positive. Total {seconds:.1f} s."
     ]
     return unitlib.finish(
         run_dir,

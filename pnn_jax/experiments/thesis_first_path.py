@@ -1,4 +1,4 @@
-"""thesis_first_path: the PathNet thesis study, "search + search" against "pick + search" (PAPERS.md 3.1).
+"""thesis_first_path: the PathNet thesis study, "search + search" vs "pick + search" (docs/papers.md 3.1).
 
 Binary MNIST (task 1 = digits {3, 4}, task 2 = {1, 2}), PathNet L/M/N = 3/10/3 with dense modules
 of 20 ReLU units, population 64, binary tournaments of T = 50 minibatches of 16, fitness = mean

@@ -1,4 +1,4 @@
-"""thesis_selection_pressure: the thesis's proposed second study (PAPERS.md 3.2, our extension).
+"""thesis_selection_pressure: the thesis's proposed second study (docs/papers.md 3.2, our extension).
 
 A curriculum of tasks learned one after the other by one PathNet (after each task the winner's
 modules are locked and the rest re-initialised), searched under several selection-pressure

@@ -6,7 +6,7 @@ progressive net has the same architecture, which is what lets :mod:`pnn_jax.nets
 all columns' parameters on a leading axis ``[K, ...]``.
 
 Layout is NHWC for images. A dense layer that follows a conv layer flattens its input in NHWC order.
-Convolutions use VALID padding, as in the papers' Atari network (PAPERS.md section 1.2).
+Convolutions use VALID padding, as in the papers' Atari network (docs/papers.md section 1.2).
 
 This module only knows the *own* path of a layer, ``W h + b`` (the ``W_i^(k) h_{i-1}^(k)`` term of
 Eq. 1); laterals live in :mod:`pnn_jax.nets.laterals`.
@@ -153,7 +153,7 @@ def atari_column(
     conv3_kernel: int = 3,
     value_head: bool = True,
 ) -> ColumnSpec:
-    """The PNN paper's Atari column (PAPERS.md section 1.2).
+    """The PNN paper's Atari column (docs/papers.md section 1.2).
 
     conv 12 maps 8x8/4, conv 12 maps 4x4/2, conv 12 maps 3x3/1 (the paper prints "3x4"; 3x3 is the
     likely reading, ``conv3_kernel`` changes it), fc 256, ReLU everywhere; a ``policy`` head of

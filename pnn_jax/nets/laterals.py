@@ -1,4 +1,4 @@
-"""Lateral connections from earlier columns into column k (PNN, Rusu et al. 2016, PAPERS.md 1.1).
+"""Lateral connections from earlier columns into column k (PNN, Rusu et al. 2016, docs/papers.md 1.1).
 
 Two kinds, both written for ONE target column ``k`` and ALL source columns at once, so that a
 single ``jax.vmap`` over ``k`` computes the laterals of every column in one batched operation:
@@ -11,7 +11,7 @@ single ``jax.vmap`` over ``k`` computes the laterals of every column in one batc
   (initialised from the paper's grid {1, 0.1, 0.01}). ``V`` is a 1x1 convolution when the source is a
   conv feature map and a dense projection when it is a vector; in both cases it acts on the channel
   axis. ``U`` has the receiving layer's form: a conv with W's kernel and stride for conv layers
-  (PAPERS.md 1.1 [?]), dense on the flattened projection for fc layers and heads.
+  (docs/papers.md 1.1 [?]), dense on the flattened projection for fc layers and heads.
   Where an fc layer reads conv maps (the Atari column's fc layer), "V is dense for fc layers" has a
   second reading: V dense over the *flattened* maps. ``adapter_v="dense"`` selects it;
   the default ``"1x1"`` keeps V a 1x1 convolution there, which keeps the adapter's parameters on the
@@ -42,7 +42,7 @@ from pnn_jax.nets.columns import Dense, KernelDraws, Layer, Shape
 LateralKind = Literal["plain", "adapter", "none"]
 LATERAL_KINDS = ("plain", "adapter", "none")
 
-# Adapter width (PAPERS.md 1.1 [?]): the paper's stated shape of V projects to n_{i-1} (the source
+# Adapter width (docs/papers.md 1.1 [?]): the paper's stated shape of V projects to n_{i-1} (the source
 # width, "in"); its text says n_i (the receiving layer's width, "out"). Default: "in".
 AdapterWidth = Literal["in", "out"] | int
 ADAPTER_V = ("1x1", "dense")

@@ -1,4 +1,4 @@
-"""PathNet (Fernando et al., 2017; PAPERS.md 2.1): a bank of modules, and paths through it as data.
+"""PathNet (Fernando et al., 2017; docs/papers.md 2.1): a bank of modules, and paths through it as data.
 
 The super network has L layers of M modules. All modules of a layer share one architecture, so
 their parameters stack on a leading axis ``[M, ...]``. A module is a dense (or conv) layer followed
@@ -19,7 +19,7 @@ updates of frozen modules (and of other tasks' heads) are zeroed and applied by 
 parameters stay bit-identical under any optimiser.
 
 **Training counters** ``[L, M]`` count training sessions per module (1 unit = one session of T
-minibatches on a path through it), as in the thesis (PAPERS.md 3.1).
+minibatches on a path through it), as in the thesis (docs/papers.md 3.1).
 """
 
 from __future__ import annotations
@@ -223,7 +223,7 @@ class PathNet:
         initial_params: Params | None = None,
         key: jax.Array | None = None,
     ) -> tuple[Params, jax.Array, jax.Array]:
-        """After a task (PAPERS.md 2.2, 3.1): lock ``path``'s modules; reset every unlocked module.
+        """After a task (docs/papers.md 2.2, 3.1): lock ``path``'s modules; reset every unlocked module.
 
         ``reset="initial"`` restores the unlocked modules' saved initial weights (``initial_params``,
         as the thesis did); ``"fresh"`` draws new ones from ``key``. Their training counters go back
@@ -275,7 +275,7 @@ def mlp_pathnet(
     num_heads: int = 2,
     head_size: int = 2,
 ) -> PathNet:
-    """Dense PathNet; defaults are the binary-MNIST settings L/M/N = 3/10/3, 20 units (PAPERS.md 2.3)."""
+    """Dense PathNet; defaults are the binary-MNIST settings L/M/N = 3/10/3, 20 units (docs/papers.md 2.3)."""
     return PathNet(
         (input_dim,),
         tuple(Dense(units) for _ in range(num_layers)),

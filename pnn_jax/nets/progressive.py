@@ -1,4 +1,4 @@
-"""A progressive network of K columns (PNN, Rusu et al. 2016, Eq. 1 and Eq. 2; PAPERS.md 1.1).
+"""A progressive network of K columns (PNN, Rusu et al. 2016, Eq. 1 and Eq. 2; docs/papers.md 1.1).
 
 Columns are data. The net has a fixed capacity ``K = max_columns``; every parameter leaf carries
 the column on its leading axis (``[K, ...]``; lateral ``U``/``V`` leaves ``[K, K-1, ...]`` with the
@@ -16,7 +16,7 @@ backward pass costs one column whatever ``K`` is.
 
 Layer ``i`` of column ``k`` computes ``relu(W_i^(k) h_{i-1}^(k) + b_i^(k) + lateral_i^(k))``
 where the lateral term is Eq. 1's ``sum_{j<k} U_i^(k:j) h_{i-1}^(j)`` or Eq. 2's adapter (see
-:mod:`pnn_jax.nets.laterals`). Layer 1 gets no laterals (all columns see the same input, PAPERS.md
+:mod:`pnn_jax.nets.laterals`). Layer 1 gets no laterals (all columns see the same input, docs/papers.md
 1.1); heads get laterals from the last hidden layer when ``head_laterals`` is true (default, as in
 most reimplementations; the paper does not say whether the value head does [?]). Heads are linear.
 
@@ -49,12 +49,12 @@ class ProgressiveNet:
       max_columns: capacity ``K`` (number of column slots allocated).
       lateral: ``"adapter"`` (Eq. 2, default), ``"plain"`` (Eq. 1) or ``"none"`` (independent
         columns).
-      head_laterals: whether the heads receive laterals (PAPERS.md 1.1 [?]; default True).
+      head_laterals: whether the heads receive laterals (docs/papers.md 1.1 [?]; default True).
       adapter_width: width of the adapter projection V: ``"in"`` = ``n_{i-1}`` (the paper's stated
-        shape; default), ``"out"`` = ``n_i`` (the paper's text), or an int (PAPERS.md 1.1 [?]).
+        shape; default), ``"out"`` = ``n_i`` (the paper's text), or an int (docs/papers.md 1.1 [?]).
       alpha_init: initial adapter scale; the paper draws it per run from {1, 0.1, 0.01}.
       adapter_v: where an fc layer reads conv maps, V is a 1x1 conv over the maps (``"1x1"``,
-        default) or dense over the flattened maps (``"dense"``) (PAPERS.md 1.1 [?]).
+        default) or dense over the flattened maps (``"dense"``) (docs/papers.md 1.1 [?]).
       init_scheme: kernels ``"lecun_normal"`` (default) or ``"orthogonal"`` with public A2C's gains
         (:data:`pnn_jax.nets.columns.INIT_SCHEMES`); the papers do not state theirs.
     """

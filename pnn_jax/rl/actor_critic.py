@@ -1,5 +1,5 @@
 """Actor-critic training of one progressive column over envpool batches, one compiled call per
-iteration (PAPERS.md 1.3; DESIGN.md "environments stay inside jit").
+iteration (docs/papers.md 1.3; environments stay inside jit).
 
 An iteration: a rollout of ``t_max`` steps of ``B`` envs (``lax.scan`` over the env's step, the
 policy sampled from column ``k``), then the update: A2C (the synchronous form of A3C: n-step
@@ -33,7 +33,7 @@ TRUNCATION = ("bootstrap", "terminal")
 
 @dataclasses.dataclass(frozen=True)
 class ACConfig:
-    """Settings of an actor-critic learner; defaults are A3C's (PAPERS.md 1.3) for ``a2c``."""
+    """Settings of an actor-critic learner; defaults are A3C's (docs/papers.md 1.3) for ``a2c``."""
 
     algorithm: str = "a2c"
     t_max: int = 5
@@ -433,7 +433,7 @@ def make_evaluate(
     ``evaluate(params, column, actor, noise)`` adds fresh Gaussian noise to the hidden activations
     at every step, with standard deviations ``noise`` (one array per hidden layer broadcastable to
     ``[K, B, *shape]``, e.g. :func:`pnn_jax.analysis.sensitivity.noise_scales`; traced, so every
-    noise level reuses one compilation). For APS (PAPERS.md 1.7).
+    noise level reuses one compilation). For APS (docs/papers.md 1.7).
     """
     obs_fn = (lambda o: preprocess(transform(o))) if transform is not None else preprocess
     shapes = net.column.hidden_shapes()

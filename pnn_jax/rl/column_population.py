@@ -1,5 +1,5 @@
 """Progressive nets trained side by side: columns, baselines, seeds and task variants as members of
-one compiled program (DESIGN.md: the population axis is the unit of parallelism).
+one compiled program (the population axis is the unit of parallelism).
 
 Every member has its own parameters ``[M, ...]`` (one progressive net each, all with the same
 number of columns), optimiser state, trained column and trainable mask (so baselines 1-4 and

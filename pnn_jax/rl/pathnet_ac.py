@@ -1,6 +1,6 @@
 """Actor-critic PathNet: a population of paths trained at once on one shared module bank over
-envpool batches, evolved in parallel (PAPERS.md 2.1-2.3; DESIGN.md "the population axis is the
-unit of parallelism").
+envpool batches, evolved in parallel (docs/papers.md 2.1-2.3; the population axis is the
+unit of parallelism).
 
 **The population.** ``P`` paths ``[P, L, N]``, each with its own ``E`` envs. Every path runs the
 actor-critic of :func:`pnn_jax.rl.actor_critic.build_iteration` (A2C, the synchronous form of
@@ -18,7 +18,7 @@ the same update to its replicated copy. Env ``j`` of path ``p`` is seeded ``seed
 however the population is split, and every path samples from its own PRNG stream, so 1, 2 or 4
 devices (or 2 processes) run the same experiment (up to the order of the float sums).
 
-**Evolution** (PAPERS.md 2.2, RL). Every ``evolve_every`` iterations each path's fitness is the
+**Evolution** (docs/papers.md 2.2, RL). Every ``evolve_every`` iterations each path's fitness is the
 mean return of the episodes it finished in that window; each path compares with ``compare`` (B)
 random others and takes a mutated copy of the best of them if that one is better
 (:func:`pnn_jax.evolution.compare_and_copy`). The best path of the last window is the task's path.
@@ -59,7 +59,7 @@ FORWARDS = ("auto", "gather", "masked")
 
 @dataclasses.dataclass(frozen=True)
 class EvolutionConfig:
-    """Settings of the parallel path search (PAPERS.md 2.2-2.3: 64 workers, B others)."""
+    """Settings of the parallel path search (docs/papers.md 2.2-2.3: 64 workers, B others)."""
 
     population: int = 8
     """P, paths trained at once (the paper: 64 A3C workers); 1 = a single path, never evolved."""
@@ -70,7 +70,7 @@ class EvolutionConfig:
     compare: int = 1
     """B, others each path compares with."""
     mutation_prob: float | None = None
-    """Per gene; None = 1/(N*L) (PAPERS.md 2.2)."""
+    """Per gene; None = 1/(N*L) (docs/papers.md 2.2)."""
     mutation_range: int = 2
     keep_fixed_path: bool = False
     """Keep the previous task's path active in the forward pass of the new paths."""
@@ -327,7 +327,7 @@ class PathNetAC:
             window_episodes = mem.window_episodes + eps
             all_paths = pop.gather_members(mem.paths, axis)  # [P, L, N]
             counters = net.count_training(sh.counters, all_paths, sh.frozen)
-            # Evolution at the end of each fitness window (PAPERS.md 2.2).
+            # Evolution at the end of each fitness window (docs/papers.md 2.2).
             it = sh.iteration + 1
             evolve = it % evo.evolve_every == 0
             fitness = jnp.where(

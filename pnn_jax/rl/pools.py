@@ -1,4 +1,4 @@
-"""Envs for a population on a device mesh: one envpool batch per device (DESIGN.md: each member
+"""Envs for a population on a device mesh: one envpool batch per device (each member
 has its own batch of envs).
 
 A population of ``P`` members with ``E`` envs each, split over ``D`` devices, steps ``P / D * E``

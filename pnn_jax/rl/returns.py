@@ -1,4 +1,4 @@
-"""Returns and advantages, time-major ``[T, B]``, as pure functions (PAPERS.md 1.3).
+"""Returns and advantages, time-major ``[T, B]``, as pure functions (docs/papers.md 1.3).
 
 ``discounts[t] = gamma * (1 - terminated[t])``, where ``terminated[t]`` ends the episode in a
 terminal state after the action of step t; ``bootstrap [B]`` is the value of the state after the

@@ -17,7 +17,7 @@ def make_optimizer(
     eps_in_sqrt: bool = True,
 ) -> optax.GradientTransformation:
     """``adam``; ``rmsprop`` as A3C's shared RMSProp (decay 0.99, no momentum or centring;
-    PAPERS.md 1.3); ``sgd``. ``grad_clip``: clip by global norm first (the paper's grid uses 20 or
+    docs/papers.md 1.3); ``sgd``. ``grad_clip``: clip by global norm first (the paper's grid uses 20 or
     40). ``inject=True``: the learning rate lives in the optimiser state
     (``optax.inject_hyperparams``), so members of a vmapped population can each have their own;
     change it with :func:`set_learning_rate`.

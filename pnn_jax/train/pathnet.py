@@ -6,9 +6,9 @@ step serves every genotype (tested with 10,000 of them).
 
 **Who trains the shared modules in a generation** (``SessionConfig.schedule``). Contestants of a
 tournament often share modules. Three schedules, all on the same minibatches for every contestant
-of a tournament (PAPERS.md 3.1):
+of a tournament (docs/papers.md 3.1):
 
-* ``"serial"`` (default of the paper and thesis presets; the papers' serial tournament, PAPERS.md
+* ``"serial"`` (default of the paper and thesis presets; the papers' serial tournament, docs/papers.md
   2.2): contestants train one after the other, each for T minibatches; the second starts from the
   weights the first has just changed. This is the published protocol and it is *not* symmetric:
   a module shared by both has had T extra updates when the second contestant starts. The order is
@@ -138,7 +138,7 @@ def make_population_session(net: PathNet, tx: optax.GradientTransformation, batc
 
     ``num_steps`` combined steps (:func:`population_step`), a different minibatch of
     ``batch_size`` per path, sampled with replacement; fitness is each path's mean training
-    accuracy over the session (PAPERS.md 2.2); the counters of the trainable modules used go up by one.
+    accuracy over the session (docs/papers.md 2.2); the counters of the trainable modules used go up by one.
     """
 
     def session(state, paths, data, key, num_steps):
@@ -164,7 +164,7 @@ def make_population_session(net: PathNet, tx: optax.GradientTransformation, batc
 
 @dataclasses.dataclass(frozen=True)
 class SessionConfig:
-    """One training session: ``steps`` minibatches of ``batch_size`` (T = 50 of 16, PAPERS.md 2.2)."""
+    """One training session: ``steps`` minibatches of ``batch_size`` (T = 50 of 16, docs/papers.md 2.2)."""
 
     steps: int = 50
     batch_size: int = 16
@@ -291,7 +291,7 @@ def make_search(
 ):
     """``search(state, key, data) -> (state, SearchResult)``: one task's tournament search, pure.
 
-    Each generation (PAPERS.md 2.2, 3.1): ``tournament.ask`` draws the contestants; each
+    Each generation (docs/papers.md 2.2, 3.1): ``tournament.ask`` draws the contestants; each
     tournament draws T minibatches of B (with replacement) shared by its contestants; the
     contestants train by ``session.schedule``; fitness = mean training accuracy over the session;
     stop when the best contestant reaches ``threshold`` or after ``max_generations``; else
@@ -383,7 +383,7 @@ def make_fixed_training(net: PathNet, tx, session: SessionConfig, max_sessions: 
     """``train(state, path [L, N], sessions [], key, data) -> (state, curve [max_sessions])``.
 
     Trains one path without search for ``sessions`` sessions of T minibatches (the thesis's
-    "pick": PAPERS.md 3.1); ``curve`` holds each session's mean training accuracy (NaN after).
+    "pick": docs/papers.md 3.1); ``curve`` holds each session's mean training accuracy (NaN after).
     """
 
     def train(state: PathNetState, path, sessions, key, data: TaskData):
@@ -421,7 +421,7 @@ def next_task(
     key=None,
     lock: bool = True,
 ) -> PathNetState:
-    """Move to the next task (PAPERS.md 2.2, 3.1).
+    """Move to the next task (docs/papers.md 2.2, 3.1).
 
     ``lock=True`` (PathNet transfer): lock ``path``'s modules for good, reset every unlocked
     module (``reset="initial"``: its saved initial weights; ``"fresh"``: a new draw from ``key``)

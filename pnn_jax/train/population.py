@@ -1,4 +1,4 @@
-"""The population axis across devices (DESIGN.md: the population axis is the unit of parallelism).
+"""The population axis across devices (the population axis is the unit of parallelism).
 
 A population function is already vmapped over a leading axis ``[P, ...]`` (repetitions, seeds,
 paths, hyperparameter values). :func:`shard_population` runs it with that axis split across the

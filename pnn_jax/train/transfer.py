@@ -1,4 +1,4 @@
-"""The paper's transfer setups as configurations of one progressive net (PAPERS.md 1.4).
+"""The paper's transfer setups as configurations of one progressive net (docs/papers.md 1.4).
 
 Each method is a net capacity and a list of stages; a stage trains one column (or only its output
 layer) on one task with everything else frozen:
