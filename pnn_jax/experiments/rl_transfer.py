@@ -452,11 +452,12 @@ def _unit(cfg: Config, pair_index: int, method: str, seed: int):
             base = sum(lengths[:index])
             shareable = cfg.share_sources and stage.task != "target" and stage.column == 0
             if shareable and resumed is None:
-                shared = shared_sources.load(ctx.run_dir, task, seed)
+                template = transfer.column_weights(params, 0)
+                shared = shared_sources.load(ctx.run_dir, task, seed, template)
                 if shared is not None:  # trained by an earlier unit: the same computation
                     key, _, _ = jax.random.split(key, 3)  # the key chain of a unit that trains it
                     weights, record = shared
-                    params = transfer.with_column_weights(params, 0, jax.tree.map(jax.numpy.asarray, weights))
+                    params = transfer.with_column_weights(params, 0, weights)
                     stages.append(record)
                     continue
             if resumed is not None:

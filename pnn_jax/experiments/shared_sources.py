@@ -16,42 +16,37 @@ target stages therefore agree in distribution, not bit for bit (the source stage
 
 from __future__ import annotations
 
-import json
-import os
 import re
 from pathlib import Path
 
-import jax
-import numpy as np
+from pnn_jax.checkpoint import Checkpointer
 
 
-def _stem(run_dir: Path, task: str, seed: int) -> Path:
+def _directory(run_dir: Path, task: str, seed: int) -> Path:
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", task)
     return Path(run_dir) / "sources" / f"{safe}__seed{seed}"
 
 
-def load(run_dir: Path, task: str, seed: int):
-    """``(weights, stage record)`` of column 0 trained on ``task`` with ``seed``, or None."""
-    stem = _stem(run_dir, task, seed)
-    if not (stem.with_suffix(".json").exists() and stem.with_suffix(".npz").exists()):
+def load(run_dir: Path, task: str, seed: int, template: dict):
+    """``(weights, stage record)`` of column 0 trained on ``task`` with ``seed``, or None if no
+    unit has finished it. ``template``: weights of the same structure
+    (:func:`pnn_jax.train.transfer.column_weights` of the loading unit's parameters)."""
+    directory = _directory(run_dir, task, seed)
+    if not directory.exists():
         return None
-    record = json.loads(stem.with_suffix(".json").read_text())
-    with np.load(stem.with_suffix(".npz")) as data:
-        leaves = [data[f"leaf_{i}"] for i in range(len(data.files))]
-    treedef = jax.tree.structure(record.pop("structure_template"))
-    return jax.tree.unflatten(treedef, leaves), record
+    ckpt = Checkpointer(directory, max_to_keep=1)
+    try:
+        if not ckpt.steps():  # orbax lists finalised saves only: a partial save is never loaded
+            return None
+        _, weights, record = ckpt.restore_latest(lambda meta: template)
+        return weights, record
+    finally:
+        ckpt.close()
 
 
 def save(run_dir: Path, task: str, seed: int, weights: dict, record: dict) -> None:
     """Store column 0's ``weights`` (:func:`pnn_jax.train.transfer.column_weights`) and its stage
-    ``record``; the record is written last, so a partial save is never loaded."""
-    stem = _stem(run_dir, task, seed)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    leaves, treedef = jax.tree.flatten(weights)
-    tmp = stem.with_name(stem.name + ".tmp.npz")
-    np.savez(tmp, **{f"leaf_{i}": np.asarray(x) for i, x in enumerate(leaves)})
-    os.replace(tmp, stem.with_suffix(".npz"))
-    template = jax.tree.unflatten(treedef, [0] * len(leaves))
-    tmp_json = stem.with_name(stem.name + ".tmp.json")
-    tmp_json.write_text(json.dumps({**record, "structure_template": template}))
-    os.replace(tmp_json, stem.with_suffix(".json"))
+    ``record`` (the run's orbax checkpointing, one checkpoint per source)."""
+    ckpt = Checkpointer(_directory(run_dir, task, seed), max_to_keep=1)
+    ckpt.save(0, weights, record)
+    ckpt.close()
