@@ -15,6 +15,7 @@ Eq. 1); laterals live in :mod:`pnn_jax.nets.laterals`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Sequence
 
@@ -201,14 +202,53 @@ def init_gain(scheme: str, layer: str) -> float:
     return 0.01 if layer == "policy" else 1.0
 
 
+def _orthonormal_columns(a: jax.Array, block: int = 32) -> jax.Array:
+    """The ``Q`` of ``a = QR`` with ``R``'s diagonal positive, for ``a`` ``[m, n]``, m >= n.
+
+    Block Gram-Schmidt with every projection done twice ("twice is enough": orthogonal to float
+    precision, as Householder QR): each block of ``block`` columns is projected off the blocks
+    before it with matrix products, then its columns off each other one by one. Not
+    ``jnp.linalg.qr``: on CPU that is a LAPACK custom call that waits on XLA's intra-op thread
+    pool from inside it, so two QRs of one program running at once on a 2-thread pool deadlock
+    (seen in this project's runs and CI with jaxlib 0.10.2: every pool thread parked in
+    ``ParallelBatchMap``). This form has no custom call on any backend; it runs once per kernel.
+    """
+    _, n = a.shape
+    b = min(block, n)
+    blocks = -(-n // b)
+    # Zero columns pad the last block; they come last, so they change no real column, and are
+    # normalised to zero and dropped.
+    a = jnp.pad(a, ((0, 0), (0, blocks * b - n)))
+    dot = functools.partial(jnp.dot, precision=lax.Precision.HIGHEST)
+
+    def normalise(v):
+        norm2 = jnp.sum(v * v, axis=0)
+        return jnp.where(norm2 > 0, v / jnp.sqrt(jnp.where(norm2 > 0, norm2, 1.0)), 0.0)
+
+    def one_block(k, q):  # q: [m, blocks*b], columns of blocks >= k still zero
+        c = lax.dynamic_slice_in_dim(a, k * b, b, axis=1)
+        for _ in range(2):
+            c = c - dot(q, dot(q.T, c))
+
+        def one_column(j, c):  # columns < j of c are done; later ones zero-masked below
+            v = lax.dynamic_index_in_dim(c, j, axis=1, keepdims=True)
+            done = c * (jnp.arange(b) < j)
+            for _ in range(2):
+                v = v - dot(done, dot(done.T, v))
+            return lax.dynamic_update_slice_in_dim(c, normalise(v), j, axis=1)
+
+        c = lax.fori_loop(0, b, one_column, c)
+        return lax.dynamic_update_slice_in_dim(q, c, k * b, axis=1)
+
+    return lax.fori_loop(0, blocks, one_block, jnp.zeros_like(a))[:, :n]
+
+
 def _orthogonal(noise: jax.Array, shape: Shape) -> jax.Array:
     """An orthogonal kernel of ``shape`` from ``noise`` (as ``jax.nn.initializers.orthogonal``):
     the ``[fan_in, fan_out]`` matrix has orthonormal columns (or rows, if fan_in < fan_out). The
     noise is truncated normal, so the draw is orthogonal but not exactly Haar distributed."""
     rows, cols = math.prod(shape[:-1]), shape[-1]
-    a = noise.reshape(max(rows, cols), min(rows, cols))
-    q, r = jnp.linalg.qr(a)
-    q = q * jnp.sign(jnp.diagonal(r))  # a unique, sign-corrected factor
+    q = _orthonormal_columns(noise.reshape(max(rows, cols), min(rows, cols)))
     if rows < cols:
         q = q.T
     return q.reshape(shape)
