@@ -19,7 +19,16 @@ One generation: ``ask`` picks the contestants, the caller trains their paths and
 
 Mutation (docs/papers.md 2.2): each gene independently, with probability ``1/(N*L)`` by default, moves by
 a random integer in ``[-2, 2]``; ``boundary="wrap"`` takes it modulo M (the papers),
-``"clamp"`` keeps it in ``[0, M-1]``. Fitness of a new copy is unknown (``-inf``) until it is trained.
+``"clamp"`` keeps it in ``[0, M-1]`` (the first author's MNIST code). Fitness of a new copy is
+unknown (``-inf``) until it is trained.
+
+Path sizes (docs/papers.md 3.1). A row of N genes lists 1..N distinct modules (a repeat counts once,
+:class:`pnn_jax.nets.pathnet.PathNet`). ``initial_paths="full"`` draws every gene uniformly (so most
+rows hold N distinct modules); ``"uniform_1_to_n"`` draws each row's size uniformly in 1..N and that
+many distinct modules, as the thesis's code. ``refill=True`` mutates a row's distinct genes only,
+collapses the duplicates a mutation creates and refills the row from its old genes (in their
+order) so it keeps its size, as the thesis's code; ``refill=False`` mutates all N slots and lets
+sizes drift.
 """
 
 from __future__ import annotations
@@ -30,8 +39,11 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
+from pnn_jax.nets.pathnet import PathNet
+
 SCHEMES = ("replace_losers", "better_half", "recombine")
 BOUNDARIES = ("wrap", "clamp")
+INITIAL_PATHS = ("full", "uniform_1_to_n")
 
 
 @flax.struct.dataclass
@@ -58,10 +70,14 @@ class Tournament:
     mutation_prob: float | None = None
     mutation_range: int = 2
     boundary: str = "wrap"
+    initial_paths: str = "full"
+    refill: bool = False
 
     def __post_init__(self):
         if self.scheme not in SCHEMES:
             raise ValueError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
+        if self.initial_paths not in INITIAL_PATHS:
+            raise ValueError(f"initial_paths must be one of {INITIAL_PATHS}, got {self.initial_paths!r}")
         if self.boundary not in BOUNDARIES:
             raise ValueError(f"boundary must be one of {BOUNDARIES}, got {self.boundary!r}")
         if self.population < 2:
@@ -92,10 +108,11 @@ class Tournament:
         return self.population // self.tournament_size if self.parallel else 1
 
     def init(self, key: jax.Array) -> SearchState:
-        """A random population (each gene uniform in ``0..M-1``)."""
+        """A random population ``[P, L, N]`` drawn by ``initial_paths`` (:func:`random_paths`)."""
         key, k = jax.random.split(key)
-        shape = (self.population, self.num_layers, self.max_active)
-        paths = jax.random.randint(k, shape, 0, self.num_modules, jnp.int32)
+        paths = random_paths(
+            k, (self.population,), self.num_layers, self.num_modules, self.max_active, self.initial_paths
+        )
         return SearchState(
             paths=paths,
             fitness=jnp.full((self.population,), -jnp.inf, jnp.float32),
@@ -118,8 +135,10 @@ class Tournament:
         return state.replace(key=key), index, state.paths[index]
 
     def mutate(self, key: jax.Array, path: jax.Array) -> jax.Array:
-        """Each gene of ``path`` ``[L, N]`` moves by randint[-r, r] with probability ``gene_prob``."""
-        return mutate_path(key, path, self.num_modules, self.gene_prob, self.mutation_range, self.boundary)
+        """Each gene of ``path`` ``[L, N]`` moves by randint[-r, r] with probability ``gene_prob``
+        (its distinct genes only, sizes kept, with ``refill``)."""
+        mutate = refill_mutate_path if self.refill else mutate_path
+        return mutate(key, path, self.num_modules, self.gene_prob, self.mutation_range, self.boundary)
 
     def _children(self, key, paths, fitness):
         """New paths for one tournament's contestants ``[k, L, N]`` given their ``fitness [k]``."""
@@ -183,6 +202,60 @@ def mutate_path(
     if boundary == "wrap":
         return jnp.mod(moved, num_modules)
     return jnp.clip(moved, 0, num_modules - 1)
+
+
+def random_paths(
+    key: jax.Array, leading: tuple[int, ...], num_layers: int, num_modules: int, max_active: int, mode: str
+) -> jax.Array:
+    """Paths ``[*leading, L, N]``: ``mode="full"``: every gene uniform in ``0..M-1``;
+    ``"uniform_1_to_n"``: each row's size s uniform in ``1..N``, then s distinct modules uniformly
+    (without replacement), listed first and the first one repeated in the remaining slots."""
+    shape = (*leading, num_layers, max_active)
+    if mode == "full":
+        return jax.random.randint(key, shape, 0, num_modules, jnp.int32)
+    if mode != "uniform_1_to_n":
+        raise ValueError(f"initial paths must be one of {INITIAL_PATHS}, got {mode!r}")
+    k_size, k_pick = jax.random.split(key)
+    rows = (*leading, num_layers)
+    size = jax.random.randint(k_size, (*rows, 1), 1, max_active + 1)
+    # s distinct modules: the first N of a random permutation (argsort of uniform keys)
+    distinct = jnp.argsort(jax.random.uniform(k_pick, (*rows, num_modules)), axis=-1)[..., :max_active]
+    slot = jnp.arange(max_active)
+    return jnp.where(slot < size, distinct, distinct[..., :1]).astype(jnp.int32)
+
+
+def _compact(values: jax.Array, keep: jax.Array) -> jax.Array:
+    """``values [K]`` with the entries where ``keep`` moved to the front, in order (stable)."""
+    return values[jnp.argsort(~keep, stable=True)]
+
+
+def refill_mutate_path(
+    key: jax.Array,
+    path: jax.Array,
+    num_modules: int,
+    prob: float,
+    mutation_range: int = 2,
+    boundary: str = "wrap",
+) -> jax.Array:
+    """The thesis's mutation (docs/papers.md 3.1), row by row of ``path`` ``[L, N]``: the row's s
+    distinct genes each move with probability ``prob`` (as :func:`mutate_path`); duplicates the
+    moves create collapse, and the row is refilled with its old genes (in their order) that are
+    not in it, back to s distinct modules. Listed first, the first one repeated after them."""
+    n = path.shape[-1]
+    slot = jnp.arange(n)
+
+    def row(key, genes):
+        first = PathNet.first_occurrence(genes) > 0  # [N]
+        size = first.sum()
+        old = _compact(genes, first)  # the s distinct genes first
+        moved = mutate_path(key, old, num_modules, prob, mutation_range, boundary)
+        kept = (PathNet.first_occurrence(moved) > 0) & (slot < size)
+        present = jnp.any((moved[None, :] == old[:, None]) & kept[None, :], axis=1)  # [N]
+        refill = (slot < size) & ~present
+        merged = _compact(jnp.concatenate([moved, old]), jnp.concatenate([kept, refill]))[:n]
+        return jnp.where(slot < size, merged, merged[0])
+
+    return jax.vmap(row)(jax.random.split(key, path.shape[0]), path)
 
 
 def compare_and_copy(

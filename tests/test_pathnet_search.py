@@ -44,8 +44,8 @@ def test_serial_schedule_is_two_single_path_sessions_in_order(digits_tasks):
     paths = jnp.array([[[0, 1, 1], [2, 2, 2], [3, 4, 5]], [[1, 6, 6], [2, 7, 7], [5, 5, 5]]])  # share modules
     idx = jax.random.randint(jax.random.key(1), (2, 5, 8), 0, int(d.n_train))
     got, acc = jax.jit(lambda s: tp.train_contestants(net, tx, session, s, paths, idx, d))(state)
-    s1, a1 = tp._single_path_session(net, tx, state, paths[0], idx[0], d)
-    s2, a2 = tp._single_path_session(net, tx, s1, paths[1], idx[1], d)
+    s1, a1 = tp._single_path_session(net, tx, session, state, paths[0], idx[0], d)
+    s2, a2 = tp._single_path_session(net, tx, session, s1, paths[1], idx[1], d)
     for g, w in zip(jax.tree.leaves(host(got)), jax.tree.leaves(host(s2)), strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(acc, np.stack([a1, a2]), atol=1e-6)
@@ -58,7 +58,7 @@ def test_isolated_schedule_trains_both_from_the_same_weights_and_keeps_the_winne
     paths = jnp.array([[[0, 1, 1], [2, 2, 2], [3, 4, 5]], [[1, 6, 6], [2, 7, 7], [5, 5, 5]]])
     idx = jax.random.randint(jax.random.key(1), (2, 5, 8), 0, int(d.n_train))
     got, acc = jax.jit(lambda s: tp.train_contestants(net, tx, session, s, paths, idx, d))(state)
-    alone = [tp._single_path_session(net, tx, state, paths[i], idx[i], d) for i in range(2)]
+    alone = [tp._single_path_session(net, tx, session, state, paths[i], idx[i], d) for i in range(2)]
     np.testing.assert_allclose(acc, np.stack([a for _, a in alone]), atol=1e-6)  # same start for both
     win = int(np.argmax(np.asarray(acc).mean(axis=1)))
     for g, w in zip(

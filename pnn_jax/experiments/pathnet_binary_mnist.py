@@ -96,7 +96,13 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
     data = task_data([t for pair in pairs for t in pair])
     head = max(t.num_classes for pair in pairs for t in pair)
     engine = pc.Engine(
-        pairs[0][0].x_train.shape[1], cfg.pathnet, cfg.search, cfg.optim, num_heads=2, head_size=head
+        pairs[0][0].x_train.shape[1],
+        cfg.pathnet,
+        cfg.search,
+        cfg.optim,
+        num_heads=2,
+        head_size=head,
+        data=cfg.data,
     )
     units = [
         (

@@ -110,6 +110,7 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
         cfg.optim,
         num_heads=2,
         head_size=len(cfg.classes),
+        data=cfg.data,
     )
     units = [
         (f"{s} -> {t}", _unit(cfg, engine, data[s], data[t], i, s, t))

@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from pnn_jax.config import ConfigError, check, check_choice
+from pnn_jax.data.noise import NOISE_MODES
 from pnn_jax.experiments.units import fmt_ms, mean_std  # noqa: F401 (re-exported for the PathNet studies)
 
 SOURCES = ("auto", "digits", "mnist", "cifar10", "svhn")
+SCALES = ("unit", "raw")
 
 
 @dataclasses.dataclass
@@ -37,6 +39,14 @@ class DataConfig:
     """The train/held-out split; the same for every seed and repetition."""
     max_per_class: int = 0
     """Keep at most this many examples per class before splitting (0 = all); for quick presets."""
+    scale: str = "unit"
+    """Pixel values: unit ([0, 1]) or raw (x 255: MNIST's stored bytes, as the thesis's code fed them)."""
+    noise: float = 0.0
+    """Salt-and-pepper noise: each pixel, with this probability, becomes 0 or white (equal chance);
+    0.5 in public reimplementations of the PathNet paper (docs/papers.md 2.2)."""
+    noise_mode: str = "dataset"
+    """dataset: one draw over each task's images (train and held out), fixed by split_seed;
+    minibatch: a fresh draw on every training minibatch (held-out images: one fixed draw)."""
 
 
 @dataclasses.dataclass
@@ -49,6 +59,11 @@ class PathNetConfig:
     """N, at most this many distinct modules per layer in a path."""
     units: int = 20
     """Units of each dense module (20 ReLU units in the papers)."""
+    aggregation: str = "sum"
+    """How a layer combines its active modules: sum (the paper's text), mean, or mean_last (sums,
+    a mean at the last layer: what the first author said the MNIST figures used)."""
+    init: str = "lecun_normal"
+    """Kernels: lecun_normal, or glorot_uniform (Keras's default: the thesis's code)."""
 
 
 @dataclasses.dataclass
@@ -74,7 +89,13 @@ class SearchConfig:
     mutation_range: int = 2
     """Genes move by randint[-r, r]."""
     boundary: str = "wrap"
-    """wrap (modulo M, the papers) or clamp."""
+    """wrap (modulo M, the papers) or clamp (the first author's MNIST code)."""
+    initial_paths: str = "full"
+    """full (every gene uniform: mostly N distinct modules per layer) or uniform_1_to_n (each
+    layer's size uniform in 1..N, then that many distinct modules: the thesis's code)."""
+    refill: bool = False
+    """Mutate a layer's distinct genes only and refill collapsed duplicates from the old genes, so
+    sizes are kept (the thesis's code); false: all N slots mutate and sizes drift."""
 
 
 @dataclasses.dataclass
@@ -88,8 +109,8 @@ class OptimConfig:
 
 def validate_common(data: DataConfig, net: PathNetConfig, search: SearchConfig, optim: OptimConfig) -> None:
     """One-line :class:`ConfigError` for any bad value of the shared sections."""
-    from pnn_jax.evolution import BOUNDARIES, SCHEMES
-    from pnn_jax.nets.pathnet import RESET_MODES
+    from pnn_jax.evolution import BOUNDARIES, INITIAL_PATHS, SCHEMES
+    from pnn_jax.nets.pathnet import AGGREGATIONS, RESET_MODES
     from pnn_jax.train.optim import OPTIMIZERS
     from pnn_jax.train.pathnet import SCHEDULES
 
@@ -97,9 +118,14 @@ def validate_common(data: DataConfig, net: PathNetConfig, search: SearchConfig, 
     check_choice("data.mnist_split", data.mnist_split, ("test", "train"))
     check(0.0 < data.test_fraction < 1.0, "data.test_fraction", data.test_fraction, "must be in (0, 1)")
     check(data.max_per_class >= 0, "data.max_per_class", data.max_per_class, "must be >= 0 (0 = all)")
+    check_choice("data.scale", data.scale, SCALES)
+    check(0.0 <= data.noise <= 1.0, "data.noise", data.noise, "must be a probability in [0, 1]")
+    check_choice("data.noise_mode", data.noise_mode, NOISE_MODES)
     for key in ("layers", "modules", "active", "units"):
         value = getattr(net, key)
         check(value >= 1, f"pathnet.{key}", value, "must be a positive integer")
+    check_choice("pathnet.aggregation", net.aggregation, AGGREGATIONS)
+    check_choice("pathnet.init", net.init, ("lecun_normal", "glorot_uniform"))
     check(
         net.active <= net.modules,
         "pathnet.active",
@@ -144,6 +170,7 @@ def validate_common(data: DataConfig, net: PathNetConfig, search: SearchConfig, 
     )
     check(search.mutation_range >= 1, "search.mutation_range", search.mutation_range, "must be at least 1")
     check_choice("search.boundary", search.boundary, BOUNDARIES)
+    check_choice("search.initial_paths", search.initial_paths, INITIAL_PATHS)
     check_choice("optim.optimizer", optim.optimizer, OPTIMIZERS)
     check(optim.lr > 0, "optim.lr", optim.lr, "must be positive")
     check_choice("optim.reset", optim.reset, RESET_MODES)
@@ -202,9 +229,37 @@ def make_task(data: DataConfig, x: np.ndarray, y: np.ndarray, classes, name: str
         )
         x, y = x[np.sort(keep)], y[np.sort(keep)]
     try:
-        return class_task(x, y, classes, test_fraction=data.test_fraction, seed=data.split_seed, name=name)
+        task = class_task(x, y, classes, test_fraction=data.test_fraction, seed=data.split_seed, name=name)
     except ValueError as e:
         raise ConfigError(f"task {name}: {e}") from None
+    return prepare_pixels(data, task)
+
+
+def prepare_pixels(data: DataConfig, task):
+    """``task`` with ``data.noise`` drawn where it is fixed (every image in ``dataset`` mode, the
+    held-out images in ``minibatch`` mode; the key is fixed by ``split_seed`` and the task's
+    classes) and pixels scaled by ``data.scale`` (raw: x 255, so noise is 0 or 255)."""
+    import jax
+
+    from pnn_jax.data.noise import salt_and_pepper
+
+    x_train, x_test = task.x_train, task.x_test
+    if data.noise:
+        key = jax.random.key(data.split_seed)
+        for c in task.classes:
+            key = jax.random.fold_in(key, c)
+        k_train, k_test = jax.random.split(key)
+        if data.noise_mode == "dataset":
+            x_train = np.asarray(salt_and_pepper(k_train, x_train, data.noise))
+        x_test = np.asarray(salt_and_pepper(k_test, x_test, data.noise))
+    if data.scale == "raw":
+        x_train, x_test = x_train * np.float32(255), x_test * np.float32(255)
+    return dataclasses.replace(task, x_train=x_train, x_test=x_test)
+
+
+def white(data: DataConfig) -> float:
+    """The value of a white pixel in ``data.scale``."""
+    return 255.0 if data.scale == "raw" else 1.0
 
 
 # ------------------------------------------------------------------------------------------------
@@ -230,6 +285,7 @@ class Engine:
         num_heads: int,
         head_size: int,
         max_fixed_sessions: int | None = None,
+        data: DataConfig | None = None,
     ):
         import jax
 
@@ -240,7 +296,15 @@ class Engine:
         from pnn_jax.train.optim import make_optimizer
 
         self.net = net = mlp_pathnet(
-            input_dim, net_cfg.layers, net_cfg.modules, net_cfg.active, net_cfg.units, num_heads, head_size
+            input_dim,
+            net_cfg.layers,
+            net_cfg.modules,
+            net_cfg.active,
+            net_cfg.units,
+            num_heads,
+            head_size,
+            aggregation=net_cfg.aggregation,
+            init_scheme=net_cfg.init,
         )
         self.tx = tx = make_optimizer(optim.optimizer, optim.lr)
         self.reset = optim.reset
@@ -255,9 +319,19 @@ class Engine:
             mutation_prob=search_cfg.mutation_prob,
             mutation_range=search_cfg.mutation_range,
             boundary=search_cfg.boundary,
+            initial_paths=search_cfg.initial_paths,
+            refill=search_cfg.refill,
         )
         sparse = optim.lr if optim.optimizer == "sgd" else None  # the SGD step on the path's rows only
-        self.session = tp.SessionConfig(search_cfg.steps, search_cfg.batch_size, search_cfg.schedule, sparse)
+        noise = data.noise if data is not None and data.noise_mode == "minibatch" else 0.0
+        self.session = tp.SessionConfig(
+            search_cfg.steps,
+            search_cfg.batch_size,
+            search_cfg.schedule,
+            sparse,
+            noise=noise,
+            noise_high=white(data) if data is not None else 1.0,
+        )
         self.max_generations = search_cfg.max_generations
         search = tp.make_search(
             net, tx, self.tournament, self.session, search_cfg.threshold, search_cfg.max_generations

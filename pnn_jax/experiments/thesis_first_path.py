@@ -6,8 +6,11 @@ training accuracy, stop at 0.99 (limit 500 generations).
 
 * **S+S**: search task 1; lock the winner's modules, reset every other module to its initial
   weights (and its counter), new head, new population; search task 2.
-* **P+S**: one random path trained on task 1 without search for as many sessions as S+S needed
+* **P+S**: one path trained on task 1 without search for as many sessions as S+S needed
   generations (generations x 50 minibatches, paired run by run), locked the same way; search task 2.
+  The path is a random one (``pick=random``, an earlier variant of the thesis's code) or the path
+  S+S found on task 1 (``pick=search_path``, as in the thesis's 600-run log), trained from the
+  same initial bank.
 
 Both conditions of a repetition start from the same module bank and search task 2 with the same
 PRNG stream. Repetitions are a population: each compiled call runs ``chunk`` of them vmapped.
@@ -26,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from pnn_jax.analysis import pathnet as pa
-from pnn_jax.config import check
+from pnn_jax.config import check, check_choice
 from pnn_jax.experiments import pathnet_common as pc
 from pnn_jax.experiments import units as unitlib
 
@@ -40,6 +43,7 @@ PRESETS = {
     "paper": "hours (256 repetitions, MNIST)",
 }
 CONDITIONS = ("S+S", "P+S")
+PICKS = ("random", "search_path")
 
 
 @dataclasses.dataclass
@@ -59,6 +63,9 @@ class Config:
     """A run whose test accuracy is below this is counted as stuck at chance (chance = 0.5)."""
     random_draws: int = 200
     """Draws per run of the random-selection baseline."""
+    pick: str = "random"
+    """P+S's path for task 1: random (drawn like an initial path) or search_path (the path S+S
+    found on task 1, as in the thesis's 600-run log)."""
     out_dir: str = "runs"
     data: pc.DataConfig = dataclasses.field(default_factory=pc.DataConfig)
     pathnet: pc.PathNetConfig = dataclasses.field(default_factory=pc.PathNetConfig)
@@ -73,6 +80,7 @@ def validate(cfg: Config) -> None:
     check(cfg.chunk >= 0, "chunk", cfg.chunk, "must be >= 0 (0 = all repetitions in one call)")
     check(0.0 <= cfg.stuck_below <= 1.0, "stuck_below", cfg.stuck_below, "must be in [0, 1]")
     check(cfg.random_draws >= 1, "random_draws", cfg.random_draws, "must be at least 1")
+    check_choice("pick", cfg.pick, PICKS)
     for key in ("task1", "task2"):
         classes = getattr(cfg, key)
         check(
@@ -99,7 +107,9 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
     t1, t2, desc = make_tasks(cfg)
     d1, d2 = task_data([t1, t2])
     head = max(t1.num_classes, t2.num_classes)
-    engine = pc.Engine(t1.x_train.shape[1], cfg.pathnet, cfg.search, cfg.optim, num_heads=2, head_size=head)
+    engine = pc.Engine(
+        t1.x_train.shape[1], cfg.pathnet, cfg.search, cfg.optim, num_heads=2, head_size=head, data=cfg.data
+    )
     chunk = cfg.chunk or cfg.repetitions
     units = [
         (
@@ -137,8 +147,8 @@ def _unit(cfg: Config, engine: pc.Engine, d1, d2, first: int, count: int):
         ss2 = engine.next_task(ss1, r1.path, params0, k_reset, lock=True)
         ss2, r2 = engine.search(ss2, k_s2, d2)
         ss_acc2 = engine.test_acc(ss2.params, r2.path, 1, d2)
-        # P+S: a random path trained for as many sessions as S+S needed generations on task 1
-        pick = engine.random_paths(k_pick)
+        # P+S: a path trained for as many sessions as S+S needed generations on task 1
+        pick = engine.random_paths(k_pick) if cfg.pick == "random" else r1.path
         ps1, pick_curve = engine.fixed(states, pick, r1.generations, k_p1, d1)
         ps_acc1 = engine.test_acc(ps1.params, pick, 0, d1)
         ps_counters1 = ps1.counters
@@ -353,10 +363,10 @@ def summarize(
         {"method": c, **{k: float(np.mean(col(by[c], k))) for k in metrics}} for c in CONDITIONS
     ] + [{"method": "random", "reuse": random_mean}]
     notes = [
-        f"{len(ss)} repetitions; mean ± std over runs. P+S trains its picked path for as many sessions "
-        "(x T minibatches) as S+S used generations on task 1. Reuse counts path-2 modules that path 1 "
-        "uses in the same layer; the random baseline draws as many distinct modules per layer as the "
-        f"S+S path 2 has ({cfg.random_draws} draws per run). Total {seconds:.1f} s.",
+        f"{len(ss)} repetitions; mean ± std over runs. P+S trains its picked path ({cfg.pick}) for as "
+        "many sessions (x T minibatches) as S+S used generations on task 1. Reuse counts path-2 "
+        "modules that path 1 uses in the same layer; the random baseline draws as many distinct "
+        f"modules per layer as the S+S path 2 has ({cfg.random_draws} draws per run). Total {seconds:.1f} s.",
     ]
     return unitlib.finish(
         run_dir,

@@ -154,6 +154,7 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
             cfg.optim,
             num_heads=len(tasks),
             head_size=head,
+            data=cfg.data,
         )
         units.append(
             (

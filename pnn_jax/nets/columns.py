@@ -185,11 +185,13 @@ def nature_cnn_column(
 # Standard deviation of a standard normal truncated to [-2, 2] (as in jax's variance_scaling).
 _TRUNCATED_STD = 0.87962566103423978
 
-INIT_SCHEMES = ("lecun_normal", "orthogonal")
+INIT_SCHEMES = ("lecun_normal", "orthogonal", "glorot_uniform")
 """``lecun_normal``: truncated normal, std ``1/sqrt(fan_in)`` (jax's and flax's default; the
 project's default). ``orthogonal``: orthogonal kernels scaled by a gain per layer, as public A2C and
 PPO initialise the Atari network (OpenAI baselines, CleanRL): sqrt(2) before a ReLU, 0.01 for the
-policy head (a near-uniform first policy), 1 for other heads. Biases are zero in both."""
+policy head (a near-uniform first policy), 1 for other heads. ``glorot_uniform``: uniform in
+``+-sqrt(6 / (fan_in + fan_out))``, Keras's default for ``Dense`` and ``Conv2D`` (the PathNet
+thesis's modules, docs/papers.md 3.1). Biases are zero in all three."""
 
 
 def init_gain(scheme: str, layer: str) -> float:
@@ -261,7 +263,7 @@ class KernelDraws:
     PRNG call separately (about 0.2 s each on a CPU), so drawing each kernel with its own key made
     the init of an Atari net take ~10 s to compile. Usage: run the structure once with
     ``KernelDraws()`` (counting; returns zeros) to learn ``offset`` (the size needed), then again with
-    ``KernelDraws(noise)`` where ``noise`` is a truncated normal vector of that size. Draws are
+    ``KernelDraws(noise, scheme)`` where ``noise`` is :meth:`noise_for` that size and scheme. Draws are
     consumed in call order, so the same structure and noise always give the same parameters.
     """
 
@@ -280,6 +282,11 @@ class KernelDraws:
             out = jnp.zeros(shape, jnp.float32)
         elif self.scheme == "orthogonal":
             out = gain * _orthogonal(self.noise[self.offset : self.offset + n], shape)
+        elif self.scheme == "glorot_uniform":
+            receptive = math.prod(shape[:-2])  # 1 for a dense kernel; kh * kw for a conv (as Keras)
+            fan_in, fan_out = receptive * (shape[-2] if len(shape) > 1 else 1), receptive * shape[-1]
+            limit = gain * math.sqrt(6.0 / (fan_in + fan_out))
+            out = self.noise[self.offset : self.offset + n].reshape(shape) * limit
         else:
             std = gain / math.sqrt(max(1, math.prod(shape[:-1]))) / _TRUNCATED_STD
             out = self.noise[self.offset : self.offset + n].reshape(shape) * std
@@ -287,6 +294,11 @@ class KernelDraws:
         return out
 
     @staticmethod
-    def noise_for(key: jax.Array, size: int, leading: tuple[int, ...] = ()) -> jax.Array:
-        """``[*leading, size]`` standard normals truncated to [-2, 2], float32."""
+    def noise_for(
+        key: jax.Array, size: int, leading: tuple[int, ...] = (), scheme: str = "lecun_normal"
+    ) -> jax.Array:
+        """``[*leading, size]`` float32 draws for ``scheme``: uniform in [-1, 1] for
+        ``glorot_uniform``, else standard normals truncated to [-2, 2]."""
+        if scheme == "glorot_uniform":
+            return jax.random.uniform(key, (*leading, size), jnp.float32, -1.0, 1.0)
         return jax.random.truncated_normal(key, -2.0, 2.0, (*leading, size), jnp.float32)

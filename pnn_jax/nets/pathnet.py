@@ -3,8 +3,11 @@
 The super network has L layers of M modules. All modules of a layer share one architecture, so
 their parameters stack on a leading axis ``[M, ...]``. A module is a dense (or conv) layer followed
 by ReLU. A **path** is an int array ``[L, N]``: the modules active in each layer. A layer's output is
-the sum of its active modules' outputs, and it is the input of every active module of the next
-layer. One linear head per task reads the last layer (heads stacked ``[H, ...]``, H = task slots).
+the sum of its active modules' outputs (``aggregation="sum"``, the paper's text), or their mean
+(``"mean"``), or the sum except a mean at the last layer (``"mean_last"``: what the first author
+told a reimplementer the published MNIST figures used, docs/papers.md 2.2), and it is the input of
+every active module of the next layer. One linear head per task reads the last layer (heads
+stacked ``[H, ...]``, H = task slots).
 
 **Set semantics.** A module listed twice in a layer counts once. This is also how a variable number
 of active modules is encoded: a layer with 1 <= n <= N distinct modules lists them and repeats one
@@ -34,6 +37,7 @@ from pnn_jax.nets.columns import Dense, KernelDraws, Layer, output_shapes
 
 Params = dict[str, Any]
 RESET_MODES = ("initial", "fresh")
+AGGREGATIONS = ("sum", "mean", "mean_last")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +51,9 @@ class PathNet:
       max_active: N, the path width (at most N distinct modules per layer).
       num_heads: task slots H (one linear head per task).
       head_size: outputs of each head (e.g. 2 for a binary task).
+      aggregation: how a layer combines its distinct active modules (:data:`AGGREGATIONS`).
+      init_scheme: kernels of modules and heads, ``"lecun_normal"`` (default) or
+        ``"glorot_uniform"`` (Keras's default, the thesis's code); biases are zero.
     """
 
     input_shape: tuple[int, ...]
@@ -55,6 +62,8 @@ class PathNet:
     max_active: int
     num_heads: int
     head_size: int
+    aggregation: str = "sum"
+    init_scheme: str = "lecun_normal"
 
     def __post_init__(self):
         if not self.layers:
@@ -67,6 +76,12 @@ class PathNet:
             raise ValueError(
                 f"max_active (N={self.max_active}) must be at most num_modules (M={self.num_modules}): "
                 "a path picks N modules out of M per layer"
+            )
+        if self.aggregation not in AGGREGATIONS:
+            raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {self.aggregation!r}")
+        if self.init_scheme not in ("lecun_normal", "glorot_uniform"):
+            raise ValueError(
+                f"init_scheme must be 'lecun_normal' or 'glorot_uniform', got {self.init_scheme!r}"
             )
         self.layer_shapes()  # raises if a conv does not fit
 
@@ -83,7 +98,7 @@ class PathNet:
     def init(self, key: jax.Array) -> Params:
         """``{"modules": [{"w": [M, ...], "b": [M, F]} per layer], "heads": {"w": [H, ...], "b": [H, out]}}``.
 
-        LeCun-normal kernels, zero biases; one PRNG call (see :class:`KernelDraws`).
+        Kernels by ``init_scheme``, zero biases; one PRNG call (see :class:`KernelDraws`).
         """
         return _jitted_init(self, key)
 
@@ -103,7 +118,8 @@ class PathNet:
     def _init(self, key: jax.Array) -> Params:
         counter = KernelDraws()
         self._draw_all(counter)
-        return self._draw_all(KernelDraws(KernelDraws.noise_for(key, counter.offset)))
+        noise = KernelDraws.noise_for(key, counter.offset, scheme=self.init_scheme)
+        return self._draw_all(KernelDraws(noise, self.init_scheme))
 
     # ----------------------------------------------------------------------------------------
     # Paths
@@ -125,6 +141,12 @@ class PathNet:
     def active_mask(self, path: jax.Array) -> jax.Array:
         """``[L, M]`` bool: which modules a path ``[L, N]`` uses (duplicates count once)."""
         return jnp.any(path[:, :, None] == jnp.arange(self.num_modules), axis=1)
+
+    def averages(self, layer: int) -> bool:
+        """Whether ``layer`` takes the mean of its active modules (else their sum)."""
+        return self.aggregation == "mean" or (
+            self.aggregation == "mean_last" and layer == self.num_layers - 1
+        )
 
     @staticmethod
     def first_occurrence(path: jax.Array) -> jax.Array:
@@ -153,14 +175,17 @@ class PathNet:
         return rows, head
 
     def apply_rows(self, rows: list[Params], head: Params, x: jax.Array, path: jax.Array) -> jax.Array:
-        """The forward pass on gathered parameters (:meth:`gather`): each layer sums its distinct modules."""
+        """The forward pass on gathered parameters (:meth:`gather`): each layer sums (or averages,
+        :meth:`averages`) its distinct modules."""
         weights = self.first_occurrence(path)  # [L, N]
         h = x
-        for layer, p, wgt in zip(self.layers, rows, weights, strict=True):
+        for i, (layer, p, wgt) in enumerate(zip(self.layers, rows, weights, strict=True)):
             outs = jax.vmap(lambda wk, bk, h=h, layer=layer: jax.nn.relu(layer.linear(wk, h) + bk))(
                 p["w"], p["b"]
             )
-            h = jnp.tensordot(wgt, outs, axes=1)  # sum of the distinct active modules
+            if self.averages(i):
+                wgt = wgt / wgt.sum()
+            h = jnp.tensordot(wgt, outs, axes=1)  # sum (or mean) of the distinct active modules
         return Dense(self.head_size).linear(head["w"], h) + head["b"]
 
     def apply_masked(self, params: Params, x: jax.Array, path: jax.Array, task) -> jax.Array:
@@ -175,7 +200,9 @@ class PathNet:
         """
         mask = self.active_mask(path).astype(x.dtype)  # [L, M]
         h = x
-        for layer, p, m in zip(self.layers, params["modules"], mask, strict=True):
+        for i, (layer, p, m) in enumerate(zip(self.layers, params["modules"], mask, strict=True)):
+            if self.averages(i):
+                m = m / m.sum()
             h = jnp.tensordot(jax.nn.relu(_all_modules(layer, p, h)), m, axes=([-2], [0]))
         head = jax.tree.map(lambda a: jnp.take(a, task, axis=0), params["heads"])
         return Dense(self.head_size).linear(head["w"], h) + head["b"]
@@ -274,6 +301,8 @@ def mlp_pathnet(
     units: int = 20,
     num_heads: int = 2,
     head_size: int = 2,
+    aggregation: str = "sum",
+    init_scheme: str = "lecun_normal",
 ) -> PathNet:
     """Dense PathNet; defaults are the binary-MNIST settings L/M/N = 3/10/3, 20 units (docs/papers.md 2.3)."""
     return PathNet(
@@ -283,4 +312,6 @@ def mlp_pathnet(
         max_active,
         num_heads,
         head_size,
+        aggregation,
+        init_scheme,
     )

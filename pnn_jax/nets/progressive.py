@@ -55,8 +55,9 @@ class ProgressiveNet:
       alpha_init: initial adapter scale; the paper draws it per run from {1, 0.1, 0.01}.
       adapter_v: where an fc layer reads conv maps, V is a 1x1 conv over the maps (``"1x1"``,
         default) or dense over the flattened maps (``"dense"``) (docs/papers.md 1.1 [?]).
-      init_scheme: kernels ``"lecun_normal"`` (default) or ``"orthogonal"`` with public A2C's gains
-        (:data:`pnn_jax.nets.columns.INIT_SCHEMES`); the papers do not state theirs.
+      init_scheme: kernels ``"lecun_normal"`` (default), ``"orthogonal"`` with public A2C's gains,
+        or ``"glorot_uniform"`` (:data:`pnn_jax.nets.columns.INIT_SCHEMES`); the papers do not
+        state theirs.
     """
 
     column: ColumnSpec
@@ -165,7 +166,7 @@ class ProgressiveNet:
 
         def column_noise(base, size):
             keys = jax.vmap(lambda k: jax.random.fold_in(base, k))(jnp.arange(self.max_columns))
-            return jax.vmap(lambda k: KernelDraws.noise_for(k, size))(keys)
+            return jax.vmap(lambda k: KernelDraws.noise_for(k, size, scheme=self.init_scheme))(keys)
 
         own_noise = column_noise(own_key, own_count.offset)
         lat_noise = column_noise(lat_key, max(lat_count.offset, 1))

@@ -37,6 +37,7 @@ import numpy as np
 import optax
 
 from pnn_jax import freezing
+from pnn_jax.data.noise import salt_and_pepper
 from pnn_jax.evolution import SearchState, Tournament
 from pnn_jax.jit import counted_jit
 from pnn_jax.nets.pathnet import Params, PathNet
@@ -175,12 +176,33 @@ class SessionConfig:
     a gradient and an update over the whole bank: the same arithmetic (bit-identical to the dense
     step in the tests; inside larger compiled programs XLA may fuse the two differently, so long
     runs can differ in the last bits), and much less memory traffic when the bank is large."""
+    noise: float = 0.0
+    """Salt-and-pepper probability drawn afresh on every training minibatch (0 = none;
+    :mod:`pnn_jax.data.noise`). Contestants of a tournament see the same noisy minibatches."""
+    noise_high: float = 1.0
+    """The value of a white noise pixel in the data's scale (1, or 255 for raw pixels)."""
 
     def __post_init__(self):
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("a session needs steps >= 1 and batch_size >= 1")
+        if not 0.0 <= self.noise <= 1.0:
+            raise ValueError(f"noise must be a probability in [0, 1], got {self.noise}")
+
+    def noise_keys(self, key: jax.Array, leading: tuple[int, ...]) -> jax.Array | None:
+        """One noise key per minibatch ``[*leading]``, or None without noise. Folded from the
+        minibatch key, so the minibatches themselves are the same with and without noise."""
+        if not self.noise:
+            return None
+        return jax.random.split(jax.random.fold_in(key, 1), leading)
+
+    def batch(self, data: TaskData, i: jax.Array, key: jax.Array | None):
+        """Training minibatch ``(x [B, ...], y [B])`` of rows ``i`` (noised with ``key``)."""
+        x = data.x_train[i]
+        if key is not None:
+            x = salt_and_pepper(key, x, self.noise, self.noise_high)
+        return x, data.y_train[i]
 
 
 def sparse_sgd_path_step(net: PathNet, lr: float, state: PathNetState, path, batch, num_classes=None):
@@ -214,26 +236,28 @@ def sparse_sgd_path_step(net: PathNet, lr: float, state: PathNetState, path, bat
     return state.replace(params={**state.params, "modules": modules, "heads": heads}), metrics
 
 
-def _single_path_session(net, tx, state, path, idx, data, sparse_sgd_lr=None):
-    """``path [L, N]`` trained on minibatches ``idx [T, B]``; returns ``(state, accuracy [T])``."""
+def _single_path_session(net, tx, session: SessionConfig, state, path, idx, data, noise_keys=None):
+    """``path [L, N]`` trained on minibatches ``idx [T, B]`` (noised with ``noise_keys [T]``);
+    returns ``(state, accuracy [T])``."""
 
-    def body(st, i):
-        if sparse_sgd_lr is not None:
-            batch = (data.x_train[i], data.y_train[i])
-            st, m = sparse_sgd_path_step(net, sparse_sgd_lr, st, path, batch, data.num_classes)
+    def body(st, step):
+        i, key = step
+        x, y = session.batch(data, i, key)
+        if session.sparse_sgd_lr is not None:
+            st, m = sparse_sgd_path_step(net, session.sparse_sgd_lr, st, path, (x, y), data.num_classes)
             return st, m["accuracy"]
-        batch = (data.x_train[i][None], data.y_train[i][None])
-        st, m = population_step(net, tx, st, path[None], batch, data.num_classes)
+        st, m = population_step(net, tx, st, path[None], (x[None], y[None]), data.num_classes)
         return st, m["accuracy"][0]
 
-    state, acc = jax.lax.scan(body, state, idx)
+    state, acc = jax.lax.scan(body, state, (idx, noise_keys))
     return state.replace(counters=net.count_training(state.counters, path, state.frozen)), acc
 
 
 def train_contestants(
-    net: PathNet, tx, session: SessionConfig, state: PathNetState, paths, idx, data: TaskData
+    net: PathNet, tx, session: SessionConfig, state: PathNetState, paths, idx, data: TaskData, noise_keys=None
 ):
-    """Train contestants ``paths [C, L, N]`` on minibatches ``idx [C, T, B]`` by ``session.schedule``.
+    """Train contestants ``paths [C, L, N]`` on minibatches ``idx [C, T, B]`` by ``session.schedule``
+    (noised with ``noise_keys [C, T]`` when the session has noise).
 
     Returns ``(state, accuracy [C, T])``. For ``"isolated"`` the contestants must form one
     tournament (the winner, by mean accuracy, keeps its weights).
@@ -241,23 +265,28 @@ def train_contestants(
     if session.schedule == "serial":
 
         def one(st, contestant):
-            path, i = contestant
-            return _single_path_session(net, tx, st, path, i, data, session.sparse_sgd_lr)
+            path, i, keys = contestant
+            return _single_path_session(net, tx, session, st, path, i, data, keys)
 
-        return jax.lax.scan(one, state, (paths, idx))
+        return jax.lax.scan(one, state, (paths, idx, noise_keys))
     if session.schedule == "isolated":
         trained, acc = jax.vmap(
-            lambda p, i: _single_path_session(net, tx, state, p, i, data, session.sparse_sgd_lr)
-        )(paths, idx)
+            lambda p, i, keys: _single_path_session(net, tx, session, state, p, i, data, keys)
+        )(paths, idx, noise_keys)
         best = jnp.argmax(acc.mean(axis=1))
         return jax.tree.map(lambda a: a[best], trained), acc
 
-    def step(st, i):  # combined
-        batch = (data.x_train[i], data.y_train[i])  # [C, B, ...]
+    def step(st, batch_step):  # combined
+        i, keys = batch_step  # [C, B], [C] keys or None
+        if keys is None:
+            batch = (data.x_train[i], data.y_train[i])  # [C, B, ...]
+        else:
+            batch = jax.vmap(lambda ic, kc: session.batch(data, ic, kc))(i, keys)
         st, m = population_step(net, tx, st, paths, batch, data.num_classes)
         return st, m["accuracy"]
 
-    state, acc = jax.lax.scan(step, state, jnp.swapaxes(idx, 0, 1))
+    keys_by_step = None if noise_keys is None else jnp.swapaxes(noise_keys, 0, 1)
+    state, acc = jax.lax.scan(step, state, (jnp.swapaxes(idx, 0, 1), keys_by_step))
     state = state.replace(counters=net.count_training(state.counters, paths, state.frozen))
     return state, acc.T
 
@@ -327,8 +356,11 @@ def make_search(
             key, k_batch = jax.random.split(c["key"])
             idx = jax.random.randint(k_batch, (t, session.steps, session.batch_size), 0, data.n_train)
             idx = jnp.repeat(idx, k, axis=0)  # the contestants of a tournament share minibatches
+            noise_keys = session.noise_keys(k_batch, (t, session.steps))
+            if noise_keys is not None:
+                noise_keys = jnp.repeat(noise_keys, k, axis=0)  # ... and their noise
             st, acc = train_contestants(
-                net, tx, session, c["state"], paths.reshape(t * k, *paths.shape[2:]), idx, data
+                net, tx, session, c["state"], paths.reshape(t * k, *paths.shape[2:]), idx, data, noise_keys
             )
             fit = acc.mean(axis=1)  # [t * k]
             best = jnp.argmax(fit)
@@ -391,7 +423,8 @@ def make_fixed_training(net: PathNet, tx, session: SessionConfig, max_sessions: 
             st, key, i, curve = c
             key, k = jax.random.split(key)
             idx = jax.random.randint(k, (session.steps, session.batch_size), 0, data.n_train)
-            st, acc = _single_path_session(net, tx, st, path, idx, data, session.sparse_sgd_lr)
+            noise_keys = session.noise_keys(k, (session.steps,))
+            st, acc = _single_path_session(net, tx, session, st, path, idx, data, noise_keys)
             return st, key, i + 1, curve.at[i].set(acc.mean())
 
         init = (state, key, jnp.zeros((), jnp.int32), jnp.full((max_sessions,), jnp.nan, jnp.float32))
