@@ -107,6 +107,31 @@ def test_time_to_criterion_and_both_speedup_averages():
     assert sp.ratio_of_means([195], [167]) == pytest.approx(1.17, abs=0.01)
 
 
+def test_intervals_and_the_paired_test_of_the_speedup():
+    """t interval by hand (5 values, t_0.975,4 = 2.7764); bootstrap intervals hold both point
+    speedups, are seeded, and collapse to a point when every run has the same ratio; Wilcoxon on
+    hand-ranked differences (scipy's exact two-sided p for n = 5, all positive: 2 / 32)."""
+    mean, low, high = sp.mean_interval([1, 2, 3, 4, 5])
+    half = 2.7764451 * np.std([1, 2, 3, 4, 5], ddof=1) / np.sqrt(5)
+    assert mean == 3 and low == pytest.approx(3 - half) and high == pytest.approx(3 + half)
+    assert np.isnan(sp.mean_interval([4])[1])
+    rng = np.random.default_rng(0)
+    scratch = {r: float(x) for r, x in enumerate(rng.integers(100, 300, 40))}
+    method = {r: float(x) for r, x in enumerate(rng.integers(80, 260, 40))}
+    point, ci = sp.speedup(scratch, method), sp.bootstrap_speedup(scratch, method)
+    for key in ("ratio_of_means", "mean_of_ratios"):
+        assert ci[key][0] < point[key] < ci[key][1]
+    assert ci == sp.bootstrap_speedup(scratch, method)
+    same = sp.bootstrap_speedup({0: 20, 1: 40}, {0: 10, 1: 20})
+    assert same["ratio_of_means"] == pytest.approx((2.0, 2.0)) and same["mean_of_ratios"] == pytest.approx(
+        (2.0, 2.0)
+    )
+    w = sp.paired_wilcoxon({r: 10 + r for r in range(5)}, {r: 0 for r in range(6)})
+    assert w["runs"] == 5 and w["median_difference"] == 12 and w["statistic"] == 0
+    assert w["p"] == pytest.approx(2 / 32)
+    assert sp.paired_wilcoxon({0: 3, 1: 4}, {0: 3, 1: 4})["p"] == 1.0
+
+
 # ------------------------------------------------------------------------------------------------
 # PathNet analysis (docs/papers.md 3.1)
 

@@ -96,6 +96,9 @@ def test_pathnet_binary_mnist_smoke(tmp_path):
         "| 167 |",  # the paper's generations beside ours
         "| 1.18 |",
         "mean of per-run ratios",
+        "95% interval of the mean (t)",
+        "Wilcoxon signed-rank",
+        "| pathnet - scratch |",
         figures=("speedup_vs_overlap",),
     )
     assert "| scratch |" in md

@@ -43,3 +43,57 @@ def speedup(scratch: dict, method: dict) -> dict[str, float]:
         "mean_of_ratios": float(np.mean(ratios)) if ratios else float("nan"),
         "runs": len(ratios),
     }
+
+
+# ------------------------------------------------------------------------------------------------
+# Uncertainty: intervals and a paired test (issue 14: a verdict on the 1.18 needs them)
+
+
+def mean_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
+    """``(mean, low, high)``: Student's t interval of the mean of ``values`` (NaN bounds for fewer
+    than two values)."""
+    from scipy import stats
+
+    v = np.asarray(values, float)
+    mean = float(v.mean()) if v.size else float("nan")
+    if v.size < 2:
+        return mean, float("nan"), float("nan")
+    half = float(stats.t.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
+    return mean, mean - half, mean + half
+
+
+def bootstrap_speedup(
+    scratch: dict, method: dict, draws: int = 10_000, level: float = 0.95, seed: int = 0
+) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap intervals of both speedups over the runs both have: runs are resampled
+    with replacement as pairs (run ``r`` of scratch stays with run ``r`` of the method, since they
+    share task B's population and minibatches). ``{"ratio_of_means": (low, high),
+    "mean_of_ratios": (low, high)}``; NaN without paired runs."""
+    keys = [r for r in method if r in scratch]
+    if not keys:
+        return {"ratio_of_means": (float("nan"),) * 2, "mean_of_ratios": (float("nan"),) * 2}
+    s = np.array([scratch[r] for r in keys], float)
+    m = np.array([method[r] for r in keys], float)
+    idx = np.random.default_rng(seed).integers(0, len(keys), (draws, len(keys)))
+    ratio_of_means = s[idx].mean(axis=1) / m[idx].mean(axis=1)
+    mean_of_ratios = (s / np.maximum(m, 1))[idx].mean(axis=1)
+    q = (100 * (1 - level) / 2, 100 * (1 + level) / 2)
+    return {
+        "ratio_of_means": tuple(float(x) for x in np.percentile(ratio_of_means, q)),
+        "mean_of_ratios": tuple(float(x) for x in np.percentile(mean_of_ratios, q)),
+    }
+
+
+def paired_wilcoxon(a: dict, b: dict) -> dict[str, float]:
+    """Wilcoxon signed-rank test of ``a[r] - b[r]`` over the runs both have (scipy, two-sided,
+    zero differences dropped): ``{"runs", "median_difference", "statistic", "p"}``. With no
+    non-zero difference the test is undefined: ``p`` is 1 and ``statistic`` NaN."""
+    from scipy import stats
+
+    keys = [r for r in a if r in b]
+    d = np.array([a[r] - b[r] for r in keys], float)
+    out = {"runs": len(keys), "median_difference": float(np.median(d)) if keys else float("nan")}
+    if not np.any(d != 0):
+        return {**out, "statistic": float("nan"), "p": 1.0}
+    res = stats.wilcoxon(d, zero_method="wilcox", alternative="two-sided")
+    return {**out, "statistic": float(res.statistic), "p": float(res.pvalue)}
