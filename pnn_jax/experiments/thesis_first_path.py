@@ -41,6 +41,7 @@ PRESETS = {
     "smoke": "~20 s",
     "quick": "~40 s digits, ~1.5 min MNIST (default; `make run`)",
     "paper": "hours (256 repetitions, MNIST)",
+    "thesis": "the thesis's code's protocol (raw pixels, Glorot, sizes 1..N, refill; 40 repetitions, MNIST)",
 }
 CONDITIONS = ("S+S", "P+S")
 PICKS = ("random", "search_path")
