@@ -69,6 +69,8 @@ def test_thesis_first_path_smoke_and_exact_resume(tmp_path):
         "| module reuse |",
         "| reuse 0 / 1 / 2 / 3+ (share of runs) |",
         "random selection",
+        "Runs stuck at chance (test accuracy < 0.6)",
+        "| 140 / 600 (23%) |",  # the thesis's log beside ours
         figures=("reuse_histogram", "reuse_per_layer"),
     )
     # Killed after the first unit: drop the last checkpoint and the results, resume.

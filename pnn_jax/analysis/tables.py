@@ -713,6 +713,26 @@ def thesis_table(name: str, runs: list[Run], options: Options, fig_dir: Path) ->
         ],
     ]
     table.add("Summary (docs/papers.md 3.1)", ["", "S+S", "P+S", "random selection"], rows)
+    stuck = _paper(name).get("stuck_at_chance", {})
+    below = sorted({float(r.config.get("stuck_below", 0.6)) for r in runs})
+
+    def n_stuck(rs, key):
+        n = sum(a < below[0] for a in col(rs, key))
+        return f"{n} / {len(rs)} ({100 * n / max(len(rs), 1):.0f}%)"
+
+    thesis_ps1 = (
+        f"{stuck['ps_task1']} / {stuck['runs']} ({100 * stuck['ps_task1'] / stuck['runs']:.0f}%)"
+        if stuck
+        else None
+    )
+    table.add(
+        f"Runs stuck at chance (test accuracy < {', '.join(map(str, below))})",
+        ["task", "S+S", "P+S", "thesis, P+S (600-run log)"],
+        [
+            ["task 1 (path 1)", n_stuck(ss, "test_acc1"), n_stuck(by["P+S"], "test_acc1"), thesis_ps1],
+            ["task 2 (path 2)", n_stuck(ss, "test_acc2"), n_stuck(by["P+S"], "test_acc2"), None],
+        ],
+    )
     last = max(int(np.max(np.flatnonzero(h > 0), initial=0)) for h in hist.values())
     table.figures += plots.grouped_bars(
         {k: h[: last + 1] for k, h in hist.items()},
