@@ -178,12 +178,14 @@ def cmd_report(args: list[str]) -> int:
 
     from pnn_jax import report
 
-    _, rest = _split_cli_keys(args, ("debug",))
+    own, rest = _split_cli_keys(args, ("debug", "metrics"))
     if len(rest) != 1:
         raise ConfigError(
-            "report takes one run or sweep directory: pnn-jax report runs/pnn_digits/sweeps/<sweep>"
+            "report takes one run or sweep directory: pnn-jax report runs/pnn_digits/sweeps/<sweep> "
+            "[metrics=<method>/<metric>,...]"
         )
-    print(report.write_report(Path(rest[0])))
+    metrics = tuple(m for m in own.get("metrics", "").split(",") if m)
+    print(report.write_report(Path(rest[0]), metrics))
     print(f"written: {Path(rest[0]) / 'report.md'}, report.csv, figures/report.png and .pdf")
     return 0
 
@@ -267,13 +269,16 @@ Example: pnn-jax resume runs/pnn_digits/2026-11-21_17-18-55_d9d274
 """,
     "list": "usage: pnn-jax list\n\nThe experiments, one line each: what they reproduce and their presets.\n",
     "report": """\
-usage: pnn-jax report <run_dir or sweep_dir>
+usage: pnn-jax report <run_dir or sweep_dir> [metrics=<method>/<metric>,...]
 
 A table over the finished runs below the folder: the runs with their sweep overrides, then mean,
 std, median and n of every metric (<method>/<metric>, wall time). Writes report.md, report.csv and
-figures/report.png and .pdf into the folder.
+figures/report.png and .pdf into the folder. With metrics=..., each factor of the sweep (an
+override with two or more values) gets a table of the metric's mean per value and a figure
+figures/by_factor_<metric>.png with a panel per factor.
 
 Example: pnn-jax report runs/pnn_digits/sweeps/2026-11-21_18-30-00_ab12cd
+         pnn-jax report runs/pathnet_binary_mnist/sweeps/<sweep> metrics=pathnet/speedup
 """,
     "table": """\
 usage: pnn-jax table <table> <run or sweep dir> [<dir> ...] [--out DIR] [--top-k K] [--band PCT]

@@ -133,6 +133,27 @@ def means_by_group(
     return save(fig, base)
 
 
+def by_factor(groups: dict[str, dict[str, Sequence[float]]], base: Path, *, ylabel: str = "") -> list[Path]:
+    """One panel per factor: the runs as faint dots at each of its values, and their mean +- std."""
+    import numpy as np
+
+    n = max(1, len(groups))
+    fig, axes = plt.subplots(1, n, figsize=(3.0 * n, 3.0), squeeze=False, sharey=True)
+    rng = np.random.default_rng(0)
+    for ax, (factor, by_value) in zip(axes[0], groups.items(), strict=False):
+        for i, vals in enumerate(by_value.values()):
+            v = np.asarray(vals, float)
+            ax.scatter(i + rng.uniform(-0.08, 0.08, v.size), v, s=6, alpha=0.3, color="C0")
+            if v.size:
+                ax.errorbar(i, v.mean(), yerr=v.std(), marker="o", color="C0", capsize=3)
+        ax.set_xticks(range(len(by_value)), list(by_value), fontsize=8)
+        ax.set_xlabel(factor, fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(ylabel, fontsize=8)
+    fig.tight_layout()
+    return save(fig, base)
+
+
 def curves(
     panels: dict[str, dict[str, Sequence[Sequence[float]]]],
     base: Path,

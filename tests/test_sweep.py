@@ -97,3 +97,32 @@ def test_report_on_a_single_run(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "1 run(s)" in out and "| baseline1/b |" in out
     assert (run_dir / "report.md").exists()
+
+
+def test_report_breaks_a_metric_down_by_each_factor_of_the_sweep(tmp_path, capsys):
+    """Four fake jobs of a 2 x 2 sweep (noise x aggregation): the marginal mean of the metric at
+    each value of each factor, numbers ordered numerically; a factor with one value is not one;
+    an unknown metric is a one-line error."""
+    values = {("0", "sum"): 1.0, ("0", "mean_last"): 3.0, ("0.5", "sum"): 5.0, ("0.5", "mean_last"): 11.0}
+    for i, ((noise, agg), speedup) in enumerate(values.items()):
+        job = tmp_path / str(i)
+        (job / ".hydra").mkdir(parents=True)
+        (job / ".hydra" / "overrides.yaml").write_text(
+            f"- experiment=pathnet_binary_mnist\n- data.noise={noise}\n- pathnet.aggregation={agg}\n"
+        )
+        (job / "summary.json").write_text(
+            json.dumps({"rows": [{"method": "pathnet", "speedup": speedup}], "wall_time_s": 1.0})
+        )
+    assert cli.main(["report", str(tmp_path), "metrics=pathnet/speedup"]) == 0
+    out = capsys.readouterr().out
+    assert "## pathnet/speedup by factor" in out
+    assert "| data.noise | 0 | 2.0000 |" in out and "| data.noise | 0.5 | 8.0000 |" in out
+    assert (
+        "| pathnet.aggregation | mean_last | 7.0000 |" in out
+        and "| pathnet.aggregation | sum | 3.0000 |" in out
+    )
+    assert out.index("| data.noise | 0 |") < out.index("| data.noise | 0.5 |")
+    assert "| experiment |" not in out  # one value: not a factor
+    assert (tmp_path / "figures" / "by_factor_pathnet_speedup.png").exists()
+    assert cli.main(["report", str(tmp_path), "metrics=pathnet/nope"]) == 2
+    assert "pathnet/nope not among the runs' metrics" in capsys.readouterr().err
