@@ -252,6 +252,7 @@ def test_thesis_protocol_options_and_search_path_pick(tmp_path):
         ("pathnet.init=he", "pathnet.init"),
         ("search.initial_paths=some", "search.initial_paths"),
         ("pick=best", "pick"),
+        ("optim.loss=hinge", "optim.loss"),
     ],
 )
 def test_bad_protocol_options(override, message, tmp_path):
@@ -260,3 +261,26 @@ def test_bad_protocol_options(override, message, tmp_path):
     module, cfg = smoke("thesis_first_path", tmp_path, override)
     with pytest.raises(ConfigError, match=message):
         module.validate(cfg)
+
+
+def test_keras_bce_equals_cross_entropy_in_value_but_has_no_gradient_when_saturated():
+    """The thesis's Keras head (softmax + clipped binary cross-entropy, mean over 2 outputs):
+    the same value as the cross-entropy on two classes while p >= 1e-7, and no gradient at all
+    when the softmax is saturated on the wrong class, where the cross-entropy's gradient is -1."""
+    logits = jnp.array([[0.3, -1.2], [2.0, 0.5], [-3.0, 4.0]])
+    y = jnp.array([0, 1, 1])
+    np.testing.assert_allclose(
+        np.asarray(tp.classification_loss(logits, y, "keras_bce")),
+        np.asarray(tp.classification_loss(logits, y, "cross_entropy")),
+        rtol=1e-5,
+        atol=1e-6,  # Keras adds its epsilon inside the log as well
+    )
+    wrong = jnp.array([[40.0, 0.0]])  # class 0 with p ~ 1, the label is 1
+
+    def grad(kind):
+        return np.asarray(jax.grad(lambda z: tp.classification_loss(z, jnp.array([1]), kind).sum())(wrong))
+
+    np.testing.assert_array_equal(grad("keras_bce"), 0.0)
+    np.testing.assert_allclose(grad("cross_entropy"), [[1.0, -1.0]], atol=1e-6)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        tp.SessionConfig(loss="hinge")

@@ -105,6 +105,9 @@ class OptimConfig:
     lr: float = 0.001
     reset: str = "initial"
     """After a task, unlocked modules get their initial weights (initial: the thesis) or a fresh draw."""
+    loss: str = "cross_entropy"
+    """cross_entropy (softmax, from the logits) or keras_bce (the thesis's Keras head: softmax,
+    probabilities clipped to [1e-7, 1 - 1e-7], binary cross-entropy; no gradient when saturated)."""
 
 
 def validate_common(data: DataConfig, net: PathNetConfig, search: SearchConfig, optim: OptimConfig) -> None:
@@ -112,7 +115,7 @@ def validate_common(data: DataConfig, net: PathNetConfig, search: SearchConfig, 
     from pnn_jax.evolution import BOUNDARIES, INITIAL_PATHS, SCHEMES
     from pnn_jax.nets.pathnet import AGGREGATIONS, RESET_MODES
     from pnn_jax.train.optim import OPTIMIZERS
-    from pnn_jax.train.pathnet import SCHEDULES
+    from pnn_jax.train.pathnet import LOSSES, SCHEDULES
 
     check_choice("data.source", data.source, SOURCES)
     check_choice("data.mnist_split", data.mnist_split, ("test", "train"))
@@ -174,6 +177,7 @@ def validate_common(data: DataConfig, net: PathNetConfig, search: SearchConfig, 
     check_choice("optim.optimizer", optim.optimizer, OPTIMIZERS)
     check(optim.lr > 0, "optim.lr", optim.lr, "must be positive")
     check_choice("optim.reset", optim.reset, RESET_MODES)
+    check_choice("optim.loss", optim.loss, LOSSES)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -331,6 +335,7 @@ class Engine:
             sparse,
             noise=noise,
             noise_high=white(data) if data is not None else 1.0,
+            loss=optim.loss,
         )
         self.max_generations = search_cfg.max_generations
         search = tp.make_search(

@@ -43,6 +43,8 @@ from pnn_jax.jit import counted_jit
 from pnn_jax.nets.pathnet import Params, PathNet
 
 SCHEDULES = ("serial", "isolated", "combined")
+LOSSES = ("cross_entropy", "keras_bce")
+KERAS_EPSILON = 1e-7  # Keras's backend epsilon, the clip of probabilities in its cross-entropies
 
 
 @flax.struct.dataclass
@@ -111,8 +113,31 @@ def masked_logits(logits: jax.Array, num_classes) -> jax.Array:
     return jnp.where(jnp.arange(logits.shape[-1]) < num_classes, logits, -1e9)
 
 
+def classification_loss(logits: jax.Array, y: jax.Array, loss: str = "cross_entropy") -> jax.Array:
+    """Per-example loss ``[...]`` of ``logits [..., C]`` against integer labels ``y [...]``.
+
+    ``cross_entropy``: softmax cross-entropy from the logits. ``keras_bce``: the thesis's Keras
+    head, ``Dense(C, softmax)`` trained with ``binary_crossentropy``: probabilities clipped to
+    ``[1e-7, 1 - 1e-7]``, the binary cross-entropy of each output against the one-hot target,
+    averaged over the C outputs. For C = 2 its value equals the cross-entropy, but the clip has no
+    gradient: a path whose softmax is saturated on the wrong class (p < 1e-7) gets none at all.
+    """
+    if loss == "cross_entropy":
+        return optax.softmax_cross_entropy_with_integer_labels(logits, y)
+    p = jnp.clip(jax.nn.softmax(logits, axis=-1), KERAS_EPSILON, 1.0 - KERAS_EPSILON)
+    target = jax.nn.one_hot(y, logits.shape[-1], dtype=p.dtype)
+    bce = -(target * jnp.log(p + KERAS_EPSILON) + (1 - target) * jnp.log(1 - p + KERAS_EPSILON))
+    return bce.mean(axis=-1)
+
+
 def population_step(
-    net: PathNet, tx: optax.GradientTransformation, state: PathNetState, paths, batch, num_classes=None
+    net: PathNet,
+    tx: optax.GradientTransformation,
+    state: PathNetState,
+    paths,
+    batch,
+    num_classes=None,
+    loss: str = "cross_entropy",
 ):
     """One step of every path ``[P, L, N]`` on its minibatch ``(x [P, B, ...], y [P, B])``.
 
@@ -124,7 +149,7 @@ def population_step(
 
     def objective(params):
         logits = masked_logits(net.apply_population(params, x, paths, state.task), num_classes)
-        losses = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(axis=1)  # [P]
+        losses = classification_loss(logits, y, loss).mean(axis=1)  # [P]
         acc = (jnp.argmax(logits, -1) == y).mean(axis=1)
         return losses.sum(), {"loss": losses, "accuracy": acc}
 
@@ -181,6 +206,8 @@ class SessionConfig:
     :mod:`pnn_jax.data.noise`). Contestants of a tournament see the same noisy minibatches."""
     noise_high: float = 1.0
     """The value of a white noise pixel in the data's scale (1, or 255 for raw pixels)."""
+    loss: str = "cross_entropy"
+    """Training loss of the head (:func:`classification_loss`): cross_entropy or keras_bce."""
 
     def __post_init__(self):
         if self.schedule not in SCHEDULES:
@@ -189,6 +216,8 @@ class SessionConfig:
             raise ValueError("a session needs steps >= 1 and batch_size >= 1")
         if not 0.0 <= self.noise <= 1.0:
             raise ValueError(f"noise must be a probability in [0, 1], got {self.noise}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
 
     def noise_keys(self, key: jax.Array, leading: tuple[int, ...]) -> jax.Array | None:
         """One noise key per minibatch ``[*leading]``, or None without noise. Folded from the
@@ -205,7 +234,9 @@ class SessionConfig:
         return x, data.y_train[i]
 
 
-def sparse_sgd_path_step(net: PathNet, lr: float, state: PathNetState, path, batch, num_classes=None):
+def sparse_sgd_path_step(
+    net: PathNet, lr: float, state: PathNetState, path, batch, num_classes=None, loss: str = "cross_entropy"
+):
     """One plain-SGD step of one path ``[L, N]`` on ``(x [B, ...], y [B])``, touching only its rows.
 
     The same arithmetic as :func:`population_step` with ``optax.sgd(lr)`` and one path: the
@@ -218,8 +249,8 @@ def sparse_sgd_path_step(net: PathNet, lr: float, state: PathNetState, path, bat
 
     def objective(rows, head):
         logits = masked_logits(net.apply_rows(rows, head, x, path), num_classes)
-        loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-        return loss, {"loss": loss, "accuracy": (jnp.argmax(logits, -1) == y).mean()}
+        value = classification_loss(logits, y, loss).mean()
+        return value, {"loss": value, "accuracy": (jnp.argmax(logits, -1) == y).mean()}
 
     (g_rows, g_head), metrics = jax.grad(objective, argnums=(0, 1), has_aux=True)(rows, head)
     first = net.first_occurrence(path) > 0  # [L, N]
@@ -244,9 +275,11 @@ def _single_path_session(net, tx, session: SessionConfig, state, path, idx, data
         i, key = step
         x, y = session.batch(data, i, key)
         if session.sparse_sgd_lr is not None:
-            st, m = sparse_sgd_path_step(net, session.sparse_sgd_lr, st, path, (x, y), data.num_classes)
+            st, m = sparse_sgd_path_step(
+                net, session.sparse_sgd_lr, st, path, (x, y), data.num_classes, session.loss
+            )
             return st, m["accuracy"]
-        st, m = population_step(net, tx, st, path[None], (x[None], y[None]), data.num_classes)
+        st, m = population_step(net, tx, st, path[None], (x[None], y[None]), data.num_classes, session.loss)
         return st, m["accuracy"][0]
 
     state, acc = jax.lax.scan(body, state, (idx, noise_keys))
@@ -282,7 +315,7 @@ def train_contestants(
             batch = (data.x_train[i], data.y_train[i])  # [C, B, ...]
         else:
             batch = jax.vmap(lambda ic, kc: session.batch(data, ic, kc))(i, keys)
-        st, m = population_step(net, tx, st, paths, batch, data.num_classes)
+        st, m = population_step(net, tx, st, paths, batch, data.num_classes, session.loss)
         return st, m["accuracy"]
 
     keys_by_step = None if noise_keys is None else jnp.swapaxes(noise_keys, 0, 1)
