@@ -44,6 +44,8 @@ def test_thesis_first_path_smoke_and_exact_resume(tmp_path):
     summary = module.run(cfg, run_dir, quiet=True)
     records = [json.loads(line) for line in (run_dir / "runs.jsonl").read_text().splitlines()]
     assert len(records) == 2 * cfg.repetitions and {r["condition"] for r in records} == {"S+S", "P+S"}
+    assert cfg.pick == "random"  # P+S's path is drawn, not S+S's (pick=search_path: the options test)
+    assert any(ps["path1"] != ss["path1"] for ss, ps in zip(records[0::2], records[1::2], strict=True))
     for ss, ps in zip(records[0::2], records[1::2], strict=True):
         assert ss["run"] == ps["run"] and ps["generations1"] == ss["generations1"]  # P+S: as many sessions
         assert (
