@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from pnn_jax.config import ConfigError, check, check_choice
-from pnn_jax.data.noise import NOISE_MODES
+from pnn_jax.data.noise import NOISE_MODES, salt_and_pepper
 from pnn_jax.experiments.units import fmt_ms, mean_std  # noqa: F401 (re-exported for the PathNet studies)
 
 SOURCES = ("auto", "digits", "mnist", "cifar10", "svhn")
@@ -244,8 +244,6 @@ def prepare_pixels(data: DataConfig, task):
     held-out images in ``minibatch`` mode; the key is fixed by ``split_seed`` and the task's
     classes) and pixels scaled by ``data.scale`` (raw: x 255, so noise is 0 or 255)."""
     import jax
-
-    from pnn_jax.data.noise import salt_and_pepper
 
     x_train, x_test = task.x_train, task.x_test
     if data.noise:
