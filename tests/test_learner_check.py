@@ -5,14 +5,20 @@ is UP: a working actor-critic makes UP nearly certain within 50 updates (P(UP) 0
 With A3C's RMSProp (eps 0.1 under the root) and a loss averaged over the batch, the steps are ~40x
 smaller (docs/rl_learner.md), and the same budget leaves P(UP) at 0.22 (it gets there by 150). That
 configuration is kept as a negative control, so the check is shown to fail on the fault it exists
-for. This is not the Pong learning check the issue asks for (a short Pong run that beats random
-play): no configuration has been shown to learn Pong on this CPU yet.
+for. The Pong learning check itself (a short Pong run that beats random play) is
+``scripts/check_pong_learns.py``; its verdict on given chunk records is tested at the end.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 pytest.importorskip("envpool")
@@ -76,3 +82,39 @@ def test_the_pong_check_compares_first_and_last_play_by_episodes():
     assert (mean, n) == (-20.25, 4) and se == pytest.approx((0.1875**0.5) / 1)
     mean, se, n = script.window_stats(chunks, 200, 400)
     assert (mean, n) == (-10.0, 2)  # a chunk without finished episodes counts for nothing
+
+
+def test_check_script_judges_an_existing_run(tmp_path):
+    """``check_pong_learns.py --run-dir``: the verdict on a stage's chunk records. A stage rising
+    from random play (-20.5) to -15 learns; a flat one does not; ``--upto`` cuts the records."""
+    rng = np.random.default_rng(0)
+    lines = []
+    for stage, rise in (("source0:Pong-v5:pong", 5.5), ("target:Pong-v5:hflip", 0.0)):
+        for i in range(100):  # 100 chunks of 20k agent steps: 2M
+            ret = -20.5 + rise * i / 99 + rng.normal(0, 0.3)
+            lines.append(
+                {
+                    "kind": "chunk",
+                    "stage": stage,
+                    "agent_steps": 20_000 * (i + 1),
+                    "episodes": 10,
+                    "episode_return": ret,
+                }
+            )
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    script = Path(__file__).parents[1] / "scripts" / "check_pong_learns.py"
+
+    def check(*args):
+        done = subprocess.run(
+            [sys.executable, str(script), "--run-dir", str(tmp_path), *args], capture_output=True, text=True
+        )
+        return done.returncode, done.stdout
+
+    code, out = check("--stage", "source0")
+    assert code == 0 and "LEARNS" in out, out
+    code, out = check("--stage", "target")
+    assert code == 1 and "DOES NOT LEARN" in out, out
+    code, out = check("--stage", "source0", "--upto", "400000")  # the first 400k: still random play
+    assert code == 1, out
+    code, out = check()  # two stages: one must be picked
+    assert code == 1 and "--stage must pick one stage" in out, out

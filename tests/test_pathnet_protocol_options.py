@@ -250,6 +250,7 @@ def test_thesis_protocol_options_and_search_path_pick(tmp_path):
         ("search.initial_paths=some", "search.initial_paths"),
         ("pick=best", "pick"),
         ("optim.loss=hinge", "optim.loss"),
+        ("search.repetition_mode=pmap", "search.repetition_mode"),
     ],
 )
 def test_bad_protocol_options(override, message, tmp_path):
@@ -281,3 +282,40 @@ def test_keras_bce_equals_cross_entropy_in_value_but_has_no_gradient_when_satura
     np.testing.assert_allclose(grad("cross_entropy"), [[1.0, -1.0]], atol=1e-6)
     with pytest.raises(ValueError, match="loss must be one of"):
         tp.SessionConfig(loss="hinge")
+
+
+# ------------------------------------------------------------------------------------------------
+# How the repetitions of a search run
+
+
+def test_repetitions_mapped_equal_vmapped_and_each_stops_on_its_own():
+    """search.repetition_mode: ``map`` runs the R repetitions one after another inside the compiled
+    call, ``vmap`` in lockstep. Same paths, generations and weights (the same arithmetic per run);
+    ``auto`` is map on this CPU. Runs stop at different generations, so lockstep idles."""
+    task = two_class_task()
+    data = tp.task_data([task])[0]
+    engines = {}
+    for mode in ("vmap", "map", "auto"):
+        search = pc.SearchConfig(population=4, steps=5, batch_size=8, threshold=0.9, max_generations=40)
+        search.repetition_mode = mode
+        engines[mode] = pc.Engine(
+            16,
+            pc.PathNetConfig(layers=2, modules=4, active=2, units=8),
+            search,
+            pc.OptimConfig(lr=0.05),
+            1,
+            2,
+        )
+    assert engines["auto"].repetition_mode == "map"
+    k_init, k_search = pc.split_keys(0, 0, 6, 2)
+    out = {}
+    for mode, engine in engines.items():
+        _, states = engine.init(k_init)
+        out[mode] = jax.device_get(engine.search(states, k_search, data))
+    (st_v, res_v), (st_m, res_m) = out["vmap"], out["map"]
+    np.testing.assert_array_equal(res_v.generations, res_m.generations)
+    np.testing.assert_array_equal(res_v.path, res_m.path)
+    np.testing.assert_array_equal(res_v.curve, res_m.curve)
+    for a, b in zip(jax.tree.leaves(st_v.params), jax.tree.leaves(st_m.params), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert len(set(res_m.generations.tolist())) > 1, res_m.generations

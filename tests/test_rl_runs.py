@@ -164,12 +164,37 @@ def test_chunk_records_while_a_unit_runs(kind, reference):
     assert events and sum(e.stat().st_size for e in events) > 1000  # the scalars went to TensorBoard
 
 
+def sigterm(proc, run_dir: Path) -> None:
+    """SIGTERM (what SLURM sends before preemption): exit code 143 with the resume command, and a
+    checkpoint at the last chunk done."""
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=120)[1].decode()
+    assert proc.returncode == cli.PREEMPTED_EXIT, err
+    assert "stopped by SIGTERM" in err and "pnn-jax resume" in err
+    last = chunk_records(run_dir)[-1]
+    ckpt = Checkpointer(run_dir / UNIT_CHECKPOINTS)
+    step = ckpt.steps()[-1]
+    ckpt.close()
+    assert step % 10**12 == last["position"]  # the checkpoint is at the last chunk done
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_sigkill_inside_a_unit_resumes_from_its_checkpoint(kind, reference, tmp_path):
-    proc = subprocess.Popen(
-        command(kind, tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
-    )
-    run_dir = wait_for_chunks(proc, tmp_path, count=4)
+    """SIGKILL inside a unit, then resume to the end. The sequential run is first stopped by SIGTERM
+    and resumed (one run checks both signals, for CI time)."""
+
+    def start(cmd):
+        return subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+        )
+
+    proc = start(command(kind, tmp_path))
+    run_dir = wait_for_chunks(proc, tmp_path, count=3 if kind == "sequential" else 4)
+    if kind == "sequential":
+        sigterm(proc, run_dir)
+        done = len(chunk_records(run_dir))
+        proc = start([sys.executable, "-m", "pnn_jax.cli", "resume", str(run_dir), "quiet=true"])
+        wait_for_chunks(proc, tmp_path, count=done + 2)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     before = chunk_records(run_dir)
@@ -193,26 +218,6 @@ def test_sigkill_inside_a_unit_resumes_from_its_checkpoint(kind, reference, tmp_
     assert np.abs(np.subtract(curve_lengths(got), curve_lengths(want))).max() <= 1
     assert len(after) == len(chunk_records(reference[kind]))
     assert json.loads((run_dir / "summary.json").read_text())["resumed"] is True
-
-
-def test_sigterm_leaves_a_checkpoint_at_the_current_iteration(tmp_path):
-    proc = subprocess.Popen(
-        command("sequential", tmp_path),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-    )
-    run_dir = wait_for_chunks(proc, tmp_path, count=3)
-    proc.send_signal(signal.SIGTERM)
-    err = proc.communicate(timeout=120)[1].decode()
-    assert proc.returncode == cli.PREEMPTED_EXIT, err
-    assert "stopped by SIGTERM" in err and "pnn-jax resume" in err
-    last = chunk_records(run_dir)[-1]
-    ckpt = Checkpointer(run_dir / UNIT_CHECKPOINTS)
-    step = ckpt.steps()[-1]
-    ckpt.close()
-    assert step % 10**12 == last["position"]  # the checkpoint is at the last chunk done
-    resume(run_dir)
 
 
 def test_a_nan_stops_the_unit_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):

@@ -19,6 +19,7 @@ from pnn_jax.experiments.units import fmt_ms, mean_std  # noqa: F401 (re-exporte
 
 SOURCES = ("auto", "digits", "mnist", "cifar10", "svhn")
 SCALES = ("unit", "raw")
+REPETITION_MODES = ("auto", "vmap", "map")
 
 
 @dataclasses.dataclass
@@ -96,6 +97,12 @@ class SearchConfig:
     refill: bool = False
     """Mutate a layer's distinct genes only and refill collapsed duplicates from the old genes, so
     sizes are kept (the thesis's code); false: all N slots mutate and sizes drift."""
+    repetition_mode: str = "auto"
+    """How one compiled search runs the R repetitions: vmap (in lockstep: a run that has reached the
+    threshold idles until the slowest stops; fills an accelerator), map (one after another, each
+    stopping at its own threshold: on CPU a batch of per-run weights is no faster than R single
+    runs, so lockstep only wastes work) or auto (map on CPU, vmap elsewhere). The same arithmetic
+    per run; the two may round differently in the matmuls, so long searches can part ways."""
 
 
 @dataclasses.dataclass
@@ -174,6 +181,7 @@ def validate_common(data: DataConfig, net: PathNetConfig, search: SearchConfig, 
     check(search.mutation_range >= 1, "search.mutation_range", search.mutation_range, "must be at least 1")
     check_choice("search.boundary", search.boundary, BOUNDARIES)
     check_choice("search.initial_paths", search.initial_paths, INITIAL_PATHS)
+    check_choice("search.repetition_mode", search.repetition_mode, REPETITION_MODES)
     check_choice("optim.optimizer", optim.optimizer, OPTIMIZERS)
     check(optim.lr > 0, "optim.lr", optim.lr, "must be positive")
     check_choice("optim.reset", optim.reset, RESET_MODES)
@@ -269,7 +277,8 @@ def white(data: DataConfig) -> float:
 
 
 class Engine:
-    """The compiled, repetition-vmapped pieces of a PathNet study. Leading axis ``[R]`` everywhere.
+    """The compiled pieces of a PathNet study over R repetitions (vmapped; the search mapped on CPU,
+    ``search.repetition_mode``). Leading axis ``[R]`` everywhere.
 
     ``search(states, keys, data)``: one task's tournament search per repetition (with several
     local devices, the repetitions are split across them: :mod:`pnn_jax.train.population`);
@@ -356,7 +365,15 @@ class Engine:
             )(states, paths, initial, keys)
 
         self.init = counted_jit(init)
-        self.search_population = jax.vmap(search, in_axes=(0, 0, None))  # un-jitted, unsharded
+        self.repetition_mode = repetition_mode(search_cfg.repetition_mode)
+        if self.repetition_mode == "map":  # each repetition's while loop stops at its own threshold
+
+            def search_population(states, keys, data):
+                return jax.lax.map(lambda sk: search(sk[0], sk[1], data), (states, keys))
+
+            self.search_population = search_population  # un-jitted, unsharded
+        else:
+            self.search_population = jax.vmap(search, in_axes=(0, 0, None))  # un-jitted, unsharded
         self.search = counted_jit(self.search_population)
         self.fixed = counted_jit(jax.vmap(fixed, in_axes=(0, 0, 0, 0, None)))
         self.test_acc = counted_jit(
@@ -372,6 +389,15 @@ class Engine:
 
             self.search = shard_population(self.search_population, (True, True, False), pad=True)
             self.fixed = shard_population(self.fixed.__wrapped__, (True, True, True, True, False), pad=True)
+
+
+def repetition_mode(mode: str) -> str:
+    """``search.repetition_mode`` resolved: ``auto`` is ``map`` on CPU and ``vmap`` on accelerators."""
+    import jax
+
+    if mode != "auto":
+        return mode
+    return "map" if jax.default_backend() == "cpu" else "vmap"
 
 
 def split_keys(seed: int, first: int, count: int, streams: int):
