@@ -106,6 +106,11 @@ def test_pathnet_binary_mnist_smoke(tmp_path):
         figures=("speedup_vs_overlap",),
     )
     assert "| scratch |" in md
+    assert "| [3, 4] -> [1, 2] |" in md  # per pair
+    # the table the run printed is the one `pnn-jax table` builds from its directory (same function,
+    # same records); only the provenance line (third) differs
+    printed, built = summary["table"].splitlines(), md.rstrip().splitlines()
+    assert printed[:2] == built[:2] and printed[3:] == built[3:]
 
 
 def test_pathnet_cifar_svhn_smoke_on_generated_files(tmp_path):

@@ -582,6 +582,34 @@ def binary_mnist_table(name: str, runs: list[Run], options: Options, fig_dir: Pa
             ["difference", "paired runs", "median difference", "W", "p"],
             test_rows,
         )
+    labels = {}  # pair label "[A] -> [B]" per (run, pair), from each run's config
+    for i, run in enumerate(runs):
+        for j, (a, b) in enumerate(run.config.get("pairs") or []):
+            labels[(i, j)] = f"{list(a)} -> {list(b)}"
+    by_pair: dict[str, dict[str, list[int]]] = {}
+    for r in records:
+        label = labels.get(r["job"][:2], f"pair {r['pair']}")
+        by_pair.setdefault(label, {}).setdefault(r["method"], []).append(r["generations_b"])
+    pair_rows = []
+    for label, per in by_pair.items():
+        means = {m: float(np.mean(per[m])) if m in per else None for m in methods}
+        ratio = means["scratch"] / means["pathnet"] if means.get("pathnet") and means.get("scratch") else None
+        pair_rows.append([label, *[means[m] for m in methods], ratio])
+    table.add(
+        "Mean generations to threshold on task B per pair (task A -> task B)",
+        ["pair", *methods, "pathnet speedup (ratio of means)"],
+        pair_rows,
+    )
+    table.figures += plots.grouped_bars(
+        {m: [float(np.mean(per[m])) if m in per else np.nan for per in by_pair.values()] for m in methods},
+        list(by_pair),
+        fig_dir / "generations_task_b",
+        title="generations to threshold on task B",
+        ylabel="generations",
+        errors={
+            m: [float(np.std(per[m])) if m in per else np.nan for per in by_pair.values()] for m in methods
+        },
+    )
     overlap = [
         (r["overlap"], gens["scratch"][r["job"]] / max(r["generations_b"], 1))
         for r in records

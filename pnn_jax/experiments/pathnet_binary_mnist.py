@@ -190,91 +190,28 @@ def _unit(cfg: Config, engine: pc.Engine, da, db, pair: int):
 def summarize(
     cfg: Config, run_dir: Path, records: list[dict], seconds: float, quiet: bool, resumed: bool
 ) -> dict:
-    from pnn_jax import plots
+    """The end-of-run table is :func:`pnn_jax.analysis.tables.binary_mnist_table` on this run's
+    records, the same function ``pnn-jax table pathnet_binary_mnist <run dir>`` calls."""
+    from pnn_jax.analysis import tables
 
-    published = unitlib.load_paper(NAME)
-    paper, paper_speedup = published["generations_task_b"], published["speedup_ratio"]
+    def by_run(method):
+        return {(r["pair"], r["run"]): r["generations_b"] for r in records if r["method"] == method}
 
-    def by_run(method, pair=None):
-        return {
-            (r["pair"], r["run"]): r["generations_b"]
-            for r in records
-            if r["method"] == method and (pair is None or r["pair"] == pair)
-        }
-
-    def gens(method, pair=None):
-        return list(by_run(method, pair).values())
-
-    def per_run_ratio(method, pair=None):
-        return speedup.per_run_ratios(by_run("scratch"), by_run(method, pair))
-
-    paper_name = {"pathnet": "pathnet", "scratch": "independent", "finetune": "finetune"}
-    lines = [
-        "| method | generations to threshold, task B (mean ± std) | paper "
-        "| speedup (ratio of means) | paper | "
-        "speedup (mean of per-run ratios) | test accuracy, task B | reached threshold |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
     rows = []
     for m in cfg.methods:
-        g = gens(m)
         both = speedup.speedup(by_run("scratch"), by_run(m))
-        ratio, per_run = both["ratio_of_means"], both["mean_of_ratios"]
-        acc = [r["test_acc_b"] for r in records if r["method"] == m]
-        solved = sum(r["solved_b"] for r in records if r["method"] == m)
-        p = paper.get(paper_name[m])
-        ps = paper_speedup.get(paper_name[m]) if m != "scratch" else 1.0
-        lines.append(
-            f"| {m} | {pc.fmt_ms(g)} | {p if p is not None else '-'} | {ratio:.2f} "
-            f"| {ps if ps is not None else '-'} | "
-            f"{per_run:.2f} | {pc.fmt_ms(acc, 3)} | {solved}/{len(g)} |"
-        )
         rows.append(
             {
                 "method": m,
-                "generations_b": float(np.mean(g)),
-                "speedup": ratio,
-                "speedup_per_run": per_run,
-                "test_acc_b": float(np.mean(acc)),
+                "generations_b": float(np.mean(list(by_run(m).values()))),
+                "speedup": both["ratio_of_means"],
+                "speedup_per_run": both["mean_of_ratios"],
+                "test_acc_b": float(np.mean([r["test_acc_b"] for r in records if r["method"] == m])),
             }
         )
-    lines += [
-        "",
-        "| pair (A -> B) | " + " | ".join(cfg.methods) + " | pathnet speedup |",
-        "|---|" + "---|" * (len(cfg.methods) + 1),
-    ]
-    for i, (a, b) in enumerate(cfg.pairs):
-        means = {m: float(np.mean(gens(m, i))) for m in cfg.methods}
-        sp = f"{means['scratch'] / means['pathnet']:.2f}" if "pathnet" in means else "-"
-        lines.append(f"| {a} -> {b} | " + " | ".join(f"{means[m]:.1f}" for m in cfg.methods) + f" | {sp} |")
-    table = "\n".join(lines)
-    figures = plots.grouped_bars(
-        {m: [float(np.mean(gens(m, i))) for i in range(len(cfg.pairs))] for m in cfg.methods},
-        [f"{a}->{b}" for a, b in cfg.pairs],
-        run_dir / "figures" / "generations_task_b",
-        title="generations to threshold on task B",
-        ylabel="generations",
-        errors={m: [float(np.std(gens(m, i))) for i in range(len(cfg.pairs))] for m in cfg.methods},
-    )
-    if "pathnet" in cfg.methods:
-        pts = [
-            (r["overlap"], ratio)
-            for r, ratio in zip(
-                [r for r in records if r["method"] == "pathnet"], per_run_ratio("pathnet"), strict=True
-            )
-        ]
-        figures += plots.means_by_group(
-            {"pathnet": ([p[0] for p in pts], [p[1] for p in pts])},
-            run_dir / "figures" / "speedup_vs_overlap",
-            title="per-run speedup vs overlap of path B with path A",
-            xlabel="modules of path B in path A (same layer)",
-            ylabel="scratch generations / pathnet generations",
-        )
-    notes = [
-        f"{cfg.repetitions} repetitions per pair; the paper's numbers (docs/papers.md 2.4, paper.yaml) "
-        "are means over "
-        f"its runs at threshold 99.8% (ours: {cfg.search.threshold}). Total {seconds:.1f} s."
-    ]
+    run = tables.Run(run_dir, dataclasses.asdict(cfg), records, {})
+    built = tables.binary_mnist_table(NAME, [run], tables.Options(), run_dir / "figures")
+    table = built.markdown(f"{cfg.repetitions} repetitions per pair; total {seconds:.1f} s.").rstrip()
     return unitlib.finish(
         run_dir,
         cfg,
@@ -282,7 +219,6 @@ def summarize(
         table=table,
         seconds=seconds,
         resumed=resumed,
-        figures=figures,
+        figures=built.figures,
         quiet=quiet,
-        notes=notes,
     )
