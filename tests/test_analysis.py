@@ -366,3 +366,32 @@ def test_reproduce_scripts_run_a_table_and_list_every_table(tmp_path):
         assert f"\n{name} " in listing.stdout, name
     bad = subprocess.run(["scripts/reproduce.sh", "table_9"], cwd=root, capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown table 'table_9'" in bad.stderr
+
+
+def test_provenance_names_every_commit_a_run_ran_from(tmp_path, monkeypatch):
+    """A run started at one commit and finished (or resumed) at another names both, ``a -> b``;
+    one commit throughout stays one name."""
+    import dataclasses
+
+    from pnn_jax import provenance
+    from pnn_jax.experiments import units
+
+    @dataclasses.dataclass
+    class Cfg:
+        experiment: str = "pnn_digits"
+        preset: str = "smoke"
+
+    def finish(run_dir):
+        return units.finish(
+            run_dir, Cfg(), rows=[], table="t", seconds=1.0, resumed=False, figures=[], quiet=True
+        )["provenance"]["commit"]
+
+    commit = {"now": "aaa1111"}
+    monkeypatch.setattr(provenance, "commit", lambda: commit["now"])
+    units.begin(tmp_path / "same", Cfg(), resume=False)
+    assert finish(tmp_path / "same") == "aaa1111"
+    units.begin(tmp_path / "moved", Cfg(), resume=False)
+    commit["now"] = "bbb2222+dirty"
+    assert finish(tmp_path / "moved") == "aaa1111 -> bbb2222+dirty"
+    units.begin(tmp_path / "moved", Cfg(), resume=True)  # a resume at the new commit adds nothing new
+    assert finish(tmp_path / "moved") == "aaa1111 -> bbb2222+dirty"

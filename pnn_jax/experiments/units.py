@@ -8,6 +8,7 @@ progress per chunk, checkpoint inside itself and notice a stop request (SIGTERM)
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections.abc import Callable
@@ -331,15 +332,33 @@ def _write_jsonl(path: Path, records: list[dict]) -> None:
     tmp.replace(path)
 
 
-def begin(run_dir: Path, cfg: Any, resume: bool) -> None:
-    """A new run: make ``run_dir`` and write the resolved config (what ``pnn-jax resume`` reads back)."""
-    if resume:
-        return
-    from pnn_jax import config as cfglib
-    from pnn_jax.rundir import CONFIG_FILE, prepare_run_dir
+STARTED_FILE = "started.json"  # the commit each invocation (start, resumes) ran from
 
-    prepare_run_dir(run_dir)
-    (run_dir / CONFIG_FILE).write_text(cfglib.to_yaml(cfg))
+
+def begin(run_dir: Path, cfg: Any, resume: bool) -> None:
+    """A new run: make ``run_dir`` and write the resolved config (what ``pnn-jax resume`` reads
+    back). Every invocation records the commit it starts from (``started.json``), so the summary's
+    provenance names the code that ran, not only the checkout at the end."""
+    from pnn_jax import provenance
+
+    if not resume:
+        from pnn_jax import config as cfglib
+        from pnn_jax.rundir import CONFIG_FILE, prepare_run_dir
+
+        prepare_run_dir(run_dir)
+        (run_dir / CONFIG_FILE).write_text(cfglib.to_yaml(cfg))
+    started = run_dir / STARTED_FILE
+    commits = json.loads(started.read_text())["commits"] if started.exists() else []
+    started.write_text(json.dumps({"commits": [*commits, provenance.commit()]}))
+
+
+def commits_run(run_dir: Path, at_end: str) -> str:
+    """The commits a run's invocations started from and the one at its end, ``a -> b`` where they
+    differ (code changed on disk while it ran, or between a kill and its resume)."""
+    started = run_dir / STARTED_FILE
+    commits = json.loads(started.read_text())["commits"] if started.exists() else []
+    seen = list(dict.fromkeys([*commits, at_end]))
+    return " -> ".join(seen)
 
 
 def finish(
@@ -364,6 +383,7 @@ def finish(
     from pnn_jax.rundir import LOG_FILE, write_summary
 
     records = (run_dir / RUNS_FILE).read_bytes() if (run_dir / RUNS_FILE).exists() else b""
+    prov = provenance.record()
     summary = jsonable(
         {
             "experiment": cfg.experiment,
@@ -375,7 +395,8 @@ def finish(
             "resumed": resumed,
             "figures": [str(p.relative_to(run_dir)) for p in figures],
             "records_sha256": hashlib.sha256(records).hexdigest(),  # same runs, same digest
-            "provenance": provenance.record(),  # commit, machine, jax (shown beside generated tables)
+            # commit(s), machine, jax (shown beside generated tables)
+            "provenance": {**prov, "commit": commits_run(run_dir, prov["commit"])},
         }
     )
     write_summary(run_dir, summary)
