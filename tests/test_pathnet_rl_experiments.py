@@ -3,7 +3,10 @@ LunarLander sub-task rewards."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 
@@ -94,19 +97,30 @@ def test_pathnet_atari_smoke(tmp_path):
 
 
 def test_vizdoom_substitute_smoke(tmp_path):
-    """In a subprocess with its own stdin and stdout: envpool starts one Doom process per env, and
-    those inherit the parent's standard streams, which in a pytest-xdist worker are the worker's
-    channel to the controller (a Doom process holding them hung a worker once)."""
+    """In a subprocess of its own session, with its streams in files: envpool starts one Doom
+    process per env, and those inherit the parent's standard streams (in a pytest-xdist worker,
+    the worker's channel to the controller). If the run dies, orphaned Doom processes keep any
+    pipe open, so waiting for a pipe's end would hang (CI hung 600 s on a segfaulted run); files
+    and killing the session afterwards cannot."""
     module = experiments.get("pnn_labyrinth_vizdoom")
     assert "SUBSTITUTE" in module.SUMMARY
     cli = [sys.executable, "-m", "pnn_jax.cli", "run", "experiment=pnn_labyrinth_vizdoom", "preset=smoke"]
-    done = subprocess.run(
-        [*cli, f"out_dir={tmp_path}", "quiet=true"],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    log = tmp_path / "run.log"
+    with log.open("w") as stream:
+        child = subprocess.Popen(
+            [*cli, f"out_dir={tmp_path}", "quiet=true"],
+            cwd=tmp_path,  # ViZDoom writes _vizdoom/ and _vizdoom.ini into the working directory
+            stdin=subprocess.DEVNULL,
+            stdout=stream,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            returncode = child.wait(timeout=400)
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # the run's Doom processes, if any are left
+                os.killpg(child.pid, signal.SIGKILL)
+    done = subprocess.CompletedProcess(child.args, returncode, "", log.read_text())
     assert done.returncode == 0, done.stderr[-3000:]
     (run_dir,) = (tmp_path / "pnn_labyrinth_vizdoom").iterdir()
     summary = json.loads((run_dir / "summary.json").read_text())

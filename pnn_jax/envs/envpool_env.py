@@ -20,6 +20,7 @@ episode lengths (:func:`update_episodes`, tested against a hand-stepped run).
 from __future__ import annotations
 
 import dataclasses
+import os
 import warnings
 from typing import Any
 
@@ -165,6 +166,11 @@ class VecEnv:
 
         check_env_config(cfg)
         self.cfg = cfg
+        if cfg.is_vizdoom:
+            # Each Doom process makes ./_vizdoom/ when it finds none and aborts (the pool then
+            # segfaults) if another process made it in between: "Failed to create ./_vizdoom/
+            # directory: File exists". Made here first, the processes find it and skip the race.
+            os.makedirs("_vizdoom", exist_ok=True)
         with warnings.catch_warnings():  # gymnasium's note that float64 Box bounds become float32
             warnings.filterwarnings("ignore", message=".*precision lowered by casting to float32")
             self._env = envpool.make(cfg.env_id, env_type="gymnasium", **cfg.envpool_kwargs())
