@@ -21,13 +21,14 @@ $(STAMP): pyproject.toml scripts/constraints.txt
 run: venv
 	$(VENV)/bin/pnn-jax run experiment=thesis_first_path $(ARGS)
 
-## Fast tests (CPU, minutes). `slow` tests are skipped here.
+## Fast tests (CPU, minutes). `slow` tests are skipped here. loadgroup: the tests of a file that share
+## a module-scoped reference run (marked xdist_group) go to one worker, so the run is made once.
 test: venv
-	$(PY) -m pytest -q -m "not slow" -n 2 $(ARGS)
+	$(PY) -m pytest -q -m "not slow" -n 2 --dist loadgroup $(ARGS)
 
 ## All tests, including the slow ones.
 test-all: venv
-	$(PY) -m pytest -q -n 2 $(ARGS)
+	$(PY) -m pytest -q -n 2 --dist loadgroup $(ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check pnn_jax tests benchmarks experiments scripts

@@ -170,7 +170,7 @@ DEVICES = textwrap.dedent(
     from pnn_jax.rl.pathnet_ac import EvolutionConfig
     out = {}
     for alg in ("a2c", "ppo"):
-        for d in (1, 2, 4):
+        for d in (1, 2):  # 2 members per device: sharding and the psum both at work
             tr = tiny(algorithm=alg, devices=jax.devices()[:d])
             envs = tr.make_envs(EnvConfig("CartPole-v1", seed=0))
             state, init = tr.init(jax.random.key(0))
@@ -210,8 +210,9 @@ DEVICES = textwrap.dedent(
 
 
 def test_four_devices_equal_one_device():
-    """The population split over 1, 2 and 4 (forced CPU) devices: same paths, returns, weights;
-    for PathNet (shared bank, psum) and for independent progressive-net members."""
+    """A population split over forced CPU devices equals it on one device (same paths, returns,
+    weights): PathNet (shared bank, psum) over 2 devices, independent progressive-net members over
+    4; a population of 6 does not divide over 4 devices."""
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
     done = subprocess.run(
         [sys.executable, "-c", DEVICES],
@@ -225,10 +226,9 @@ def test_four_devices_equal_one_device():
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     for alg in ("a2c", "ppo"):
-        for d in (2, 4):
-            assert out[f"{alg}{d}"]["paths"] == out[f"{alg}1"]["paths"]
-            assert out[f"{alg}{d}"]["returns"] == out[f"{alg}1"]["returns"]
-            np.testing.assert_allclose(out[f"{alg}{d}"]["w"], out[f"{alg}1"]["w"], rtol=1e-5, atol=1e-6)
+        assert out[f"{alg}2"]["paths"] == out[f"{alg}1"]["paths"]
+        assert out[f"{alg}2"]["returns"] == out[f"{alg}1"]["returns"]
+        np.testing.assert_allclose(out[f"{alg}2"]["w"], out[f"{alg}1"]["w"], rtol=1e-5, atol=1e-6)
     assert "a population of 6 paths does not divide over 4 devices" in out["error"]
     assert out["columns4"]["returns"] == out["columns1"]["returns"]
     np.testing.assert_allclose(out["columns4"]["w"], out["columns1"]["w"], rtol=1e-5, atol=1e-6)

@@ -30,6 +30,11 @@ def checkpoints(run_dir: Path) -> list[int]:
     return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit()) if folder.exists() else []
 
 
+# One worker for the whole file under `--dist loadgroup` (make test): the module-scoped reference
+# is then made once, not once per worker.
+pytestmark = pytest.mark.xdist_group("resume")
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Path:
     """An uninterrupted smoke run."""

@@ -137,6 +137,11 @@ class References(dict):
         return self[kind]
 
 
+# One worker for the whole file under `--dist loadgroup` (make test): the module-scoped reference
+# is then made once, not once per worker.
+pytestmark = pytest.mark.xdist_group("rl_runs")
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     return References(tmp_path_factory)
