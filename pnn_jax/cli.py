@@ -215,7 +215,10 @@ def cmd_table(args: list[str]) -> int:
     parser.add_argument("--top-k", type=int)
     parser.add_argument("--band", type=float, default=0.0)
     parser.add_argument("--readme")
+    parser.add_argument("--block")
     ns = parser.parse_args(args)
+    if ns.block and not ns.readme:
+        raise ConfigError(f"--block {ns.block!r} names a block of --readme; give --readme too")
     options = tables.Options(top_k=ns.top_k, band=ns.band)
     markdown, out = tables.build(ns.table, ns.dirs, options, ns.out)
     print(markdown)
@@ -223,8 +226,9 @@ def cmd_table(args: list[str]) -> int:
     if ns.readme:
         from pathlib import Path
 
-        tables.update_readme(Path(ns.readme), ns.table, markdown)
-        print(f"updated the '{ns.table}' block of {ns.readme}")
+        block = ns.block or ns.table
+        tables.update_readme(Path(ns.readme), block, markdown)
+        print(f"updated the '{block}' block of {ns.readme}")
     return 0
 
 
@@ -282,7 +286,7 @@ Example: pnn-jax report runs/pnn_digits/sweeps/2026-11-21_18-30-00_ab12cd
 """,
     "table": """\
 usage: pnn-jax table <table> <run or sweep dir> [<dir> ...] [--out DIR] [--top-k K] [--band PCT]
-                     [--readme README.md]
+                     [--readme README.md [--block NAME]]
 
 Build a paper's table from finished runs: every run of the table's experiment(s) at or below the
 folders is pooled, our numbers are computed (pnn_jax.analysis) and shown beside the published ones
@@ -299,6 +303,8 @@ pathnet_lunarlander_curriculum.
                 (the paper: top 3 of 25 hyperparameter settings); default: mean over jobs
   --band PCT    positive / negative transfer counts leave 100 +- PCT % neutral (default 0)
   --readme F    also replace the <!-- table:<table> --> ... <!-- /table:<table> --> block of F
+  --block NAME  the block's name in F instead of the table's (two runs of one table in one file,
+                e.g. --block pathnet_binary_mnist:paper)
 
 Example: pnn-jax table pnn_pong_soup runs/pnn_pong_soup/sweeps/2026-11-22_10-00-00 --top-k 3
 """,

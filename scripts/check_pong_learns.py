@@ -88,13 +88,13 @@ def main() -> int:
 def judge(run_dir: Path, args, stage: str | None = None, upto: int | None = None) -> int:
     """Print the verdict on the chunk records of ``run_dir`` (one stage, up to ``upto`` agent steps)."""
     chunks = [m for m in rundir.read_metrics(run_dir) if m.get("kind") == "chunk"]
-    stages = sorted({c.get("stage", "") for c in chunks})
+    stages = stages_all = sorted({str(c.get("stage", "")) for c in chunks})
     if stage is not None:
         stages = [s for s in stages if stage in s]
     if len(stages) != 1:
-        print(f"--stage must pick one stage of {run_dir}; it has {sorted({c.get('stage') for c in chunks})}")
+        print(f"--stage must pick one stage of {run_dir}; it has {stages_all}")
         return 1
-    chunks = [c for c in chunks if c.get("stage", "") == stages[0]]
+    chunks = [c for c in chunks if str(c.get("stage", "")) == stages[0]]
     if upto is not None:
         chunks = [c for c in chunks if c["agent_steps"] <= upto]
     if not chunks:

@@ -111,6 +111,27 @@ def test_pathnet_binary_mnist_smoke(tmp_path):
     # same records); only the provenance line (third) differs
     printed, built = summary["table"].splitlines(), md.rstrip().splitlines()
     assert printed[:2] == built[:2] and printed[3:] == built[3:]
+    # two runs of one table in one file: --block names the block that is replaced
+    readme = tmp_path / "README.md"
+    blocks = "".join(
+        f"<!-- table:pathnet_binary_mnist:{p} -->\nold\n<!-- /table:pathnet_binary_mnist:{p} -->\n"
+        for p in ("paper", "paper_text")
+    )
+    readme.write_text(blocks)
+    args = [
+        "table",
+        "pathnet_binary_mnist",
+        str(tmp_path / "r"),
+        "--out",
+        str(tmp_path / "t"),
+        "--readme",
+        str(readme),
+    ]
+    assert cli.main([*args, "--block", "pathnet_binary_mnist:paper_text"]) == 0
+    text = readme.read_text()
+    assert text.startswith("<!-- table:pathnet_binary_mnist:paper -->\nold\n") and text.count("\nold\n") == 1
+    assert "| pathnet |" in text.split("table:pathnet_binary_mnist:paper_text -->")[1]
+    assert cli.main([*args[:3], "--block", "x"]) == 2  # --block without --readme
 
 
 def test_pathnet_cifar_svhn_smoke_on_generated_files(tmp_path):
