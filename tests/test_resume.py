@@ -60,13 +60,35 @@ def test_killed_run_resumes_to_the_same_parameters(reference, tmp_path):
     run_dir = run_dir_in(tmp_path)
     kept = checkpoints(run_dir)
     assert kept and not (run_dir / "summary.json").exists()
+    resume_and_compare(run_dir, reference, f"killed after {delay:.2f} s at checkpoint {kept}")
+
+
+def test_killed_before_its_first_checkpoint_resumes_from_the_beginning(reference, tmp_path):
+    """Killed as soon as its run directory exists, long before a checkpoint is finalised: the
+    resume says it starts over and ends where an uninterrupted run ends."""
+    proc = subprocess.Popen([*RUN, f"out_dir={tmp_path}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if any((d / "config.yaml").exists() for d in tmp_path.glob("pnn_digits/*")):
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, proc.stderr.read().decode()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    run_dir = run_dir_in(tmp_path)
+    assert not checkpoints(run_dir), "a checkpoint was finalised before the kill; kill earlier"
+    out = resume_and_compare(run_dir, reference, "killed before its first checkpoint")
+    assert "no finalised checkpoint" in (run_dir / "run.log").read_text(), out
+
+
+def resume_and_compare(run_dir: Path, reference: Path, context: str) -> str:
+    """``pnn-jax resume run_dir``; the resumed run must end with the reference's parameters, rows
+    and metrics log. Returns the resume's stdout."""
     out = subprocess.run([*RESUME, str(run_dir), "quiet=true"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     resumed, ref = summary(run_dir), summary(reference)
     assert resumed["resumed"] is True
-    assert resumed["params_sha256"] == ref["params_sha256"], (
-        f"killed after {delay:.2f} s at checkpoint {kept}"
-    )
+    assert resumed["params_sha256"] == ref["params_sha256"], context
     assert resumed["column_sha256"] == ref["column_sha256"]
     assert [r["b"] for r in resumed["rows"]] == [r["b"] for r in ref["rows"]]
     # The metrics log has every step once, as if the run had never stopped.
@@ -74,6 +96,7 @@ def test_killed_run_resumes_to_the_same_parameters(reference, tmp_path):
     assert steps == [
         json.loads(line)["step"] for line in (reference / "metrics.jsonl").read_text().splitlines()
     ]
+    return out.stdout
 
 
 def test_corrupted_latest_checkpoint_falls_back_with_a_warning(reference, tmp_path):
