@@ -35,7 +35,9 @@ def test_expand_is_the_cartesian_product_in_order():
     ]
 
 
-@pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
+# submitit_local (the SLURM launcher's path, run here) is slow: the job function, run directories
+# and report are the ones the joblib sweep checks in the fast suite
+@pytest.mark.parametrize("launcher", ["joblib", pytest.param("submitit_local", marks=pytest.mark.slow)])
 def test_two_job_sweep(launcher, tmp_path):
     done = pnn_jax(*FAST, "seed=0,1", f"out_dir={tmp_path}", f"hydra/launcher={launcher}")
     assert done.returncode == 0, done.stderr[-2000:]
