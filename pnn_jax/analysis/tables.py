@@ -548,7 +548,8 @@ def binary_mnist_table(name: str, runs: list[Run], options: Options, fig_dir: Pa
     for a, b in (("pathnet", "scratch"), ("pathnet", "finetune"), ("finetune", "scratch")):
         if a in gens and b in gens:
             w = sp.paired_wilcoxon(gens[a], gens[b])
-            test_rows.append([f"{a} - {b}", w["runs"], w["median_difference"], w["statistic"], w["p"]])
+            p_value = f"{w['p']:.2g}"  # two significant digits: 9.4e-08, not 0.00
+            test_rows.append([f"{a} - {b}", w["runs"], w["median_difference"], w["statistic"], p_value])
     table.add(
         "Generations to threshold on task B (docs/papers.md 2.4)",
         [
