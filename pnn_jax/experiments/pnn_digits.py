@@ -361,23 +361,21 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
     ckpt = Checkpointer(run_dir / "checkpoints", max_to_keep=cfg.checkpoint.keep)
     pos = {"method_index": 0, "stage_index": 0, "steps_done": 0, "global_step": 0, "rows": []}
     restored = None
-    # killed before its first checkpoint was finalised: nothing to resume from, so start over
-    from_start = resume and not ckpt.steps()
-    if resume and not from_start:
+    if resume and ckpt.steps():  # none: killed before its first checkpoint was finalised
         ckpt_step, restored, pos = ckpt.restore_latest(
             lambda meta: method(meta["method_index"]).state_template(), verify
         )
     log = RunLog(run_dir, total_steps, start_step=pos["global_step"], quiet=quiet, resume=resume)
-    if from_start:
-        log.info(
-            "resumed: no finalised checkpoint in the run directory, so the run starts from the beginning"
-        )
-    if resume and not from_start:
+    if restored is not None:
         log.info(
             f"resumed from checkpoint {ckpt_step}: {pos['method']} stage {pos['stage_index'] + 1}, "
             f"step {pos['steps_done']}/{steps} (global step {pos['global_step']}/{total_steps})"
         )
-    if not resume or from_start:
+    else:
+        if resume:
+            log.info(
+                "resumed: no finalised checkpoint in the run directory, so the run starts from the beginning"
+            )
         log.info(
             f"pnn_digits ({cfg.preset}): A = digits {cfg.task_a} ({len(task_a.y_train)} train / "
             f"{len(task_a.y_test)} test), B = digits {cfg.task_b} ({len(task_b.y_train)} / "

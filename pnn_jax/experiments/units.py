@@ -347,17 +347,19 @@ def begin(run_dir: Path, cfg: Any, resume: bool) -> None:
 
         prepare_run_dir(run_dir)
         (run_dir / CONFIG_FILE).write_text(cfglib.to_yaml(cfg))
+    commits = _started_commits(run_dir)
+    (run_dir / STARTED_FILE).write_text(json.dumps({"commits": [*commits, provenance.commit()]}))
+
+
+def _started_commits(run_dir: Path) -> list[str]:
     started = run_dir / STARTED_FILE
-    commits = json.loads(started.read_text())["commits"] if started.exists() else []
-    started.write_text(json.dumps({"commits": [*commits, provenance.commit()]}))
+    return json.loads(started.read_text())["commits"] if started.exists() else []
 
 
 def commits_run(run_dir: Path, at_end: str) -> str:
     """The commits a run's invocations started from and the one at its end, ``a -> b`` where they
     differ (code changed on disk while it ran, or between a kill and its resume)."""
-    started = run_dir / STARTED_FILE
-    commits = json.loads(started.read_text())["commits"] if started.exists() else []
-    seen = list(dict.fromkeys([*commits, at_end]))
+    seen = list(dict.fromkeys([*_started_commits(run_dir), at_end]))
     return " -> ".join(seen)
 
 
