@@ -216,18 +216,29 @@ def cmd_table(args: list[str]) -> int:
     parser.add_argument("--band", type=float, default=0.0)
     parser.add_argument("--readme")
     parser.add_argument("--block")
+    parser.add_argument("--sections")
     ns = parser.parse_args(args)
-    if ns.block and not ns.readme:
-        raise ConfigError(f"--block {ns.block!r} names a block of --readme; give --readme too")
+    for flag in ("block", "sections"):
+        if getattr(ns, flag) and not ns.readme:
+            raise ConfigError(f"--{flag} {getattr(ns, flag)!r} only applies with --readme; give --readme too")
+    excerpt = None
+    if ns.sections:
+        try:
+            excerpt = [int(s) for s in ns.sections.split(",")]
+        except ValueError:
+            raise ConfigError(
+                f"--sections {ns.sections!r} must be section numbers separated by commas, e.g. 1,2"
+            ) from None
     options = tables.Options(top_k=ns.top_k, band=ns.band)
-    markdown, out = tables.build(ns.table, ns.dirs, options, ns.out)
+    built = tables.build(ns.table, ns.dirs, options, ns.out, excerpt=excerpt)
+    markdown, out = built[:2]
     print(markdown)
     print(f"written: {out / 'table.md'}, {out / 'table.csv'}, {out / 'figures'}/")
     if ns.readme:
         from pathlib import Path
 
         block = ns.block or ns.table
-        tables.update_readme(Path(ns.readme), block, markdown)
+        tables.update_readme(Path(ns.readme), block, built[2] if excerpt else markdown)
         print(f"updated the '{block}' block of {ns.readme}")
     return 0
 
@@ -286,7 +297,7 @@ Example: pnn-jax report runs/pnn_digits/sweeps/2026-11-21_18-30-00_ab12cd
 """,
     "table": """\
 usage: pnn-jax table <table> <run or sweep dir> [<dir> ...] [--out DIR] [--top-k K] [--band PCT]
-                     [--readme README.md [--block NAME]]
+                     [--readme README.md [--block NAME] [--sections 1,2]]
 
 Build a paper's table from finished runs: every run of the table's experiment(s) at or below the
 folders is pooled, our numbers are computed (pnn_jax.analysis) and shown beside the published ones
@@ -305,6 +316,8 @@ pathnet_lunarlander_curriculum.
   --readme F    also replace the <!-- table:<table> --> ... <!-- /table:<table> --> block of F
   --block NAME  the block's name in F instead of the table's (two runs of one table in one file,
                 e.g. --block pathnet_binary_mnist:paper)
+  --sections S  put only these sections of the table (1-based, e.g. 1,2) in F's block, without the
+                notes: a compact excerpt for a front page whose full table lives in the docs
 
 Example: pnn-jax table pnn_pong_soup runs/pnn_pong_soup/sweeps/2026-11-22_10-00-00 --top-k 3
 """,

@@ -132,6 +132,15 @@ def test_pathnet_binary_mnist_smoke(tmp_path):
     assert text.startswith("<!-- table:pathnet_binary_mnist:paper -->\nold\n") and text.count("\nold\n") == 1
     assert "| pathnet |" in text.split("table:pathnet_binary_mnist:paper_text -->")[1]
     assert cli.main([*args[:3], "--block", "x"]) == 2  # --block without --readme
+    # --sections: only the chosen sections (here the speedup, the second) and no notes
+    assert cli.main([*args, "--block", "pathnet_binary_mnist:paper", "--sections", "2"]) == 0
+    excerpt = readme.read_text().split("table:pathnet_binary_mnist:paper -->")[1].split("<!--")[0]
+    assert "**Speedup = generations from scratch" in excerpt and "| pathnet |" in excerpt
+    assert "**Generations to threshold" not in excerpt and "Wilcoxon" not in excerpt
+    assert "Our threshold" not in excerpt  # the notes stay in the full table
+    assert cli.main([*args, "--sections", "9"]) == 2  # a section the table does not have
+    assert cli.main([*args, "--sections", "one"]) == 2
+    assert cli.main([*args[:3], "--sections", "1"]) == 2  # --sections without --readme
 
 
 def test_pathnet_cifar_svhn_smoke_on_generated_files(tmp_path):

@@ -85,13 +85,23 @@ class Table:
     def add(self, heading: str, header: list[str], rows: list[list]) -> None:
         self.sections.append((heading, header, rows))
 
-    def markdown(self, provenance: str) -> str:
+    def markdown(self, provenance: str, only: list[int] | None = None) -> str:
+        """The whole table, or with ``only`` (1-based section numbers) just those sections and no
+        notes: a compact excerpt for a front page, the full table being one link away."""
+        if only is not None:
+            bad = [i for i in only if not 1 <= i <= len(self.sections)]
+            if bad:
+                raise ConfigError(
+                    f"--sections {','.join(map(str, only))}: table {self.title!r} has sections "
+                    f"1..{len(self.sections)} ({'; '.join(h for h, _, _ in self.sections)})"
+                )
+        chosen = self.sections if only is None else [self.sections[i - 1] for i in only]
         lines = [f"### {self.title}", "", provenance, ""]
-        for heading, header, rows in self.sections:
+        for heading, header, rows in chosen:
             lines += [f"**{heading}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
             lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
             lines.append("")
-        lines += [*self.notes]
+        lines += [*self.notes] if only is None else []
         return "\n".join(lines).rstrip() + "\n"
 
     def csv_rows(self) -> list[list]:
@@ -156,9 +166,16 @@ def provenance(runs: list[Run]) -> str:
     )
 
 
-def build(name: str, paths: list[Path], options: Options | None = None, out: Path | None = None):
+def build(
+    name: str,
+    paths: list[Path],
+    options: Options | None = None,
+    out: Path | None = None,
+    excerpt: list[int] | None = None,
+):
     """Build table ``name`` from the runs under ``paths``; write it to ``out`` (default: a folder
-    ``tables/<name>`` in the first path). Returns ``(markdown, out)``."""
+    ``tables/<name>`` in the first path). Returns ``(markdown, out)``, or with ``excerpt`` (1-based
+    section numbers) ``(markdown, out, excerpt_markdown)``: those sections alone, for a README."""
     if name not in TABLES:
         raise ConfigError(f"unknown table {name!r}; choose from {', '.join(TABLES)}")
     options = options or Options()
@@ -177,6 +194,8 @@ def build(name: str, paths: list[Path], options: Options | None = None, out: Pat
         writer = csv.writer(f)
         writer.writerow(["section", "row", "column", "value"])
         writer.writerows(table.csv_rows())
+    if excerpt is not None:
+        return markdown, out, table.markdown(provenance(runs), only=excerpt)
     return markdown, out
 
 
