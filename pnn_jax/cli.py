@@ -1,4 +1,4 @@
-"""``pnn-jax``: run, resume and list experiments.
+"""``pnn-jax``: run, resume, list and show experiments.
 
 Examples::
 
@@ -243,22 +243,48 @@ def cmd_table(args: list[str]) -> int:
     return 0
 
 
+def cmd_show(args: list[str]) -> int:
+    from pnn_jax import experiments
+    from pnn_jax.config import docs
+
+    own, overrides = _split_cli_keys(args, ("experiment", "debug"))
+    if "experiment" not in own:
+        raise ConfigError("experiment=<name> is required, e.g. pnn-jax show experiment=pnn_pong_soup")
+    name = own["experiment"]
+    module = experiments.get(name)
+    composed = cfglib.compose(cfglib.EXPERIMENTS_DIR / name, overrides, module.Config)
+    cfg = cfglib.structured(module.Config, composed)
+    print(f"# {name}, preset {cfg.preset}: {module.SUMMARY}")
+    print(f"# overrides: {' '.join(overrides) or '(none)'}; any key below can be set as key=value")
+    print(docs.render(cfg), end="", flush=True)
+    module.validate(cfg)  # after printing: a value a run would refuse (or missing data) still shows
+    return 0
+
+
 def cmd_list(_: list[str]) -> int:
     from pnn_jax import experiments
 
-    for name in experiments.EXPERIMENTS:
+    for name in experiments.names():
         module = experiments.get(name)
         presets = ", ".join(f"{p} {t}" for p, t in module.PRESETS.items())
         print(f"{name:<26} {module.SUMMARY}. Presets: {presets}.")
     return 0
 
 
-COMMANDS = {"run": cmd_run, "resume": cmd_resume, "list": cmd_list, "report": cmd_report, "table": cmd_table}
+COMMANDS = {
+    "run": cmd_run,
+    "resume": cmd_resume,
+    "list": cmd_list,
+    "show": cmd_show,
+    "report": cmd_report,
+    "table": cmd_table,
+}
 
 
 EXAMPLES = """\
 examples:
   pnn-jax list
+  pnn-jax show experiment=pnn_pong_soup preset=cpu   # the resolved config, each key documented
   pnn-jax run experiment=pnn_digits                  # the default preset (quick)
   pnn-jax run experiment=pnn_digits preset=smoke seed=3 train.lr=5e-4
   pnn-jax run -m experiment=pnn_digits preset=smoke seed=0,1,2 train.lr=1e-3,5e-4   # a sweep
@@ -283,6 +309,15 @@ machine the resumed run ends with the same parameters, bit for bit, as an uninte
 Example: pnn-jax resume runs/pnn_digits/2026-11-21_17-18-55_d9d274
 """,
     "list": "usage: pnn-jax list\n\nThe experiments, one line each: what they reproduce and their presets.\n",
+    "show": """\
+usage: pnn-jax show experiment=<name> [preset=<preset>] [key=value ...]
+
+The config a run with these arguments would use, resolved (schema defaults, the experiment's
+config.yaml, the preset, the overrides) and checked, printed as YAML with each key's one-line
+documentation from the schema. Nothing runs and nothing is written.
+
+Example: pnn-jax show experiment=pathnet_binary_mnist preset=paper search.population=64
+""",
     "report": """\
 usage: pnn-jax report <run_dir or sweep_dir> [metrics=<method>/<metric>,...]
 

@@ -1,14 +1,17 @@
-"""Every experiment's config.yaml mirrors its dataclass schema, and every preset composes."""
+"""Every experiment's config.yaml mirrors its dataclass schema, every preset composes, every key is
+documented in the schema, and `pnn-jax show` prints the resolved config with that documentation."""
 
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
+import yaml
 from omegaconf import OmegaConf
 
+from pnn_jax import cli, experiments
 from pnn_jax import config as cfglib
-from pnn_jax import experiments
+from pnn_jax.config import docs
 
 
 def schema_keys(node, prefix=""):
@@ -27,7 +30,7 @@ def yaml_keys(d, prefix=""):
     return out
 
 
-@pytest.mark.parametrize("name", list(experiments.EXPERIMENTS))
+@pytest.mark.parametrize("name", experiments.names())
 def test_config_yaml_declares_every_schema_key(name):
     """Hydra overrides only keys that the YAML has: it must mirror the dataclass schema."""
     module = experiments.get(name)
@@ -36,7 +39,7 @@ def test_config_yaml_declares_every_schema_key(name):
     assert yaml_keys(raw) == schema_keys(module.Config())
 
 
-@pytest.mark.parametrize("name", list(experiments.EXPERIMENTS))
+@pytest.mark.parametrize("name", experiments.names())
 def test_every_preset_composes_and_names_its_experiment(name):
     module = experiments.get(name)
     folder = cfglib.EXPERIMENTS_DIR / name
@@ -45,3 +48,48 @@ def test_every_preset_composes_and_names_its_experiment(name):
     for preset in presets:
         cfg = cfglib.structured(module.Config, cfglib.compose(folder, [f"preset={preset}"], module.Config))
         assert cfg.experiment == name and cfg.preset == preset
+
+
+@pytest.mark.parametrize("name", experiments.names())
+def test_every_key_is_documented_in_the_schema(name):
+    """`pnn-jax show` takes each key's documentation from the schema: none may be missing."""
+    undocumented = [key for key, doc in docs.keys(experiments.get(name).Config) if not doc]
+    assert not undocumented, f"{name}: no docstring in the schema for {undocumented}"
+
+
+@pytest.mark.parametrize("name", experiments.names())
+def test_show_prints_the_resolved_config_with_each_keys_documentation(name, capsys):
+    module = experiments.get(name)
+    preset = sorted(module.PRESETS)[-1]
+    # 2 where the preset's data files are not on this machine: the config is printed before the check
+    assert cli.main(["show", f"experiment={name}", f"preset={preset}", "seed=7"]) in (0, 2)
+    out = capsys.readouterr().out
+    cfg = cfglib.structured(
+        module.Config, cfglib.compose(cfglib.EXPERIMENTS_DIR / name, [f"preset={preset}", "seed=7"])
+    )
+    # the printed text is YAML whose values are the resolved config's (comments aside)
+    assert yaml.safe_load(out) == dataclasses.asdict(cfg)
+    assert out.startswith(f"# {name}, preset {preset}: {module.SUMMARY}")
+    # every leaf line carries its key's documentation
+    documented = dict(docs.keys(module.Config))
+    for key, doc in documented.items():
+        if key not in ("experiment", "preset", "out_dir"):
+            assert f"# {doc}" in out, (key, doc)
+
+
+def test_docs_one_line_takes_the_first_sentence():
+    assert docs.one_line("Runs per pair: seeds seed .. seed+seeds-1 (streams). More text.") == (
+        "Runs per pair: seeds seed .. seed+seeds-1 (streams)"
+    )
+    assert docs.one_line("A\n    wrapped   line") == "A wrapped line"
+    assert docs.one_line("x" * 200).endswith("...") and len(docs.one_line("x" * 200)) == 110
+
+
+def test_show_rejects_bad_input_in_one_line(capsys):
+    assert cli.main(["show"]) == 2
+    assert cli.main(["show", "experiment=pnn_digits", "train.lrr=1"]) == 2
+    assert cli.main(["show", "experiment=pnn_digits", "train.lr=-1"]) == 2
+    assert cli.main(["show", "experiment=pnn_digits", "preset=smoke"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 3 and "experiment=<name> is required" in err[0]
+    assert "unknown config key 'train.lrr'" in err[1] and "train.lr=-1" in err[2]

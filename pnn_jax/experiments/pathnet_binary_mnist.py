@@ -44,16 +44,21 @@ METHODS = ("pathnet", "scratch", "finetune")
 @dataclasses.dataclass
 class Config:
     experiment: str = NAME
+    """The experiment's name (selects its module and experiments/<name>/)."""
     preset: str = "quick"
+    """The preset the run started from (experiments/<name>/preset/<preset>.yaml)."""
     seed: int = 0
+    """Repetition r of pair p uses the PRNG streams of (seed, p, r): bank, populations, minibatches."""
     pairs: list[list[list[int]]] = dataclasses.field(
         default_factory=lambda: [[[3, 4], [1, 2]], [[0, 1], [6, 7]], [[5, 8], [2, 9]]]
     )
     """Transfer pairs [task A classes, task B classes]."""
     methods: list[str] = dataclasses.field(default_factory=lambda: list(METHODS))
+    """pathnet, scratch and/or finetune (scratch is required: the speedup's reference)."""
     repetitions: int = 8
     """Runs per pair (vmapped in one call)."""
     out_dir: str = "runs"
+    """Root of run directories: <out_dir>/<experiment>/<date>_<time>_<id>/."""
     data: pc.DataConfig = dataclasses.field(default_factory=pc.DataConfig)
     pathnet: pc.PathNetConfig = dataclasses.field(default_factory=pc.PathNetConfig)
     search: pc.SearchConfig = dataclasses.field(default_factory=pc.SearchConfig)

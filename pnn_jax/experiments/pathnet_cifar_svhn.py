@@ -47,15 +47,21 @@ def _default_search() -> pc.SearchConfig:
 @dataclasses.dataclass
 class Config:
     experiment: str = NAME
+    """The experiment's name (selects its module and experiments/<name>/)."""
     preset: str = "quick"
+    """The preset the run started from (experiments/<name>/preset/<preset>.yaml)."""
     seed: int = 0
+    """Repetition r uses the PRNG streams of (seed, r): bank, populations, minibatches."""
     directions: list[list[str]] = dataclasses.field(
         default_factory=lambda: [["cifar10", "svhn"], ["svhn", "cifar10"]]
     )
     """[source, target] domain pairs."""
     classes: list[int] = dataclasses.field(default_factory=lambda: list(range(10)))
+    """The classes kept in both datasets (CIFAR-10 labels 0-9, SVHN digits 0-9)."""
     repetitions: int = 4
+    """Runs per direction (the methods of a repetition share their streams)."""
     out_dir: str = "runs"
+    """Root of run directories: <out_dir>/<experiment>/<date>_<time>_<id>/."""
     data: pc.DataConfig = dataclasses.field(default_factory=pc.DataConfig)
     pathnet: pc.PathNetConfig = dataclasses.field(default_factory=_default_pathnet)
     search: pc.SearchConfig = dataclasses.field(default_factory=_default_search)

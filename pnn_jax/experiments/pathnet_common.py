@@ -82,9 +82,11 @@ class SearchConfig:
     steps: int = 50
     """T, minibatches per training session."""
     batch_size: int = 16
+    """Examples per training minibatch (the paper: 16)."""
     threshold: float = 0.99
     """Stop when a contestant's mean training accuracy reaches this (above 1: never, run max_generations)."""
     max_generations: int = 500
+    """Generation limit per search; a search that reaches it is counted as not solved."""
     mutation_prob: float | None = None
     """Per-gene mutation probability; null = 1/(N*L) (docs/papers.md 2.2)."""
     mutation_range: int = 2
@@ -110,6 +112,7 @@ class OptimConfig:
     optimizer: str = "sgd"
     """sgd, adam or rmsprop."""
     lr: float = 0.001
+    """Learning rate of the optimiser (our choice where a source does not state it: docs/experiments.md)."""
     reset: str = "initial"
     """After a task, unlocked modules get their initial weights (initial: the thesis) or a fresh draw."""
     loss: str = "cross_entropy"

@@ -79,14 +79,20 @@ class EvolutionSection:
 @dataclasses.dataclass
 class Config:
     experiment: str = ""
+    """The experiment's name (selects its module and experiments/<name>/)."""
     preset: str = "quick"
+    """The preset the run started from (experiments/<name>/preset/<preset>.yaml)."""
     seed: int = 0
+    """The first seed; run s of a method uses seed + s (parameters, population, env streams)."""
     seeds: int = 1
+    """Runs per method: seeds seed .. seed+seeds-1."""
     sequences: list[list[str]] = dataclasses.field(
         default_factory=lambda: [["LunarLander-v3:stabilise", "LunarLander-v3:land"]]
     )
     """Tasks in order; the last is the target."""
     methods: list[str] = dataclasses.field(default_factory=lambda: list(METHODS))
+    """pathnet (paths evolved over one shared bank, locked and reused) and/or scratch (each task
+    alone, from a fresh network)."""
     steps_per_task: int = 400_000
     """Agent-step budget of every task (rounded up to whole compiled chunks)."""
     chunk: int = 20
@@ -94,6 +100,7 @@ class Config:
     threshold: float = 100.0
     """Target return defining the time to criterion for the speedup."""
     out_dir: str = "runs"
+    """Root of run directories: <out_dir>/<experiment>/<date>_<time>_<id>/."""
     env: EnvSection = dataclasses.field(default_factory=EnvSection)
     """env.num_envs = envs of each path."""
     model: ModelSection = dataclasses.field(default_factory=ModelSection)

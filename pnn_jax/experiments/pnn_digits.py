@@ -56,9 +56,11 @@ class TrainConfig:
     steps: int = 1500
     """Optimisation steps per stage (per column)."""
     batch_size: int = 64
+    """Examples per training minibatch."""
     optimizer: str = "adam"
     """adam, rmsprop (A3C's settings) or sgd."""
     lr: float = 1e-3
+    """Learning rate of ``optimizer``."""
     grad_clip: float = 0.0
     """Global-norm gradient clipping; 0 disables it."""
     log_every: int = 500
@@ -86,6 +88,7 @@ class PopulationConfig:
 @dataclasses.dataclass
 class Config:
     experiment: str = NAME
+    """The experiment's name (selects its module and experiments/<name>/)."""
     preset: str = "quick"
     """smoke, quick or paper (the Hydra group experiments/pnn_digits/preset/)."""
     seed: int = 0
@@ -101,6 +104,7 @@ class Config:
     methods: list[str] = dataclasses.field(
         default_factory=lambda: ["progressive", "baseline1", "baseline2", "baseline3", "baseline4"]
     )
+    """progressive and/or baseline1-4 (docs/papers.md 1.3)."""
     reset_heads: bool = False
     """Baselines 2 and 3: re-initialise the output layer before the target stage."""
     out_dir: str = "runs"

@@ -35,6 +35,7 @@ class EnvSection:
     """Settings of every task's envpool batch (the tasks name the environments)."""
 
     num_envs: int = 16
+    """Parallel envs per column being trained (one envpool pool, stepped inside jit)."""
     max_episode_steps: int = 0
     """0 = envpool's default."""
     interface: str = "xla"
@@ -44,11 +45,15 @@ class EnvSection:
     img_size: int = 84
     """Atari frames: img_size x img_size grayscale (docs/papers.md 1.2)."""
     stack_num: int = 4
+    """Atari / ViZDoom: frames stacked into one observation."""
     frame_skip: int = 4
     """Action repeat."""
     noop_max: int = 30
+    """Atari: up to this many no-op actions at the start of an episode."""
     episodic_life: bool = False
+    """Atari: a lost life ends the episode for learning (envpool's episodic_life)."""
     repeat_action_probability: float = 0.0
+    """Atari: sticky actions (0 = off, as in the paper's era)."""
 
 
 @dataclasses.dataclass
@@ -58,9 +63,13 @@ class ModelSection:
     widths: list[int] = dataclasses.field(default_factory=lambda: [32])
     """Hidden widths of the mlp network."""
     lateral: str = "adapter"
+    """adapter (Eq. 2, the paper's non-linear lateral), plain (Eq. 1) or none."""
     head_laterals: bool = True
+    """Whether the output heads also receive laterals from earlier columns."""
     adapter_width: str = "in"
+    """Channels of an adapter's projection V: in (its source's width, the paper's) or out (the layer's)."""
     alpha_init: float = 1.0
+    """Initial value of the adapters' learned scale alpha (the paper's grid: 1, 0.1, 0.01)."""
     adapter_v: str = "1x1"
     """Where the fc layer reads conv maps: V as a 1x1 conv (1x1) or dense."""
     init: str = "lecun_normal"
@@ -72,15 +81,23 @@ class RLSection:
     algorithm: str = "a2c"
     """a2c (A3C's synchronous form) or ppo."""
     t_max: int = 5
+    """Steps of every env per update: A3C's n-step horizon (docs/papers.md 1.3)."""
     gamma: float = 0.99
+    """Discount factor."""
     entropy_cost: float = 0.01
+    """Weight of the entropy bonus (the paper's grid: 1e-2, 1e-3, 1e-4)."""
     value_cost: float = 0.5
+    """Weight of the value loss."""
     clip_rewards: bool = False
     """Clip rewards to [-1, 1] for learning (Atari); CartPole's +1 rewards need no clipping."""
     gae_lambda: float = 0.95
+    """PPO: lambda of generalised advantage estimation."""
     ppo_clip: float = 0.2
+    """PPO: clip range of the probability ratio."""
     ppo_epochs: int = 4
+    """PPO: passes over each rollout."""
     ppo_minibatches: int = 4
+    """PPO: minibatches per pass."""
     truncation: str = "bootstrap"
     """An episode cut by a time limit: bootstrap from the value of its last state, or terminal."""
 
@@ -90,7 +107,9 @@ class OptimSection:
     optimizer: str = "rmsprop"
     """rmsprop (decay 0.99, no momentum), adam or sgd."""
     lr: float = 0.003
+    """Learning rate (the paper's grid: 1e-4 to 5e-3; docs/rl_learner.md for the defaults)."""
     grad_clip: float = 40.0
+    """Global gradient-norm clip (0 = none; A3C: 40, the paper's grid: 20, 40)."""
     eps: float = 0.0
     """rmsprop / adam epsilon; 0 = the optimizer's default (rmsprop: A3C's 0.1, adam: 1e-8).
     Public A2C implementations use rmsprop with 1e-5."""
@@ -134,13 +153,17 @@ SENSITIVITY_METHODS = ("progressive", "baseline4")
 @dataclasses.dataclass
 class Config:
     experiment: str = ""
+    """The experiment's name (selects its module and experiments/<name>/)."""
     preset: str = "quick"
+    """The preset the run started from (experiments/<name>/preset/<preset>.yaml)."""
     seed: int = 0
+    """The first seed; run s of a (pair, method) uses seed + s."""
     seeds: int = 1
     """Runs per (pair, method): seeds seed .. seed+seeds-1 (parameters and env streams)."""
     pairs: list[PairSpec] = dataclasses.field(default_factory=lambda: [PairSpec()])
     """Transfer pairs: source tasks (one column each in a progressive net) and a target task."""
     methods: list[str] = dataclasses.field(default_factory=lambda: list(transfer.METHODS))
+    """progressive and/or baseline1-4 (docs/papers.md 1.3)."""
     reset_heads: bool = False
     """Baselines 2/3: re-initialise the output layer before the target stage."""
     iterations: int = 1500
@@ -167,6 +190,7 @@ class Config:
     Needs one source per pair and one env id; statistically the same protocol, not the same
     random streams as the sequential runs."""
     out_dir: str = "runs"
+    """Root of run directories: <out_dir>/<experiment>/<date>_<time>_<id>/."""
     env: EnvSection = dataclasses.field(default_factory=EnvSection)
     model: ModelSection = dataclasses.field(default_factory=ModelSection)
     rl: RLSection = dataclasses.field(default_factory=RLSection)
@@ -289,6 +313,7 @@ def validate(cfg: Config) -> None:
     check(min(cfg.model.widths, default=0) >= 1, "model.widths", cfg.model.widths, "positive widths")
     check_choice("model.lateral", cfg.model.lateral, ("adapter", "plain", "none"))
     check_choice("model.init", cfg.model.init, INIT_SCHEMES)
+    check_choice("model.adapter_width", cfg.model.adapter_width, ("in", "out"))
     check_choice("optim.optimizer", cfg.optim.optimizer, OPTIMIZERS)
     check(cfg.optim.lr > 0, "optim.lr", cfg.optim.lr, "must be positive")
     check(cfg.optim.grad_clip >= 0, "optim.grad_clip", cfg.optim.grad_clip, "must be >= 0 (0 = off)")

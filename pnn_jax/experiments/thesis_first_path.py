@@ -50,12 +50,15 @@ PICKS = ("random", "search_path")
 @dataclasses.dataclass
 class Config:
     experiment: str = NAME
+    """The experiment's name (selects its module and experiments/<name>/)."""
     preset: str = "quick"
     """smoke, quick or paper (experiments/thesis_first_path/preset/)."""
     seed: int = 0
     """Repetition r uses the PRNG stream fold_in(seed, r): banks, populations, minibatches."""
     task1: list[int] = dataclasses.field(default_factory=lambda: [3, 4])
+    """Classes of task 1 (the thesis: 3 and 4; docs/papers.md 3.1)."""
     task2: list[int] = dataclasses.field(default_factory=lambda: [1, 2])
+    """Classes of task 2 (the thesis: 1 and 2)."""
     repetitions: int = 24
     """R runs of the study (each: S+S and P+S)."""
     chunk: int = 0
@@ -68,6 +71,7 @@ class Config:
     """P+S's path for task 1: random (drawn like an initial path) or search_path (the path S+S
     found on task 1, as in the thesis's 600-run log)."""
     out_dir: str = "runs"
+    """Root of run directories: <out_dir>/<experiment>/<date>_<time>_<id>/."""
     data: pc.DataConfig = dataclasses.field(default_factory=pc.DataConfig)
     pathnet: pc.PathNetConfig = dataclasses.field(default_factory=pc.PathNetConfig)
     search: pc.SearchConfig = dataclasses.field(default_factory=pc.SearchConfig)

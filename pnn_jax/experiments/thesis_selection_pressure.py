@@ -67,8 +67,11 @@ def _schemes() -> list[SchemeSpec]:
 @dataclasses.dataclass
 class Config:
     experiment: str = NAME
+    """The experiment's name (selects its module and experiments/<name>/)."""
     preset: str = "quick"
+    """The preset the run started from (experiments/<name>/preset/<preset>.yaml)."""
     seed: int = 0
+    """Repetition r uses the PRNG streams of (seed, r)."""
     tasks: list[TaskSpec] = dataclasses.field(default_factory=_curriculum)
     """The curriculum, in order."""
     skip_missing: bool = True
@@ -76,7 +79,9 @@ class Config:
     schemes: list[SchemeSpec] = dataclasses.field(default_factory=_schemes)
     """Selection schemes compared; each overrides search.tournament_size and search.scheme."""
     repetitions: int = 4
+    """Runs of the curriculum per selection setting."""
     out_dir: str = "runs"
+    """Root of run directories: <out_dir>/<experiment>/<date>_<time>_<id>/."""
     data: pc.DataConfig = dataclasses.field(default_factory=pc.DataConfig)
     pathnet: pc.PathNetConfig = dataclasses.field(default_factory=pc.PathNetConfig)
     search: pc.SearchConfig = dataclasses.field(default_factory=pc.SearchConfig)
