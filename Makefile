@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Extra arguments, e.g. `make run ARGS="train.steps=500"` or `make test ARGS="-k freezing"`.
 ARGS   ?=
 
-.PHONY: venv run test test-all lint bench clean
+.PHONY: venv run test test-all lint docs bench clean
 
 venv: $(STAMP)
 
@@ -34,6 +34,11 @@ lint: venv
 	$(VENV)/bin/ruff check pnn_jax tests benchmarks experiments scripts
 	$(VENV)/bin/ruff format --check pnn_jax tests benchmarks experiments scripts
 
+## The documentation site (mkdocs-material, API and configuration reference from the docstrings) into
+## site/; --strict: a broken link or anchor fails the build. `make test` runs the same build.
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
 ## Benchmarks: prints a table and appends it to benchmarks/RESULTS.md.
 bench: venv
 	$(PY) benchmarks/bench_columns.py $(ARGS)
@@ -43,4 +48,4 @@ bench: venv
 	$(PY) benchmarks/bench_sweep.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache runs
+	rm -rf $(VENV) .pytest_cache .ruff_cache runs site

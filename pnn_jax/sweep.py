@@ -74,6 +74,7 @@ def launch(module, folder: Path, overrides: Sequence[str], out_dir: str) -> Path
     saved = sys.argv
     sys.argv = ["pnn-jax", "--multirun", *overrides]
     try:
+        cfglib.register_schema(module.Config)
         app = hydra.main(config_path=str(folder.resolve()), config_name="config", version_base=None)
         app(functools.partial(_hydra_job, module.__name__, str(folder)))()
     except SystemExit as e:  # hydra.main exits after printing its own error

@@ -1,5 +1,6 @@
-"""Every experiment's config.yaml mirrors its dataclass schema, every preset composes, every key is
-documented in the schema, and `pnn-jax show` prints the resolved config with that documentation."""
+"""Every experiment's config.yaml holds only what it changes from its dataclass schema, every preset
+composes, every key is documented in the schema, and `pnn-jax show` prints the resolved config with
+that documentation."""
 
 from __future__ import annotations
 
@@ -30,13 +31,34 @@ def yaml_keys(d, prefix=""):
     return out
 
 
+def _changed(raw, default, prefix=""):
+    """Keys of ``raw`` whose value differs from ``default``'s; ``None`` marks a key not in the schema."""
+    out = {}
+    for k, v in raw.items():
+        if k not in default:
+            out[prefix + k] = None
+        elif isinstance(v, dict) and isinstance(default[k], dict):
+            out |= _changed(v, default[k], f"{prefix}{k}.")
+        elif v != default[k]:
+            out[prefix + k] = v
+    return out
+
+
 @pytest.mark.parametrize("name", experiments.names())
-def test_config_yaml_declares_every_schema_key(name):
-    """Hydra overrides only keys that the YAML has: it must mirror the dataclass schema."""
+def test_config_yaml_holds_only_what_the_experiment_changes(name):
+    """Config is written once: the schema holds every key and default, config.yaml builds on it
+    (its defaults list starts with the schema) and sets only the keys this experiment changes."""
     module = experiments.get(name)
     raw = OmegaConf.to_container(OmegaConf.load(cfglib.EXPERIMENTS_DIR / name / "config.yaml"))
-    raw.pop("defaults"), raw.pop("hydra")
-    assert yaml_keys(raw) == schema_keys(module.Config())
+    assert raw.pop("defaults")[:2] == [cfglib.SCHEMA_NODE, "_self_"]
+    raw.pop("hydra")
+    default = OmegaConf.to_container(OmegaConf.structured(module.Config))
+    changed = _changed(raw, default)
+    assert None not in changed.values(), f"keys not in the schema: {changed}"
+    assert set(raw) <= set(default)
+    assert schema_keys(module.Config()) >= yaml_keys(raw)
+    # every key it sets differs from the schema's default, except the experiment's name
+    assert yaml_keys(raw) - set(changed) <= {"experiment"}, yaml_keys(raw) - set(changed)
 
 
 @pytest.mark.parametrize("name", experiments.names())
@@ -64,9 +86,8 @@ def test_show_prints_the_resolved_config_with_each_keys_documentation(name, caps
     # 2 where the preset's data files are not on this machine: the config is printed before the check
     assert cli.main(["show", f"experiment={name}", f"preset={preset}", "seed=7"]) in (0, 2)
     out = capsys.readouterr().out
-    cfg = cfglib.structured(
-        module.Config, cfglib.compose(cfglib.EXPERIMENTS_DIR / name, [f"preset={preset}", "seed=7"])
-    )
+    composed = cfglib.compose(cfglib.EXPERIMENTS_DIR / name, [f"preset={preset}", "seed=7"], module.Config)
+    cfg = cfglib.structured(module.Config, composed)
     # the printed text is YAML whose values are the resolved config's (comments aside)
     assert yaml.safe_load(out) == dataclasses.asdict(cfg)
     assert out.startswith(f"# {name}, preset {preset}: {module.SUMMARY}")

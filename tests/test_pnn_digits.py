@@ -58,7 +58,8 @@ def test_smoke_run_writes_a_complete_run_directory(tmp_path, capsys):
 def test_default_config_shows_no_forgetting_only_for_progressive(tmp_path):
     """The main job at its default budget: the README's claims hold."""
     folder = cfglib.EXPERIMENTS_DIR / "pnn_digits"
-    cfg = cfglib.structured(pnn_digits.Config, cfglib.compose(folder, [f"out_dir={tmp_path}"]))
+    composed = cfglib.compose(folder, [f"out_dir={tmp_path}"], pnn_digits.Config)
+    cfg = cfglib.structured(pnn_digits.Config, composed)
     rows = {r["method"]: r for r in pnn_digits.run(cfg, tmp_path, quiet=True)["rows"]}
     prog = rows["progressive"]
     assert prog["a_column_unchanged"] and prog["a_after"] == prog["a_before"] > 0.97
@@ -77,7 +78,9 @@ def test_vmapped_population_equals_separate_runs(tmp_path):
         cfg = cfglib.structured(
             pnn_digits.Config,
             cfglib.compose(
-                folder, ["preset=smoke", "methods=[progressive]", f"out_dir={tmp_path}", *overrides]
+                folder,
+                ["preset=smoke", "methods=[progressive]", f"out_dir={tmp_path}", *overrides],
+                pnn_digits.Config,
             ),
         )
         run_dir = tmp_path / name

@@ -89,16 +89,31 @@ def check_choice(key: str, value: Any, choices: Iterable[Any]) -> None:
     check(value in choices, key, value, f"choose one of {', '.join(map(str, choices))}")
 
 
-def compose(experiment_dir: Path, overrides: Sequence[str] = (), schema: type | None = None):
-    """The experiment's Hydra config: ``config.yaml`` with its defaults (the preset group), then
-    ``overrides``. Hydra's composition errors become one-line :class:`ConfigError`s (``schema``, if
-    given, lists the allowed keys for an unknown one)."""
+SCHEMA_NODE = "schema"
+"""Name under which an experiment's dataclass schema is stored in Hydra's ConfigStore; each
+``experiments/<name>/config.yaml`` starts its defaults list with it, so the YAML holds only what
+the experiment changes and Hydra knows (and type-checks) every key."""
+
+
+def register_schema(schema: type) -> None:
+    """Store ``schema`` as the node ``config.yaml`` builds on (before any composition or sweep; the
+    launchers hand the ConfigStore to their workers)."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name=SCHEMA_NODE, node=schema)
+
+
+def compose(experiment_dir: Path, overrides: Sequence[str], schema: type):
+    """The experiment's Hydra config: ``schema``'s defaults, ``config.yaml`` and its defaults (the
+    preset group), then ``overrides``. Hydra's composition errors become one-line
+    :class:`ConfigError`s (an unknown key lists the allowed keys of its section)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.errors import HydraException, MissingConfigException
 
     _check_overrides(overrides)
+    register_schema(schema)
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(Path(experiment_dir).resolve()), version_base=None):
@@ -113,11 +128,16 @@ def compose(experiment_dir: Path, overrides: Sequence[str] = (), schema: type | 
             ) from None
         raise ConfigError(f"bad config: {_first_line(str(e))}") from None
     except HydraException as e:
+        cause = e.__cause__
+        if isinstance(cause, oc_errors.ValidationError | oc_errors.ConfigTypeError):  # typed by the schema
+            raise ConfigError(f"bad value for '{cause.full_key}': {_first_line(cause.msg)}") from None
+        if isinstance(cause, oc_errors.ConfigKeyError):
+            key = cause.full_key
+            raise ConfigError(f"unknown config key '{key}'{_keys_near(schema, key)}") from None
         msg = str(e)
         if msg.startswith("Could not override '"):
             key = msg.split("'", 2)[1]
-            allowed = _keys_near(schema, key) if schema is not None else ""
-            raise ConfigError(f"unknown config key '{key}'{allowed}") from None
+            raise ConfigError(f"unknown config key '{key}'{_keys_near(schema, key)}") from None
         raise ConfigError(f"bad override: {_first_line(msg)}") from None
     finally:
         GlobalHydra.instance().clear()
