@@ -30,6 +30,8 @@ import numpy as np
 import optax
 from bench_columns import append_results, commit, machine
 
+from pnn_jax import config as cfglib
+from pnn_jax import experiments
 from pnn_jax.evolution import Tournament
 from pnn_jax.experiments import pathnet_common as pc
 from pnn_jax.nets.pathnet import mlp_pathnet
@@ -106,9 +108,6 @@ def compiled_search(
 
 
 def one_ss_run(mnist_root: str) -> tuple[float, str]:
-    from pnn_jax import config as cfglib
-    from pnn_jax import experiments
-
     module = experiments.get("thesis_first_path")
     folder = cfglib.EXPERIMENTS_DIR / "thesis_first_path"
     with tempfile.TemporaryDirectory() as tmp:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import os
 
+import jax
+
 
 @dataclasses.dataclass
 class DistributedConfig:
@@ -53,8 +55,6 @@ def resolve(cfg: DistributedConfig) -> DistributedConfig:
 def initialize(cfg: DistributedConfig | None = None) -> bool:
     """Join the multi-host run described by ``cfg`` (and the environment). Call before anything
     else touches JAX. Returns whether this is a multi-process run."""
-    import jax
-
     cfg = resolve(cfg or DistributedConfig())
     if cfg.num_processes <= 1 and not cfg.auto:
         return False

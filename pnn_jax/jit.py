@@ -9,12 +9,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+import jax
+
 
 class counted_jit:
     """``counted_jit(fn, **jit_kwargs)``: a jitted ``fn`` with a ``traces`` counter."""
 
     def __init__(self, fn: Callable, **jit_kwargs):
-        import jax
 
         self.traces = 0
 

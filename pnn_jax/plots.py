@@ -11,6 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 
 
 def save(fig, base: Path) -> list[Path]:
@@ -83,8 +84,6 @@ def grouped_bars(
     errors: dict[str, Sequence[float]] | None = None,
 ) -> list[Path]:
     """One group of bars per category, one bar per series (e.g. S+S, P+S, random)."""
-    import numpy as np
-
     fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(categories) + 2), 3.0))
     width = 0.8 / max(1, len(series))
     x = np.arange(len(categories))
@@ -110,8 +109,6 @@ def means_by_group(
     ylabel: str = "",
 ) -> list[Path]:
     """For each series, the runs as faint dots at (group, value) and the mean +- std per group."""
-    import numpy as np
-
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
     rng = np.random.default_rng(0)
     n = max(1, len(points))
@@ -135,8 +132,6 @@ def means_by_group(
 
 def by_factor(groups: dict[str, dict[str, Sequence[float]]], base: Path, *, ylabel: str = "") -> list[Path]:
     """One panel per factor: the runs as faint dots at each of its values, and their mean +- std."""
-    import numpy as np
-
     n = max(1, len(groups))
     fig, axes = plt.subplots(1, n, figsize=(3.0 * n, 3.0), squeeze=False, sharey=True)
     rng = np.random.default_rng(0)
@@ -163,8 +158,6 @@ def curves(
 ) -> list[Path]:
     """One panel per key of ``panels``; in each, every run's curve faint and the mean (over the
     runs still going at that point) bold, one colour per series."""
-    import numpy as np
-
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.0), squeeze=False)
     for ax, (title, series) in zip(axes[0], panels.items(), strict=True):
         for i, (label, runs) in enumerate(series.items()):
@@ -201,8 +194,6 @@ def transfer_heatmaps(
 ) -> list[Path]:
     """One heat map per method of a ``[source, target]`` transfer matrix in %, colour-clipped at
     ``clip`` (the paper's Pong Soup figure); cells print the unclipped value, NaN cells are blank."""
-    import numpy as np
-
     n = max(1, len(matrices))
     fig, axes = plt.subplots(
         1, n, figsize=(1.0 + 0.7 * len(targets) * n + 1.0, 0.55 * len(sources) + 1.6), squeeze=False
@@ -229,8 +220,6 @@ def column_shares(
 ) -> list[Path]:
     """Stacked bars, one panel per run group (e.g. a pair), one bar per layer, one colour per column:
     the paper's AFS figures (PNN figures 5 and 7). ``panels[name][layer] = [share per column]``."""
-    import numpy as np
-
     n = max(1, len(panels))
     fig, axes = plt.subplots(1, n, figsize=(3.0 * n + 0.6, 3.2), squeeze=False, sharey=True)
     widest, most = axes[0][0], 0

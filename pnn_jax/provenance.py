@@ -8,13 +8,13 @@ import platform
 import subprocess
 from pathlib import Path
 
+import jax
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def machine() -> str:
     """``"host <cpu model>, <n> cores"``, prefixed with the accelerator when JAX has one."""
-    import jax
-
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -49,6 +49,4 @@ def commit() -> str:
 
 def record() -> dict[str, str]:
     """``{"commit", "machine", "jax"}`` for a run's summary."""
-    import jax
-
     return {"commit": commit(), "machine": machine(), "jax": jax.__version__}

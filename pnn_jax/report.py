@@ -19,6 +19,9 @@ import json
 import statistics
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
+from pnn_jax import plots
 from pnn_jax.config import ConfigError
 
 SKIP = {"columns", "param_count", "seconds", "member", "seed", "lr", "alpha_init"}  # not outcomes
@@ -54,7 +57,6 @@ def overrides_of(run_dir: Path) -> str:
     f = run_dir / ".hydra" / "overrides.yaml"
     if not f.exists():
         return ""
-    from omegaconf import OmegaConf
 
     return " ".join(str(o) for o in OmegaConf.load(f) if not str(o).startswith("hydra"))
 
@@ -100,8 +102,6 @@ def by_factor(per_run: dict[Path, dict[str, float]], metric: str) -> dict[str, d
 def write_report(path: Path, metrics: tuple[str, ...] = ()) -> str:
     """Write ``report.md``, ``report.csv`` and the figures under ``path``; returns the markdown.
     ``metrics``: metrics to break down by the sweep's factors (module docstring)."""
-    from pnn_jax import plots
-
     path = Path(path)
     runs = find_runs(path)
     per_run = {r: run_metrics(r) for r in runs}

@@ -23,6 +23,9 @@ import uuid
 from pathlib import Path
 from typing import Any, TextIO
 
+from tensorboardX import SummaryWriter
+from tqdm import tqdm
+
 from pnn_jax.config import ConfigError
 
 CONFIG_FILE = "config.yaml"
@@ -80,8 +83,6 @@ class RunLog:
         unit: str = "steps",
         resume: bool = False,
     ):
-        from tensorboardX import SummaryWriter
-
         self.path = path
         self.total = total_steps
         self.stream = stream or sys.stdout
@@ -97,8 +98,6 @@ class RunLog:
         self._start = start_step
         self._bar = None
         if not quiet and self.stream.isatty():
-            from tqdm import tqdm
-
             self._bar = tqdm(total=total_steps, initial=start_step, unit=self.unit[:-1], file=self.stream)
 
     def info(self, line: str, *, echo: bool = True) -> None:

@@ -10,10 +10,19 @@ normal run directory ``<sweep dir>/<job number>/``; the sweep directory also hol
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import importlib
 import itertools
 import sys
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
 
 from pnn_jax import config as cfglib
 from pnn_jax.config import ConfigError
@@ -21,9 +30,6 @@ from pnn_jax.config import ConfigError
 
 def expand(overrides: Sequence[str]) -> list[list[str]]:
     """The jobs of a sweep: the cartesian product of the comma-separated values, in Hydra's order."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
-
     try:
         parsed = OverridesParser.create().parse_overrides(list(overrides))
     except HydraException as e:
@@ -58,12 +64,6 @@ def launch(module, folder: Path, overrides: Sequence[str], out_dir: str) -> Path
     overrides set ``hydra.sweep.dir``. Jobs may run in other processes (joblib, submitit), so the
     job function is a module-level function that needs only picklable arguments.
     """
-    import datetime as dt
-    import functools
-    import uuid
-
-    import hydra
-
     given = [o.split("=", 1)[1] for o in overrides if o.startswith("hydra.sweep.dir=")]
     if given:
         sweep_dir = Path(given[0])
@@ -87,10 +87,6 @@ def launch(module, folder: Path, overrides: Sequence[str], out_dir: str) -> Path
 
 def _hydra_job(module_name: str, folder: str, cfg) -> dict:
     """Hydra's task function for one job (runs in the launcher's worker process)."""
-    import importlib
-
-    from hydra.core.hydra_config import HydraConfig
-
     hc = HydraConfig.get()
     module = importlib.import_module(module_name)
     return run_job(module, Path(folder), list(hc.overrides.task), Path(hc.runtime.output_dir))

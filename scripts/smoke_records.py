@@ -58,7 +58,7 @@ def _records(run_dir: Path) -> list:
 
 
 def record(out: Path, src: Path, only: list[str]) -> int:
-    from fake_data import write_cifar, write_svhn
+    from fake_data import write_cifar, write_svhn  # tests/ is on sys.path from here  # noqa: PLC0415
 
     out.mkdir(parents=True, exist_ok=True)
     failed = 0

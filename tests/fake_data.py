@@ -9,6 +9,7 @@ import gzip
 from pathlib import Path
 
 import numpy as np
+from scipy.io import savemat
 
 
 def _images(labels: np.ndarray, shape: tuple[int, ...], seed: int) -> np.ndarray:
@@ -32,8 +33,6 @@ def write_cifar(root: Path, per_class: int = 6, seed: int = 0) -> Path:
 
 def write_svhn(root: Path, per_class: int = 20, seed: int = 0) -> Path:
     """``train_32x32.mat`` and ``test_32x32.mat``: X [32, 32, 3, n] uint8, y [n, 1] in 1..10."""
-    from scipy.io import savemat
-
     root.mkdir(parents=True, exist_ok=True)
     for j, name in enumerate(("train_32x32.mat", "test_32x32.mat")):
         digits = np.repeat(np.arange(10), per_class)

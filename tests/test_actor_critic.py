@@ -9,11 +9,12 @@ import pytest
 
 pytest.importorskip("envpool")
 
+from pnn_jax.envs import pong_soup
 from pnn_jax.envs.envpool_env import EnvConfig, VecEnv
 from pnn_jax.freezing import checksum
-from pnn_jax.nets.columns import mlp_column
+from pnn_jax.nets.columns import atari_column, mlp_column
 from pnn_jax.nets.progressive import ProgressiveNet
-from pnn_jax.rl.actor_critic import ACConfig, make_iteration, start
+from pnn_jax.rl.actor_critic import ACConfig, make_iteration, make_loop, start
 from pnn_jax.train.optim import make_optimizer
 from pnn_jax.train.progressive import init_state
 
@@ -60,9 +61,6 @@ def test_learns_cartpole(algorithm, iterations, lr):
 
 def test_pong_soup_column_trains_inside_one_compiled_iteration():
     """The paper's Atari column on Pong with the H-flip transform, rollout and update in one call."""
-    from pnn_jax.envs import pong_soup
-    from pnn_jax.nets.columns import atari_column
-
     env = VecEnv(EnvConfig("Pong-v5", num_envs=2, seed=0))
     net = ProgressiveNet(atari_column(env.num_actions), 2)
     tx = make_optimizer("rmsprop", 1e-4, grad_clip=40.0)
@@ -78,8 +76,6 @@ def test_pong_soup_column_trains_inside_one_compiled_iteration():
 
 def test_scan_and_dispatch_loops_agree():
     """make_loop's two modes run the same iterations (one compiled scan vs repeated dispatch)."""
-    from pnn_jax.rl.actor_critic import make_loop
-
     outs = []
     for mode in ("scan", "dispatch"):
         env, net, tx, cfg, params = setup("a2c", num_envs=4, columns=1)  # fresh envs, same seed

@@ -3,17 +3,30 @@ networks whose answer is known."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
+import subprocess
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from pnn_jax import cli, provenance
 from pnn_jax.analysis import pathnet as pa
 from pnn_jax.analysis import sensitivity as sens
 from pnn_jax.analysis import speedup as sp
+from pnn_jax.analysis import tables
 from pnn_jax.analysis import transfer as tr
+from pnn_jax.analysis.tables import TABLES
+from pnn_jax.config import ConfigError
+from pnn_jax.experiments import units
 from pnn_jax.nets.columns import ColumnSpec, Conv, Dense, mlp_column
+from pnn_jax.nets.pathnet import PathNet
 from pnn_jax.nets.progressive import ProgressiveNet
+from pnn_jax.train.pathnet import diversity as device_diversity
 
 # ------------------------------------------------------------------------------------------------
 # Transfer scores (docs/papers.md 1.4)
@@ -150,8 +163,6 @@ def test_pathnet_reuse_capacity_and_diversity_against_brute_force():
     masks = [pa.active_mask(p, 10) for p in paths]
     brute = np.mean([(masks[i] ^ masks[j]).sum() for i in range(3) for j in range(3) if i != j])
     assert pa.diversity(paths, 10) == pytest.approx(brute)
-    from pnn_jax.nets.pathnet import PathNet
-    from pnn_jax.train.pathnet import diversity as device_diversity
 
     net = PathNet((3,), (Dense(4), Dense(4), Dense(4)), 10, 2, 1, 2)
     assert float(device_diversity(net, jnp.asarray(paths))) == pytest.approx(pa.diversity(paths, 10))
@@ -265,7 +276,6 @@ def test_noise_scales_touch_only_the_chosen_layer_and_column():
 
 
 def _fake_run(path, experiment, records, preset="smoke"):
-    import json
 
     path.mkdir(parents=True)
     (path / "config.yaml").write_text(f"experiment: {experiment}\npreset: {preset}\n")
@@ -286,7 +296,6 @@ def _transfer_record(source, target, method, seed, auc, columns=2):
 
 
 def test_pong_soup_table_numbers_from_known_aucs(tmp_path):
-    from pnn_jax.analysis import tables
 
     recs = []
     for seed, (b1, prog) in enumerate([(10.0, 30.0), (20.0, 20.0)]):  # per job: 300% and 100%
@@ -310,7 +319,6 @@ def test_pong_soup_table_numbers_from_known_aucs(tmp_path):
 
 
 def test_table_errors_are_one_line(tmp_path, capsys):
-    from pnn_jax import cli
 
     _fake_run(tmp_path / "r", "pnn_pong_soup", [])
     cases = [
@@ -327,8 +335,6 @@ def test_table_errors_are_one_line(tmp_path, capsys):
 
 
 def test_readme_block_is_replaced_between_its_markers(tmp_path):
-    from pnn_jax.analysis import tables
-    from pnn_jax.config import ConfigError
 
     readme = tmp_path / "README.md"
     readme.write_text("# x\n<!-- table:t -->\nold\n<!-- /table:t -->\nafter\n")
@@ -339,11 +345,6 @@ def test_readme_block_is_replaced_between_its_markers(tmp_path):
 
 
 def test_reproduce_scripts_run_a_table_and_list_every_table(tmp_path):
-    import os
-    import subprocess
-    from pathlib import Path
-
-    from pnn_jax.analysis.tables import TABLES
 
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "OUT": str(tmp_path)}
@@ -371,10 +372,6 @@ def test_reproduce_scripts_run_a_table_and_list_every_table(tmp_path):
 def test_provenance_names_every_commit_a_run_ran_from(tmp_path, monkeypatch):
     """A run started at one commit and finished (or resumed) at another names both, ``a -> b``;
     one commit throughout stays one name."""
-    import dataclasses
-
-    from pnn_jax import provenance
-    from pnn_jax.experiments import units
 
     @dataclasses.dataclass
     class Cfg:

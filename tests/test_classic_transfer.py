@@ -18,6 +18,8 @@ from pnn_jax import (
 )
 from pnn_jax import config as cfglib
 from pnn_jax.analysis.transfer import learning_curve as curve_points
+from pnn_jax.config import ConfigError
+from pnn_jax.experiments.rl_transfer import Config, PairSpec, validate
 
 
 def test_curve_points_are_window_means_of_finished_episodes():
@@ -143,8 +145,6 @@ def test_bad_input(args, message, tmp_path, capsys):
     ],
 )
 def test_bad_pairs(pair, message):
-    from pnn_jax.config import ConfigError
-    from pnn_jax.experiments.rl_transfer import Config, PairSpec, validate
 
     with pytest.raises(ConfigError, match=message):
         validate(Config(experiment="t", pairs=[PairSpec(**pair)]))

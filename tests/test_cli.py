@@ -8,6 +8,7 @@ import stat
 import pytest
 
 from pnn_jax import cli
+from pnn_jax.config import ConfigError
 
 SMOKE = ["run", "experiment=pnn_digits", "preset=smoke"]
 
@@ -86,7 +87,6 @@ def test_unwritable_out_dir(tmp_path, capsys):
 
 
 def test_debug_shows_the_traceback(tmp_path):
-    from pnn_jax.config import ConfigError
 
     with pytest.raises(ConfigError, match=r"train\.lr"):
         cli.main([*SMOKE, "train.lr=-1", "debug=true", f"out_dir={tmp_path}"])

@@ -7,9 +7,11 @@ import json
 
 import jax
 import numpy as np
+import pytest
 
 from pnn_jax import config as cfglib
 from pnn_jax import experiments, freezing
+from pnn_jax.config import ConfigError
 from pnn_jax.envs import transforms
 from pnn_jax.envs.envpool_env import EnvConfig
 from pnn_jax.nets.columns import mlp_column
@@ -79,9 +81,6 @@ def test_population_mode_of_the_transfer_protocol(tmp_path):
 
 
 def test_population_mode_needs_one_source_and_one_env(tmp_path):
-    import pytest
-
-    from pnn_jax.config import ConfigError
 
     module = experiments.get("pnn_classic_transfer")
     folder = cfglib.EXPERIMENTS_DIR / "pnn_classic_transfer"

@@ -4,6 +4,9 @@ rollout; one trace over many rollouts; clear errors."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -187,9 +190,6 @@ def test_reset_waits_for_a_rollout_still_stepping_the_pool():
     """A host reset while an asynchronously dispatched rollout still steps the same pool aborted
     the process ("StateBuffer out of storage"); ``VecEnv.reset`` now waits (in a subprocess, since
     the failure is an abort)."""
-    import subprocess
-    import sys
-
     done = subprocess.run(
         [sys.executable, "-c", RESET_UNDER_A_RUNNING_ROLLOUT],
         stdin=subprocess.DEVNULL,

@@ -11,6 +11,7 @@ for. The Pong learning check itself (a short Pong run that beats random play) is
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -65,9 +66,6 @@ def test_a3c_rmsprop_eps_with_a_mean_loss_barely_moves_it():
 def test_the_pong_check_compares_first_and_last_play_by_episodes():
     """``scripts/check_pong_learns.py``'s statistic: episode-weighted mean returns of the chunks at
     each end of the run, with the standard error from the spread of the chunk means."""
-    import importlib.util
-    from pathlib import Path
-
     path = Path(__file__).parents[1] / "scripts" / "check_pong_learns.py"
     spec = importlib.util.spec_from_file_location("check_pong_learns", path)
     script = importlib.util.module_from_spec(spec)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from test_pathnet_experiments import smoke
 
+from pnn_jax.config import ConfigError
 from pnn_jax.data import class_task
 from pnn_jax.data.noise import salt_and_pepper
 from pnn_jax.evolution import Tournament, mutate_path, random_paths, refill_mutate_path
@@ -254,7 +255,6 @@ def test_thesis_protocol_options_and_search_path_pick(tmp_path):
     ],
 )
 def test_bad_protocol_options(override, message, tmp_path):
-    from pnn_jax.config import ConfigError
 
     module, cfg = smoke("thesis_first_path", tmp_path, override)
     with pytest.raises(ConfigError, match=message):

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from table_check import build_and_check
 
+from pnn_jax import cli, experiments
 from pnn_jax import config as cfglib
-from pnn_jax import experiments
 from pnn_jax.envs import lunar_curriculum
 from pnn_jax.envs.envpool_env import EnvConfig, EnvOutput, check_env_config
 
@@ -104,11 +104,11 @@ def test_vizdoom_substitute_smoke(tmp_path):
     and killing the session afterwards cannot."""
     module = experiments.get("pnn_labyrinth_vizdoom")
     assert "SUBSTITUTE" in module.SUMMARY
-    cli = [sys.executable, "-m", "pnn_jax.cli", "run", "experiment=pnn_labyrinth_vizdoom", "preset=smoke"]
+    command = [sys.executable, "-m", "pnn_jax.cli", "run", "experiment=pnn_labyrinth_vizdoom", "preset=smoke"]
     log = tmp_path / "run.log"
     with log.open("w") as stream:
         child = subprocess.Popen(
-            [*cli, f"out_dir={tmp_path}", "quiet=true"],
+            [*command, f"out_dir={tmp_path}", "quiet=true"],
             cwd=tmp_path,  # ViZDoom writes _vizdoom/ and _vizdoom.ini into the working directory
             stdin=subprocess.DEVNULL,
             stdout=stream,
@@ -129,7 +129,6 @@ def test_vizdoom_substitute_smoke(tmp_path):
 
 
 def test_bad_distributed_settings_are_one_line_errors(capsys):
-    from pnn_jax import cli
 
     args = ["run", "experiment=pathnet_atari", "preset=smoke", "distributed.num_processes=2"]
     assert cli.main([*args, "distributed.coordinator_address=nohost", "distributed.process_id=0"]) == 2

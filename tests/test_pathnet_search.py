@@ -12,6 +12,7 @@ from conftest import host
 
 from pnn_jax.data import class_task, load_digits
 from pnn_jax.evolution import Tournament
+from pnn_jax.jit import counted_jit
 from pnn_jax.nets.pathnet import mlp_pathnet
 from pnn_jax.train import pathnet as tp
 
@@ -93,7 +94,6 @@ def test_search_stops_at_threshold_and_never_retraces(digits_tasks, schedule):
     net, tx, state, session = _setup(schedule, lr=0.1)
     tour = Tournament(3, 10, 3, population=8)
     search = tp.make_search(net, tx, tour, session, threshold=0.9, max_generations=40)
-    from pnn_jax.jit import counted_jit
 
     run = counted_jit(jax.vmap(search, in_axes=(0, 0, None)))
     data = tp.task_data(digits_tasks)

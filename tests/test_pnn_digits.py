@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import jax
+import numpy as np
 import pytest
 
 from pnn_jax import cli
@@ -70,8 +72,6 @@ def test_default_config_shows_no_forgetting_only_for_progressive(tmp_path):
 
 def test_vmapped_population_equals_separate_runs(tmp_path):
     """population.seeds=3 in one vmapped run == three single-seed runs (within float tolerance)."""
-    import jax
-    import numpy as np
 
     def run(name, *overrides):
         folder = cfglib.EXPERIMENTS_DIR / "pnn_digits"
@@ -101,9 +101,6 @@ def test_vmapped_population_equals_separate_runs(tmp_path):
 
 
 def test_population_of_learning_rates_and_alphas(tmp_path, capsys):
-    import numpy as np
-
-    from pnn_jax import cli
 
     args = [
         "run",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 import pytest
+from PIL import Image
 
 from pnn_jax.envs import pong_soup as ps
 
@@ -52,8 +53,6 @@ def test_noise_is_frozen_and_seeded():
 
 def test_zoom_matches_a_reference_resampling():
     """Against PIL's antialiased bilinear resize of the frame to 63x63, pasted at the shift."""
-    from PIL import Image
-
     smooth = (np.add.outer(np.arange(84), np.arange(84)) * 1.5 % 200 + 20).astype(np.uint8)
     smooth[20:40, 30:34] = 236  # a paddle-like bar
     out = np.asarray(jax.jit(ps.zoom)(smooth))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -100,7 +101,6 @@ def resume_and_compare(run_dir: Path, reference: Path, context: str) -> str:
 
 
 def test_corrupted_latest_checkpoint_falls_back_with_a_warning(reference, tmp_path):
-    import shutil
 
     run_dir = tmp_path / "run"
     shutil.copytree(reference, run_dir)
@@ -117,7 +117,6 @@ def test_corrupted_latest_checkpoint_falls_back_with_a_warning(reference, tmp_pa
 
 
 def test_frozen_checksum_mismatch_is_an_error(reference, tmp_path):
-    import shutil
 
     run_dir = tmp_path / "run"
     shutil.copytree(reference, run_dir)

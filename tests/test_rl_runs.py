@@ -18,12 +18,16 @@ import sys
 import time
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from pnn_jax import cli, rundir
 from pnn_jax.checkpoint import Checkpointer
+from pnn_jax.experiments import rl_transfer
 from pnn_jax.experiments.units import UNIT_CHECKPOINTS
+from pnn_jax.rl import actor_critic
 
 CHUNK_KEYS = {"agent_steps", "sps", "policy_loss", "value_loss", "entropy", "episodes", "episode_return"}
 
@@ -226,10 +230,6 @@ def test_sigkill_inside_a_unit_resumes_from_its_checkpoint(kind, reference, tmp_
 
 
 def test_a_nan_stops_the_unit_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
-    import jax
-    import jax.numpy as jnp
-
-    from pnn_jax.rl import actor_critic
 
     make_loop = actor_critic.make_loop
     calls = {"n": 0}
@@ -246,7 +246,7 @@ def test_a_nan_stops_the_unit_with_one_line_and_keeps_the_last_good_checkpoint(t
 
         return call
 
-    monkeypatch.setattr(actor_critic, "make_loop", poisoned)
+    monkeypatch.setattr(rl_transfer, "make_loop", poisoned)  # where the runner looks it up
     code = cli.main(
         [
             "run",

@@ -26,7 +26,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+
+from pnn_jax.rl.actor_critic import Actor, make_evaluate, preprocess, start, update_episodes
 
 # ------------------------------------------------------------------------------------------------
 # NumPy: the measures
@@ -103,9 +107,6 @@ def make_fisher(net, head: str = "policy") -> Callable:
     with respect to an additive perturbation of the activations (``ProgressiveNet.apply(perturb=)``):
     states do not interact, so the gradient at state ``b`` is that state's own.
     """
-    import jax
-    import jax.numpy as jnp
-
     shapes = net.column.hidden_shapes()
 
     def fisher(params, x, actions, column):
@@ -135,13 +136,11 @@ def layer_fisher(net, params, x: np.ndarray, actions: np.ndarray, column: int, b
     (:func:`normalised_fisher`) of ``column``'s policy over the states ``x [n, ...]`` and their
     ``actions [n]``, and each unit's (map's) activation std over them (APS scales its noise by it).
     Batches of ``batch`` states (a shorter last batch compiles once more)."""
-    import jax
-
     fn = make_fisher(net)
     n = len(x)
     totals = None
-    for start in range(0, n, batch):
-        part = jax.device_get(fn(params, x[start : start + batch], actions[start : start + batch], column))
+    for first in range(0, n, batch):
+        part = jax.device_get(fn(params, x[first : first + batch], actions[first : first + batch], column))
         totals = part if totals is None else jax.tree.map(np.add, totals, part)
     raw, s1, s2 = totals
     spatial = [int(np.prod(s[:-1])) for s in net.column.hidden_shapes()]
@@ -157,11 +156,6 @@ def make_collect(net, env, steps: int, transform: Callable | None = None) -> Cal
     """Jitted ``collect(params, column, actor) -> (actor, x [steps * E, ...], actions [steps * E])``:
     states (preprocessed, as the policy sees them) and actions sampled from the policy of
     ``column`` for ``steps`` steps of every env (``rho(s, a)`` of docs/papers.md 1.7)."""
-    import jax
-    import jax.numpy as jnp
-
-    from pnn_jax.rl.actor_critic import Actor, preprocess, update_episodes
-
     obs_fn = (lambda o: preprocess(transform(o))) if transform is not None else preprocess
 
     def collect(params, column, actor):
@@ -218,10 +212,6 @@ def policy_sensitivity(
     ``aps_sigma2`` (inf = never halved) and ``aps_scores`` ``[layer][column][grid]`` with
     ``aps_base`` and ``aps_grid``.
     """
-    import jax
-
-    from pnn_jax.rl.actor_critic import make_evaluate, start
-
     cols = column + 1
     steps = max(1, -(-states // env.cfg.num_envs))
     k_collect, k_eval = jax.random.split(key)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy import stats
 
 
 def time_to_criterion(times: Sequence[float], curve: Sequence[float], threshold: float, budget: float):
@@ -52,8 +53,6 @@ def speedup(scratch: dict, method: dict) -> dict[str, float]:
 def mean_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
     """``(mean, low, high)``: Student's t interval of the mean of ``values`` (NaN bounds for fewer
     than two values)."""
-    from scipy import stats
-
     v = np.asarray(values, float)
     mean = float(v.mean()) if v.size else float("nan")
     if v.size < 2:
@@ -88,8 +87,6 @@ def paired_wilcoxon(a: dict, b: dict) -> dict[str, float]:
     """Wilcoxon signed-rank test of ``a[r] - b[r]`` over the runs both have (scipy, two-sided,
     zero differences dropped): ``{"runs", "median_difference", "statistic", "p"}``. With no
     non-zero difference the test is undefined: ``p`` is 1 and ``statistic`` NaN."""
-    from scipy import stats
-
     keys = [r for r in a if r in b]
     d = np.array([a[r] - b[r] for r in keys], float)
     out = {"runs": len(keys), "median_difference": float(np.median(d)) if keys else float("nan")}

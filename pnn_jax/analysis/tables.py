@@ -32,11 +32,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from omegaconf import OmegaConf
 
+from pnn_jax import plots
 from pnn_jax.analysis import pathnet as pa
 from pnn_jax.analysis import speedup as sp
 from pnn_jax.analysis import transfer as tr
 from pnn_jax.config import ConfigError
+from pnn_jax.experiments.units import load_paper
 
 RUNS_FILE = "runs.jsonl"
 RL_TRANSFER = ("pnn_classic_transfer", "pnn_pong_soup", "pnn_atari", "pnn_labyrinth_vizdoom")
@@ -126,8 +129,6 @@ def _cell(v) -> str:
 def find_runs(paths: list[Path], experiments: tuple[str, ...]) -> list[Run]:
     """Finished runs (``runs.jsonl`` + ``summary.json`` + ``config.yaml``) of ``experiments`` at or
     below ``paths``; a clear error if a path is missing or holds none."""
-    from omegaconf import OmegaConf
-
     runs, seen = [], set()
     for path in paths:
         path = Path(path)
@@ -216,7 +217,6 @@ def update_readme(readme: Path, name: str, markdown: str) -> None:
 
 
 def _paper(experiment: str) -> dict:
-    from pnn_jax.experiments.units import load_paper
 
     return load_paper(experiment)
 
@@ -333,7 +333,6 @@ def _table1_rows(name: str, scores: dict, methods: list[str]) -> tuple[list[list
 
 
 def rl_transfer_table(name: str, runs: list[Run], options: Options, fig_dir: Path) -> Table:
-    from pnn_jax import plots
 
     table = Table(f"{name}: transfer (AUC of the target curve / baseline 1's, %)")
     scores, per_job, methods = pnn_scores(runs, options)
@@ -423,7 +422,6 @@ def rl_transfer_table(name: str, runs: list[Run], options: Options, fig_dir: Pat
 
 
 def _sensitivity_sections(table: Table, records: list[dict], fig_dir: Path) -> None:
-    from pnn_jax import plots
 
     with_afs = [r for r in records if r.get("afs")]
     if not with_afs:
@@ -474,7 +472,6 @@ def _sensitivity_sections(table: Table, records: list[dict], fig_dir: Path) -> N
 
 
 def pnn_table1(name: str, runs: list[Run], options: Options, fig_dir: Path) -> Table:
-    from pnn_jax import plots
 
     table = Table("PNN Table 1: transfer % (mean / median over pairs)")
     domains = [e for e in TABLE1_DOMAINS if any(r.experiment == e for r in runs)]
@@ -518,7 +515,6 @@ def pnn_table1(name: str, runs: list[Run], options: Options, fig_dir: Path) -> T
 
 
 def binary_mnist_table(name: str, runs: list[Run], options: Options, fig_dir: Path) -> Table:
-    from pnn_jax import plots
 
     table = Table("PathNet binary MNIST: generations to solve task B and speedup over learning from scratch")
     paper = _paper(name)
@@ -654,7 +650,6 @@ def binary_mnist_table(name: str, runs: list[Run], options: Options, fig_dir: Pa
 
 
 def cifar_svhn_table(name: str, runs: list[Run], options: Options, fig_dir: Path) -> Table:
-    from pnn_jax import plots
 
     table = Table("PathNet CIFAR-10 and cropped SVHN: held-out accuracy after the generation budget (%)")
     paper = _paper(name)["accuracy"]
@@ -695,7 +690,6 @@ def cifar_svhn_table(name: str, runs: list[Run], options: Options, fig_dir: Path
 
 
 def thesis_table(name: str, runs: list[Run], options: Options, fig_dir: Path) -> Table:
-    from pnn_jax import plots
 
     table = Table("Thesis study: search + search (S+S) vs pick + search (P+S), binary MNIST {3,4} -> {1,2}")
     records = [r for run in runs for r in run.records]
@@ -814,7 +808,6 @@ def _locked_share(record: dict, task: int, num_modules: int) -> float:
 
 
 def pathnet_rl_table(name: str, runs: list[Run], options: Options, fig_dir: Path) -> Table:
-    from pnn_jax import plots
 
     table = Table(f"{name}: PathNet in RL, speedup over learning from scratch and module reuse")
     paper = _paper(name).get("speedup", {})
@@ -901,7 +894,6 @@ def pathnet_rl_table(name: str, runs: list[Run], options: Options, fig_dir: Path
 
 
 def selection_pressure_table(name: str, runs: list[Run], options: Options, fig_dir: Path) -> Table:
-    from pnn_jax import plots
 
     table = Table("Thesis follow-up: selection pressure over a task curriculum (capacity, reuse, diversity)")
     records = [r for run in runs for r in run.records]
@@ -963,8 +955,6 @@ def rl_learning_curves_table(name: str, runs: list[Run], options: Options, fig_d
     column learning Pong): per run record, the curve's points at ten evenly spaced marks of agent
     steps, the final and greedy-evaluation returns, and a figure of every curve against agent
     steps. Missing points (no episode finished in the window) are shown as '-'."""
-    from pnn_jax import plots
-
     table = Table(f"{name}: target learning curves (mean episode return per window of agent steps)")
     records = [(run, r) for run in runs for r in run.records]
     if not records:

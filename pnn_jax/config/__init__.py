@@ -7,10 +7,16 @@ value and what is allowed. Entry points print it and exit with code 2.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from hydra.core.config_store import ConfigStore
+from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import HydraException, MissingConfigException
 from omegaconf import OmegaConf
 from omegaconf import errors as oc_errors
 
@@ -59,8 +65,6 @@ def load(
 
 def _keys_near(schema: type, full_key: str) -> str:
     """'; allowed keys here: a, b, c' for the section of ``schema`` that holds ``full_key``."""
-    import typing
-
     node: Any = schema
     for part in full_key.split(".")[:-1]:
         if not dataclasses.is_dataclass(node):
@@ -98,8 +102,6 @@ the experiment changes and Hydra knows (and type-checks) every key."""
 def register_schema(schema: type) -> None:
     """Store ``schema`` as the node ``config.yaml`` builds on (before any composition or sweep; the
     launchers hand the ConfigStore to their workers)."""
-    from hydra.core.config_store import ConfigStore
-
     ConfigStore.instance().store(name=SCHEMA_NODE, node=schema)
 
 
@@ -107,11 +109,6 @@ def compose(experiment_dir: Path, overrides: Sequence[str], schema: type):
     """The experiment's Hydra config: ``schema``'s defaults, ``config.yaml`` and its defaults (the
     preset group), then ``overrides``. Hydra's composition errors become one-line
     :class:`ConfigError`s (an unknown key lists the allowed keys of its section)."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.errors import HydraException, MissingConfigException
-
     _check_overrides(overrides)
     register_schema(schema)
     GlobalHydra.instance().clear()

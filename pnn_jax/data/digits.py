@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.datasets import load_digits as _load
 
 
 def load_digits() -> tuple[np.ndarray, np.ndarray]:
     """Returns ``(x [1797, 64] float32 in [0, 1], y [1797] int32 in 0..9)``."""
-    from sklearn.datasets import load_digits as _load
-
     data = _load()
     return (data.data / 16.0).astype(np.float32), data.target.astype(np.int32)

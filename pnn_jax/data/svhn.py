@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from scipy.io import loadmat
 
 from pnn_jax.config import ConfigError
 
@@ -18,8 +19,6 @@ SOURCE = "the cropped-digits SVHN files (Format 2, ufldl.stanford.edu/housenumbe
 
 def load_svhn(root: str | Path, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """``(x [n, 32, 32, 3] float32 in [0, 1], y [n] int32 digits 0..9)`` of ``split``."""
-    from scipy.io import loadmat
-
     if split not in FILES:
         raise ConfigError(f"split={split!r} is not allowed: choose one of {', '.join(FILES)}")
     path = Path(root) / FILES[split]

@@ -115,7 +115,7 @@ class EnvConfig:
 
 def check_env_config(cfg: EnvConfig) -> None:
     """Raise ``ValueError`` (one line) for an unknown env id or bad settings, before compiling."""
-    import envpool
+    import envpool  # heavy (its C++ runtime): loaded when an env is made  # noqa: PLC0415
 
     known = envpool.list_all_envs()
     if cfg.env_id not in known:
@@ -151,7 +151,7 @@ class EnvOutput:
 def env_shapes(cfg: EnvConfig) -> tuple[tuple[int, ...], int]:
     """``(observation shape, number of actions)`` of ``cfg``'s envs from envpool's spec, without
     making a pool (no env threads, no ViZDoom processes)."""
-    import envpool
+    import envpool  # heavy (its C++ runtime): loaded when an env is made  # noqa: PLC0415
 
     spec = envpool.make_spec(cfg.env_id, **cfg.envpool_kwargs())
     return tuple(spec.observation_space.shape), int(spec.action_space.n)
@@ -162,7 +162,7 @@ class VecEnv:
     ``step(handle, actions)`` works inside ``jit``."""
 
     def __init__(self, cfg: EnvConfig):
-        import envpool
+        import envpool  # heavy (its C++ runtime): loaded when an env is made  # noqa: PLC0415
 
         check_env_config(cfg)
         self.cfg = cfg

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from pnn_jax.train import population as pop
+
 
 @dataclasses.dataclass
 class Chunk:
@@ -80,8 +82,6 @@ def run_stage(
     steps, not iterations); every chunk then counts whole and ``iterations`` is only the
     estimate the ETA uses.
     """
-    from pnn_jax.train import population as pop
-
     since, first = 0, done
     t_stage, steps_done = time.perf_counter(), agent_steps
     by_iterations = finished is None

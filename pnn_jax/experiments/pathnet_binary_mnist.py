@@ -20,13 +20,15 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import jax
 import numpy as np
 
 from pnn_jax.analysis import pathnet as pa
-from pnn_jax.analysis import speedup
+from pnn_jax.analysis import speedup, tables
 from pnn_jax.config import ConfigError, check
 from pnn_jax.experiments import pathnet_common as pc
 from pnn_jax.experiments import units as unitlib
+from pnn_jax.train.pathnet import task_data
 
 NAME = "pathnet_binary_mnist"
 SUMMARY = (
@@ -96,9 +98,6 @@ def make_tasks(cfg: Config):
 
 
 def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False) -> dict:
-    import jax
-
-    from pnn_jax.train.pathnet import task_data
 
     validate(cfg)
     unitlib.begin(run_dir, cfg, resume)
@@ -138,7 +137,6 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
 
 def _unit(cfg: Config, engine: pc.Engine, da, db, pair: int):
     def work(ctx) -> list[dict]:
-        import jax
 
         r = cfg.repetitions
         k_init, k_a, k_b, k_reset = pc.split_keys(cfg.seed, pair * 100_003, r, 4)
@@ -197,7 +195,6 @@ def summarize(
 ) -> dict:
     """The end-of-run table is :func:`pnn_jax.analysis.tables.binary_mnist_table` on this run's
     records, the same function ``pnn-jax table pathnet_binary_mnist <run dir>`` calls."""
-    from pnn_jax.analysis import tables
 
     def by_run(method):
         return {(r["pair"], r["run"]): r["generations_b"] for r in records if r["method"] == method}

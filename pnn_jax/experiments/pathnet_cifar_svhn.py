@@ -18,11 +18,14 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import jax
 import numpy as np
 
+from pnn_jax import plots
 from pnn_jax.config import check
 from pnn_jax.experiments import pathnet_common as pc
 from pnn_jax.experiments import units as unitlib
+from pnn_jax.train.pathnet import task_data
 
 NAME = "pathnet_cifar_svhn"
 SUMMARY = (
@@ -100,9 +103,6 @@ def make_tasks(cfg: Config):
 
 
 def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False) -> dict:
-    import jax
-
-    from pnn_jax.train.pathnet import task_data
 
     validate(cfg)
     unitlib.begin(run_dir, cfg, resume)
@@ -137,7 +137,6 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
 
 def _unit(cfg: Config, engine: pc.Engine, ds, dt, index: int, source: str, target: str):
     def work(ctx) -> list[dict]:
-        import jax
 
         r = cfg.repetitions
         k_init, k_s, k_t, k_reset = pc.split_keys(cfg.seed, index * 100_003, r, 4)
@@ -184,8 +183,6 @@ def _unit(cfg: Config, engine: pc.Engine, ds, dt, index: int, source: str, targe
 def summarize(
     cfg: Config, run_dir: Path, records: list[dict], seconds: float, quiet: bool, resumed: bool
 ) -> dict:
-
-    from pnn_jax import plots
 
     paper = unitlib.load_paper(NAME)["accuracy"]
     lines = [

@@ -11,11 +11,22 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import jax
 import numpy as np
 
+from pnn_jax import data as datalib
 from pnn_jax.config import ConfigError, check, check_choice
+from pnn_jax.data import class_task
+from pnn_jax.data.mnist import FILES, _find
 from pnn_jax.data.noise import NOISE_MODES, salt_and_pepper
+from pnn_jax.evolution import BOUNDARIES, INITIAL_PATHS, SCHEMES, Tournament
 from pnn_jax.experiments.units import fmt_ms, mean_std  # noqa: F401 (re-exported for the PathNet studies)
+from pnn_jax.jit import counted_jit
+from pnn_jax.nets.pathnet import AGGREGATIONS, RESET_MODES, mlp_pathnet
+from pnn_jax.train import pathnet as tp
+from pnn_jax.train.optim import OPTIMIZERS, make_optimizer
+from pnn_jax.train.pathnet import LOSSES, SCHEDULES
+from pnn_jax.train.population import shard_population
 
 SOURCES = ("auto", "digits", "mnist", "cifar10", "svhn")
 SCALES = ("unit", "raw")
@@ -122,11 +133,6 @@ class OptimConfig:
 
 def validate_common(data: DataConfig, net: PathNetConfig, search: SearchConfig, optim: OptimConfig) -> None:
     """One-line :class:`ConfigError` for any bad value of the shared sections."""
-    from pnn_jax.evolution import BOUNDARIES, INITIAL_PATHS, SCHEMES
-    from pnn_jax.nets.pathnet import AGGREGATIONS, RESET_MODES
-    from pnn_jax.train.optim import OPTIMIZERS
-    from pnn_jax.train.pathnet import LOSSES, SCHEDULES
-
     check_choice("data.source", data.source, SOURCES)
     check_choice("data.mnist_split", data.mnist_split, ("test", "train"))
     check(0.0 < data.test_fraction < 1.0, "data.test_fraction", data.test_fraction, "must be in (0, 1)")
@@ -199,7 +205,6 @@ def resolve_source(data: DataConfig) -> str:
     """``data.source`` with ``auto`` decided: mnist when its files are in ``mnist_root``, else digits."""
     if data.source != "auto":
         return data.source
-    from pnn_jax.data.mnist import FILES, _find
 
     root = Path(data.mnist_root)
     return "mnist" if all(_find(root, n) for n in FILES[data.mnist_split]) else "digits"
@@ -211,8 +216,6 @@ def load_source(data: DataConfig, source: str) -> tuple[np.ndarray, np.ndarray, 
     MNIST, CIFAR-10 and SVHN use their train files (or MNIST's test file, ``mnist_split``) and
     split them into training and held-out parts per task (:func:`make_task`).
     """
-    from pnn_jax import data as datalib
-
     if source == "digits":
         x, y = datalib.load_digits()
         desc = "scikit-learn digits (8x8, 1,797 images)"
@@ -232,8 +235,6 @@ def load_source(data: DataConfig, source: str) -> tuple[np.ndarray, np.ndarray, 
 
 def make_task(data: DataConfig, x: np.ndarray, y: np.ndarray, classes, name: str):
     """The task of ``classes`` (relabelled 0..n-1), capped at ``max_per_class``, split by ``split_seed``."""
-    from pnn_jax.data import class_task
-
     missing = sorted(set(int(c) for c in classes) - set(np.unique(y).tolist()))
     if missing:
         raise ConfigError(f"task {name}: classes {missing} do not occur in the data (labels 0..{y.max()})")
@@ -254,8 +255,6 @@ def prepare_pixels(data: DataConfig, task):
     """``task`` with ``data.noise`` drawn where it is fixed (every image in ``dataset`` mode, the
     held-out images in ``minibatch`` mode; the key is fixed by ``split_seed`` and the task's
     classes) and pixels scaled by ``data.scale`` (raw: x 255, so noise is 0 or 255)."""
-    import jax
-
     x_train, x_test = task.x_train, task.x_test
     if data.noise:
         key = jax.random.key(data.split_seed)
@@ -301,13 +300,6 @@ class Engine:
         max_fixed_sessions: int | None = None,
         data: DataConfig | None = None,
     ):
-        import jax
-
-        from pnn_jax.evolution import Tournament
-        from pnn_jax.jit import counted_jit
-        from pnn_jax.nets.pathnet import mlp_pathnet
-        from pnn_jax.train import pathnet as tp
-        from pnn_jax.train.optim import make_optimizer
 
         self.net = net = mlp_pathnet(
             input_dim,
@@ -388,16 +380,12 @@ class Engine:
         self.random_paths = counted_jit(jax.vmap(lambda k: self.tournament.init(k).paths[0]))
         self.devices = len(jax.local_devices())
         if self.devices > 1:  # repetitions split across the local devices (padded if they do not divide)
-            from pnn_jax.train.population import shard_population
-
             self.search = shard_population(self.search_population, (True, True, False), pad=True)
             self.fixed = shard_population(self.fixed.__wrapped__, (True, True, True, True, False), pad=True)
 
 
 def repetition_mode(mode: str) -> str:
     """``search.repetition_mode`` resolved: ``auto`` is ``map`` on CPU and ``vmap`` on accelerators."""
-    import jax
-
     if mode != "auto":
         return mode
     return "map" if jax.default_backend() == "cpu" else "vmap"
@@ -405,8 +393,6 @@ def repetition_mode(mode: str) -> str:
 
 def split_keys(seed: int, first: int, count: int, streams: int):
     """``streams`` key arrays ``[count]`` for repetitions ``first .. first+count-1`` (each run its own)."""
-    import jax
-
     base = jax.random.key(seed)
     reps = jax.vmap(lambda r: jax.random.fold_in(base, r))(np.arange(first, first + count))
     parts = jax.vmap(lambda k: jax.random.split(k, streams))(reps)  # [count, streams]

@@ -27,12 +27,17 @@ import dataclasses
 import time
 from pathlib import Path
 
+import jax
 import numpy as np
 
+from pnn_jax import plots
 from pnn_jax.analysis import pathnet as pathnet_analysis
 from pnn_jax.analysis import speedup
 from pnn_jax.config import ConfigError, check, check_choice
+from pnn_jax.envs import lunar_curriculum, transforms
+from pnn_jax.envs.envpool_env import EnvConfig, check_env_config, env_shapes
 from pnn_jax.experiments import units as unitlib
+from pnn_jax.experiments.chunks import Chunk, loss_metrics, resume_seed, run_stage
 from pnn_jax.experiments.rl_transfer import (
     CheckpointSection,
     EnvSection,
@@ -40,6 +45,12 @@ from pnn_jax.experiments.rl_transfer import (
     RLSection,
     optim_kwargs,
 )
+from pnn_jax.nets.columns import Conv, Dense
+from pnn_jax.nets.pathnet import PathNet
+from pnn_jax.rl.actor_critic import ACConfig, preprocess
+from pnn_jax.rl.pathnet_ac import EvolutionConfig, PathNetAC
+from pnn_jax.train import population as pop
+from pnn_jax.train.optim import OPTIMIZERS, make_optimizer
 
 METHODS = ("pathnet", "finetune", "scratch")
 NETWORKS = ("mlp", "atari")
@@ -117,9 +128,6 @@ def parse_task(task: str) -> tuple[str, str]:
 
 def task_functions(task: str, seed: int):
     """``(obs_fn, reward_fn)`` of a task (preprocessing included)."""
-    from pnn_jax.envs import lunar_curriculum, transforms
-    from pnn_jax.rl.actor_critic import preprocess
-
     env_id, variant = parse_task(task)
     if variant in lunar_curriculum.SUBTASKS:
         if not env_id.startswith("LunarLander"):
@@ -130,10 +138,6 @@ def task_functions(task: str, seed: int):
 
 
 def validate(cfg: Config) -> None:
-
-    from pnn_jax.envs.envpool_env import EnvConfig, check_env_config, env_shapes
-    from pnn_jax.rl.actor_critic import ACConfig
-    from pnn_jax.train.optim import OPTIMIZERS
 
     try:
         ACConfig(**dataclasses.asdict(cfg.rl))
@@ -188,7 +192,6 @@ def validate(cfg: Config) -> None:
 
 
 def evolution_config(cfg: Config):
-    from pnn_jax.rl.pathnet_ac import EvolutionConfig
 
     e = cfg.evolution
     return EvolutionConfig(
@@ -203,8 +206,6 @@ def evolution_config(cfg: Config):
 
 
 def make_net(cfg: Config, obs_shape: tuple[int, ...], num_actions: int, num_heads: int):
-    from pnn_jax.nets.columns import Conv, Dense
-    from pnn_jax.nets.pathnet import PathNet
 
     m = cfg.model
     if m.network == "mlp":
@@ -218,7 +219,6 @@ def make_net(cfg: Config, obs_shape: tuple[int, ...], num_actions: int, num_head
 
 
 def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False) -> dict:
-    import jax
 
     validate(cfg)
     unitlib.begin(run_dir, cfg, resume)
@@ -246,14 +246,6 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
 
 def _unit(cfg: Config, seq_index: int, method: str, seed: int):
     def work(ctx) -> list[dict]:
-        import jax
-
-        from pnn_jax.envs.envpool_env import EnvConfig, env_shapes
-        from pnn_jax.experiments.chunks import Chunk, loss_metrics, resume_seed, run_stage
-        from pnn_jax.rl.actor_critic import ACConfig
-        from pnn_jax.rl.pathnet_ac import PathNetAC
-        from pnn_jax.train import population as pop
-        from pnn_jax.train.optim import make_optimizer
 
         t0 = time.perf_counter()
         seq = cfg.sequences[seq_index]
@@ -438,7 +430,6 @@ def _unit(cfg: Config, seq_index: int, method: str, seed: int):
 def summarize(
     cfg: Config, run_dir: Path, records: list[dict], seconds: float, quiet: bool, resumed: bool
 ) -> dict:
-    from pnn_jax import plots
 
     paper = unitlib.load_paper(cfg.experiment)
     lines = [

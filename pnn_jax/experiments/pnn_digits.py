@@ -23,12 +23,22 @@ import time
 from pathlib import Path
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
+from pnn_jax import config as cfglib
+from pnn_jax import plots
+from pnn_jax.checkpoint import Checkpointer, CheckpointError
 from pnn_jax.config import check, check_choice
+from pnn_jax.data import class_task, load_digits
 from pnn_jax.nets import laterals
+from pnn_jax.nets.columns import mlp_column
+from pnn_jax.nets.progressive import ProgressiveNet
+from pnn_jax.rundir import CONFIG_FILE, RunLog, prepare_run_dir, read_metrics, write_summary
+from pnn_jax.train import progressive as ptrain
 from pnn_jax.train import transfer
-from pnn_jax.train.optim import OPTIMIZERS
+from pnn_jax.train.optim import OPTIMIZERS, make_optimizer, set_learning_rate
 
 NAME = "pnn_digits"
 SUMMARY = "PNN transfer protocol (progressive vs. baselines 1-4) on digits 0-4 -> 5-9 (no paper numbers)"
@@ -129,8 +139,6 @@ def members(cfg: Config) -> list[dict]:
 
 def make_tasks(cfg: Config):
     """Tasks A and B (class subsets of the digits with the configured split)."""
-    from pnn_jax.data import class_task, load_digits
-
     x, y = load_digits()
     return (
         class_task(x, y, cfg.task_a, test_fraction=cfg.test_fraction, seed=cfg.split_seed, name="A"),
@@ -236,14 +244,11 @@ def results_table(rows: list[dict]) -> str:
 
 
 def _stack(trees):
-    import jax
-    import jax.numpy as jnp
 
     return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
 
 
 def _member(tree, p: int):
-    import jax
 
     return jax.tree.map(lambda a: a[p], tree)
 
@@ -252,8 +257,6 @@ class _Method:
     """Everything one method needs: its plan, net and compiled functions, for a population."""
 
     def __init__(self, cfg: Config, method: str, column, tx, loss_fn, population: list[dict]):
-        from pnn_jax.nets.progressive import ProgressiveNet
-        from pnn_jax.train import progressive as ptrain
 
         self.name = method
         self.population = population
@@ -273,9 +276,6 @@ class _Method:
 
     def init(self):
         """Initial ``(params [P, ...], keys [P])``: member p from ``key(seed_p)`` and its alpha."""
-        import jax
-        import jax.numpy as jnp
-
         params, keys = [], []
         for member in self.population:
             key, init_key = jax.random.split(jax.random.key(member["seed"]))
@@ -294,8 +294,6 @@ class _Method:
 
     def stage_states(self, params, stage, stage_keys):
         """The population's training state for ``stage`` (each member with its learning rate)."""
-        from pnn_jax.train.optim import set_learning_rate
-
         states = []
         for p, member in enumerate(self.population):
             st = transfer.stage_state(self.net, _member(params, p), self.tx, stage, stage_keys[p])
@@ -304,8 +302,6 @@ class _Method:
 
     def state_template(self):
         """The structure of this method's checkpointed state (values are placeholders)."""
-        import jax
-
         params, keys = self.init()
         states = self.stage_states(params, self.plan.stages[0], keys)
         return {"train": states, "key": jax.random.key_data(keys)}
@@ -316,8 +312,6 @@ class _Method:
 
     def frozen_checksums(self, states) -> dict[str, str]:
         """SHA-256 of every column that is entirely frozen, keyed ``"<member>:<column>"``."""
-        import jax
-
         trainable = [np.asarray(m) for m in jax.tree.leaves(states.trainable)]  # [P, K] each
         sums = self.column_checksums(states.params)
         return {
@@ -334,14 +328,6 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
     Returns the summary: ``{"rows": [...], "table": str, "params_sha256": str, ...}``, also written
     to ``summary.json``; figures go to ``figures/``.
     """
-    import jax
-    import jax.numpy as jnp
-
-    from pnn_jax import config as cfglib
-    from pnn_jax import plots
-    from pnn_jax.checkpoint import Checkpointer, CheckpointError
-    from pnn_jax.rundir import CONFIG_FILE, RunLog, prepare_run_dir, read_metrics, write_summary
-
     t_start = time.perf_counter()
     validate(cfg)
     if not resume:  # the run directory's config is what `pnn-jax resume` reads back
@@ -497,12 +483,6 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
 
 def _setup(cfg: Config):
     """Tasks, device data, the population, and ``method(i) -> _Method`` (built once each)."""
-    import jax.numpy as jnp
-
-    from pnn_jax.nets.columns import mlp_column
-    from pnn_jax.train import progressive as ptrain
-    from pnn_jax.train.optim import make_optimizer
-
     task_a, task_b = make_tasks(cfg)
     population = members(cfg)
     data = {
@@ -530,9 +510,6 @@ def load_checkpoint(run_dir: Path) -> tuple[dict, dict]:
     ``meta`` says where the run was (``method``, ``stage_index``, ``steps_done``, ...); the state
     holds every population member's parameters and optimiser state, for analysis.
     """
-    from pnn_jax import config as cfglib
-    from pnn_jax.checkpoint import Checkpointer
-
     cfg = cfglib.load(Config, [Path(run_dir) / "config.yaml"])
     *_, method = _setup(cfg)
     ckpt = Checkpointer(Path(run_dir) / "checkpoints", max_to_keep=cfg.checkpoint.keep)
@@ -545,8 +522,6 @@ def load_checkpoint(run_dir: Path) -> tuple[dict, dict]:
 
 def _split(keys):
     """Split every member's key: ``(next keys [P], subkeys [P])``."""
-    import jax
-
     both = jax.vmap(jax.random.split)(keys)
     return both[:, 0], both[:, 1]
 

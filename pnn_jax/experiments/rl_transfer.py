@@ -19,13 +19,28 @@ import dataclasses
 import time
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
-from pnn_jax.analysis.transfer import auc, final_return, transfer_pct
+from pnn_jax import plots
+from pnn_jax.analysis.sensitivity import policy_sensitivity
+from pnn_jax.analysis.transfer import CurveAccumulator, auc, final_return, transfer_pct
 from pnn_jax.config import ConfigError, check, check_choice
+from pnn_jax.envs import transforms
+from pnn_jax.envs.envpool_env import EnvConfig, VecEnv, check_env_config, env_shapes
+from pnn_jax.experiments import shared_sources
 from pnn_jax.experiments import units as unitlib
-from pnn_jax.nets.columns import INIT_SCHEMES
+from pnn_jax.experiments.chunks import Chunk, loss_metrics, resume_seed, run_stage
+from pnn_jax.nets.columns import INIT_SCHEMES, atari_column, mlp_column, nature_cnn_column
+from pnn_jax.nets.progressive import ProgressiveNet
+from pnn_jax.rl.actor_critic import ACConfig, make_evaluate, make_loop, start
+from pnn_jax.rl.column_population import ColumnPopulation
+from pnn_jax.rl.pools import DevicePools
+from pnn_jax.train import population as pop
 from pnn_jax.train import transfer
+from pnn_jax.train.optim import OPTIMIZERS, make_optimizer
+from pnn_jax.train.progressive import init_state
 
 NETWORKS = ("mlp", "atari", "nature_cnn")
 
@@ -207,15 +222,11 @@ def parse_task(task: str) -> tuple[str, str]:
 
 def env_config(cfg: Config, env_id: str, seed: int):
     """The :class:`EnvConfig` of ``env_id``: ``env`` settings (same field names) and ``seed``."""
-    from pnn_jax.envs.envpool_env import EnvConfig
-
     return EnvConfig(env_id, seed=seed, **dataclasses.asdict(cfg.env))
 
 
 def ac_config(cfg: Config):
     """The learner's :class:`ACConfig` from the ``rl`` section (same field names; it validates)."""
-    from pnn_jax.rl.actor_critic import ACConfig
-
     return ACConfig(**dataclasses.asdict(cfg.rl))
 
 
@@ -226,10 +237,6 @@ def optim_kwargs(cfg) -> dict:
 
 def validate(cfg: Config) -> None:
     """One-line :class:`ConfigError` for any bad value, before anything compiles."""
-
-    from pnn_jax.envs import transforms
-    from pnn_jax.envs.envpool_env import check_env_config, env_shapes
-    from pnn_jax.train.optim import OPTIMIZERS
 
     try:
         ac_config(cfg)
@@ -325,7 +332,6 @@ def column_account(cfg: Config, acc):
     """``account`` for :func:`~pnn_jax.experiments.chunks.run_stage` of one column: the chunk's
     losses, episodes and mean return, and the curve points completed in ``acc``
     (:class:`~pnn_jax.analysis.transfer.CurveAccumulator`)."""
-    from pnn_jax.experiments.chunks import Chunk, loss_metrics
 
     def account(m):
         before = acc.steps
@@ -353,7 +359,6 @@ def pair_label(pair: PairSpec) -> str:
 
 
 def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False) -> dict:
-    import jax
 
     validate(cfg)
     unitlib.begin(run_dir, cfg, resume)
@@ -394,7 +399,6 @@ def stage_iterations(cfg: Config, plan) -> list[int]:
 
 
 def make_column(cfg: Config, obs_shape: tuple[int, ...], num_actions: int):
-    from pnn_jax.nets.columns import atari_column, mlp_column, nature_cnn_column
 
     if cfg.model.network == "mlp":
         return mlp_column(obs_shape[0], cfg.model.widths, {"policy": num_actions, "value": 1})
@@ -405,8 +409,6 @@ def make_column(cfg: Config, obs_shape: tuple[int, ...], num_actions: int):
 
 def make_net(cfg: Config, obs_shape: tuple[int, ...], num_actions: int, columns: int):
     """A progressive net of ``columns`` columns with the ``model`` section's laterals."""
-    from pnn_jax.nets.progressive import ProgressiveNet
-
     return ProgressiveNet(
         make_column(cfg, obs_shape, num_actions),
         columns,
@@ -421,15 +423,6 @@ def make_net(cfg: Config, obs_shape: tuple[int, ...], num_actions: int, columns:
 
 def _unit(cfg: Config, pair_index: int, method: str, seed: int):
     def work(ctx) -> list[dict]:
-        import jax
-
-        from pnn_jax.analysis.transfer import CurveAccumulator
-        from pnn_jax.envs import transforms
-        from pnn_jax.envs.envpool_env import VecEnv
-        from pnn_jax.experiments import shared_sources
-        from pnn_jax.experiments.chunks import resume_seed, run_stage
-        from pnn_jax.rl.actor_critic import make_evaluate, make_loop, start
-        from pnn_jax.train.optim import make_optimizer
 
         t0 = time.perf_counter()
         pair = cfg.pairs[pair_index]
@@ -608,18 +601,6 @@ def _population_unit(cfg: Config):
     """
 
     def work(ctx) -> list[dict]:
-        import jax
-        import jax.numpy as jnp
-
-        from pnn_jax.analysis.transfer import CurveAccumulator
-        from pnn_jax.envs import transforms
-        from pnn_jax.envs.envpool_env import VecEnv, env_shapes
-        from pnn_jax.experiments.chunks import Chunk, loss_metrics, resume_seed, run_stage
-        from pnn_jax.rl.column_population import ColumnPopulation
-        from pnn_jax.rl.pools import DevicePools
-        from pnn_jax.train import population as pop
-        from pnn_jax.train.optim import make_optimizer
-        from pnn_jax.train.progressive import init_state
 
         t0 = time.perf_counter()
         env_id = parse_task(cfg.pairs[0].target)[0]
@@ -809,7 +790,6 @@ def _sensitivity(cfg: Config, method: str, net, params, column: int, env, transf
     """AFS (and APS) of the trained target column for :data:`SENSITIVITY_METHODS` (else ``{}``)."""
     if not cfg.analysis.afs or method not in SENSITIVITY_METHODS:
         return {}
-    from pnn_jax.analysis.sensitivity import policy_sensitivity
 
     out = policy_sensitivity(
         net,
@@ -843,7 +823,6 @@ def transfer_scores(records: list[dict]) -> dict[tuple[int, str], list[float]]:
 def summarize(
     cfg: Config, run_dir: Path, records: list[dict], seconds: float, quiet: bool, resumed: bool
 ) -> dict:
-    from pnn_jax import plots
 
     scores = transfer_scores(records)
     n_pairs = len(cfg.pairs)

@@ -26,12 +26,15 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import jax
 import numpy as np
 
+from pnn_jax import plots
 from pnn_jax.analysis import pathnet as pa
 from pnn_jax.config import check, check_choice
 from pnn_jax.experiments import pathnet_common as pc
 from pnn_jax.experiments import units as unitlib
+from pnn_jax.train.pathnet import task_data
 
 NAME = "thesis_first_path"
 SUMMARY = (
@@ -103,10 +106,6 @@ def make_tasks(cfg: Config):
 
 def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False) -> dict:
     """Run (or resume) the study in ``run_dir``; returns the summary (also ``summary.json``)."""
-    import jax
-
-    from pnn_jax.train.pathnet import task_data
-
     validate(cfg)
     unitlib.begin(run_dir, cfg, resume)
     t1, t2, desc = make_tasks(cfg)
@@ -141,7 +140,6 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
 
 def _unit(cfg: Config, engine: pc.Engine, d1, d2, first: int, count: int):
     def work(ctx) -> list[dict]:
-        import jax
 
         k_init, k_s1, k_pick, k_p1, k_s2, k_reset = pc.split_keys(cfg.seed, first, count, 6)
         params0, states = engine.init(k_init)
@@ -241,7 +239,6 @@ def _bins(values, top: int = 3) -> list[float]:
 def summarize(
     cfg: Config, run_dir: Path, records: list[dict], seconds: float, quiet: bool, resumed: bool
 ) -> dict:
-    from pnn_jax import plots
 
     by = {c: [r for r in records if r["condition"] == c] for c in CONDITIONS}
     ss, ps = by["S+S"], by["P+S"]

@@ -19,12 +19,15 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import jax
 import numpy as np
 
+from pnn_jax import plots
 from pnn_jax.analysis import pathnet as pa
 from pnn_jax.config import ConfigError, check
 from pnn_jax.experiments import pathnet_common as pc
 from pnn_jax.experiments import units as unitlib
+from pnn_jax.train.pathnet import task_data
 
 NAME = "thesis_selection_pressure"
 SUMMARY = (
@@ -141,9 +144,6 @@ def make_tasks(cfg: Config):
 
 
 def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False) -> dict:
-    import jax
-
-    from pnn_jax.train.pathnet import task_data
 
     validate(cfg)
     unitlib.begin(run_dir, cfg, resume)
@@ -186,7 +186,6 @@ def run(cfg: Config, run_dir: Path, *, resume: bool = False, quiet: bool = False
 
 def _unit(cfg: Config, engine: pc.Engine, data, labels, index: int, spec: SchemeSpec):
     def work(ctx) -> list[dict]:
-        import jax
 
         r = cfg.repetitions
         keys = pc.split_keys(cfg.seed, index * 100_003, r, 2 + 2 * len(data))
@@ -238,7 +237,6 @@ def _unit(cfg: Config, engine: pc.Engine, data, labels, index: int, spec: Scheme
 
 
 def summarize(cfg, run_dir: Path, records, labels, notes, seconds, quiet, resumed) -> dict:
-    from pnn_jax import plots
 
     schemes = [s.name for s in cfg.schemes]
 

@@ -8,14 +8,25 @@ progress per chunk, checkpoint inside itself and notice a stop request (SIGTERM)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+from omegaconf import OmegaConf
+
+from pnn_jax import config as cfglib
+from pnn_jax import provenance
+from pnn_jax.checkpoint import Checkpointer
+from pnn_jax.config import EXPERIMENTS_DIR
+from pnn_jax.rundir import CONFIG_FILE, LOG_FILE, RunLog, prepare_run_dir, write_summary
 
 UNIT_CHECKPOINTS = "unit_checkpoints"
 
@@ -107,8 +118,6 @@ class UnitContext:
     # -- checkpoints inside the unit -----------------------------------------------------------
     def _checkpointer(self):
         if self._ckpt is None:
-            from pnn_jax.checkpoint import Checkpointer
-
             self._ckpt = Checkpointer(self.run_dir / UNIT_CHECKPOINTS, max_to_keep=2)
         return self._ckpt
 
@@ -177,8 +186,6 @@ class UnitContext:
 
 
 def _all_finite_impl(tree):
-    import jax
-    import jax.numpy as jnp
 
     leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
@@ -191,8 +198,6 @@ def _all_finite(tree):
     """Whether every entry of ``tree`` is finite, as a device scalar (compiled once per structure)."""
     global _all_finite_jit
     if _all_finite_jit is None:
-        import jax
-
         _all_finite_jit = jax.jit(_all_finite_impl)
     return _all_finite_jit(tree)
 
@@ -243,9 +248,6 @@ def run_units(
     SIGTERM (sent by SLURM before preemption) is turned into a stop request that units see at
     their next chunk boundary. Returns ``(records, seconds)``.
     """
-    from pnn_jax.checkpoint import Checkpointer
-    from pnn_jax.rundir import RunLog
-
     t0 = time.perf_counter()
     ckpt = Checkpointer(run_dir / "checkpoints", max_to_keep=keep)
     records: list[dict] = []
@@ -309,7 +311,6 @@ class _sigterm_requests_stop:
         self.previous = None
 
     def __enter__(self):
-        import threading
 
         if threading.current_thread() is threading.main_thread():
             self.previous = signal.signal(signal.SIGTERM, self._handle)
@@ -325,7 +326,6 @@ class _sigterm_requests_stop:
 
 
 def _write_jsonl(path: Path, records: list[dict]) -> None:
-    import json
 
     tmp = path.with_suffix(".tmp")
     tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
@@ -339,12 +339,7 @@ def begin(run_dir: Path, cfg: Any, resume: bool) -> None:
     """A new run: make ``run_dir`` and write the resolved config (what ``pnn-jax resume`` reads
     back). Every invocation records the commit it starts from (``started.json``), so the summary's
     provenance names the code that ran, not only the checkout at the end."""
-    from pnn_jax import provenance
-
     if not resume:
-        from pnn_jax import config as cfglib
-        from pnn_jax.rundir import CONFIG_FILE, prepare_run_dir
-
         prepare_run_dir(run_dir)
         (run_dir / CONFIG_FILE).write_text(cfglib.to_yaml(cfg))
     commits = _started_commits(run_dir)
@@ -379,11 +374,6 @@ def finish(
     """Write ``summary.json`` (experiment, preset, rows, table, wall time, figures, ``extra``,
     ``records_sha256``, the digest of ``runs.jsonl``, and ``provenance``: commit and machine) and
     ``table.md``; print the table (appending to ``run.log``). Returns the summary as written."""
-    import hashlib
-
-    from pnn_jax import provenance
-    from pnn_jax.rundir import LOG_FILE, write_summary
-
     records = (run_dir / RUNS_FILE).read_bytes() if (run_dir / RUNS_FILE).exists() else b""
     prov = provenance.record()
     summary = jsonable(
@@ -431,9 +421,5 @@ def fmt_ms(values, digits: int = 1) -> str:
 
 def load_paper(experiment: str) -> dict:
     """``experiments/<experiment>/paper.yaml``: the published numbers we compare with ({} if none)."""
-    from omegaconf import OmegaConf
-
-    from pnn_jax.config import EXPERIMENTS_DIR
-
     path = EXPERIMENTS_DIR / experiment / "paper.yaml"
     return OmegaConf.to_container(OmegaConf.load(path)) if path.exists() else {}

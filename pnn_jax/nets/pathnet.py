@@ -32,6 +32,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from pnn_jax.nets.columns import Dense, KernelDraws, Layer, output_shapes
 
@@ -127,7 +128,6 @@ class PathNet:
         """Raise if a concrete path has the wrong shape or indices outside ``0..M-1``."""
         if isinstance(path, jax.core.Tracer):
             return
-        import numpy as np
 
         p = np.asarray(path)
         if p.shape[-2:] != (self.num_layers, self.max_active):

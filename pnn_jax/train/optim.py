@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import optax
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
@@ -62,8 +63,6 @@ def _build(
 
 def set_learning_rate(opt_state, lr: float):
     """``opt_state`` of an ``inject=True`` optimiser with its learning rate set to ``lr``."""
-    import jax.numpy as jnp
-
     return opt_state._replace(
         hyperparams={**opt_state.hyperparams, "learning_rate": jnp.asarray(lr, jnp.float32)}
     )

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh
+from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 AXIS = "pop"
@@ -144,15 +144,11 @@ def local_slice(mesh: Mesh, per_device: int) -> slice:
 def put_members(tree, mesh: Mesh):
     """Global arrays split over ``mesh`` along the leading axis, from this process's slice
     (``[P_local, ...]``; one process: the whole population)."""
-    from jax.sharding import NamedSharding
-
     return jax.tree.map(lambda a: _put(a, NamedSharding(mesh, P(AXIS))), tree)
 
 
 def put_replicated(tree, mesh: Mesh):
     """Global arrays replicated over ``mesh``; every process must pass the same values."""
-    from jax.sharding import NamedSharding
-
     return jax.tree.map(lambda a: _put(a, NamedSharding(mesh, P())), tree)
 
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from pnn_jax.train.progressive import init_state
+
 METHODS = ("baseline1", "baseline2", "baseline3", "baseline4", "progressive")
 
 
@@ -85,8 +87,6 @@ def stage_state(net, params, tx, stage: Stage, key):
     Re-initialises the column's heads first if ``stage.reset_heads``; the trainable mask covers
     ``stage.column`` (all of it, or only its heads); the optimiser state is fresh.
     """
-    from pnn_jax.train.progressive import init_state
-
     if stage.reset_heads:
         params = net.reset_heads(params, key, stage.column)
     return init_state(net, params, tx, stage.column, stage.scope)
