@@ -202,7 +202,7 @@ class _OneLineParser(argparse.ArgumentParser):
 
 
 def cmd_table(args: list[str]) -> int:
-    from pnn_jax.analysis import tables
+    from pnn_jax import tables
 
     parser = _OneLineParser(
         "pnn-jax table",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from pnn_jax.analysis import tables
+from pnn_jax import tables
 
 
 def build_and_check(

@@ -14,18 +14,17 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pnn_jax import cli, provenance
+from pnn_jax import cli, provenance, tables
 from pnn_jax.analysis import pathnet as pa
 from pnn_jax.analysis import sensitivity as sens
 from pnn_jax.analysis import speedup as sp
-from pnn_jax.analysis import tables
 from pnn_jax.analysis import transfer as tr
-from pnn_jax.analysis.tables import TABLES
 from pnn_jax.config import ConfigError
 from pnn_jax.experiments import units
 from pnn_jax.nets.columns import ColumnSpec, Conv, Dense, mlp_column
 from pnn_jax.nets.pathnet import PathNet
 from pnn_jax.nets.progressive import ProgressiveNet
+from pnn_jax.tables import TABLES
 from pnn_jax.train.pathnet import diversity as device_diversity
 
 # ------------------------------------------------------------------------------------------------

@@ -24,10 +24,12 @@ import jax
 import numpy as np
 
 from pnn_jax.analysis import pathnet as pa
-from pnn_jax.analysis import speedup, tables
+from pnn_jax.analysis import speedup
 from pnn_jax.config import ConfigError, check
 from pnn_jax.experiments import pathnet_common as pc
 from pnn_jax.experiments import units as unitlib
+from pnn_jax.tables.core import Options, Run
+from pnn_jax.tables.pathnet import binary_mnist_table
 from pnn_jax.train.pathnet import task_data
 
 NAME = "pathnet_binary_mnist"
@@ -193,7 +195,7 @@ def _unit(cfg: Config, engine: pc.Engine, da, db, pair: int):
 def summarize(
     cfg: Config, run_dir: Path, records: list[dict], seconds: float, quiet: bool, resumed: bool
 ) -> dict:
-    """The end-of-run table is :func:`pnn_jax.analysis.tables.binary_mnist_table` on this run's
+    """The end-of-run table is :func:`pnn_jax.tables.pathnet.binary_mnist_table` on this run's
     records, the same function ``pnn-jax table pathnet_binary_mnist <run dir>`` calls."""
 
     def by_run(method):
@@ -211,8 +213,8 @@ def summarize(
                 "test_acc_b": float(np.mean([r["test_acc_b"] for r in records if r["method"] == m])),
             }
         )
-    run = tables.Run(run_dir, dataclasses.asdict(cfg), records, {})
-    built = tables.binary_mnist_table(NAME, [run], tables.Options(), run_dir / "figures")
+    run = Run(run_dir, dataclasses.asdict(cfg), records, {})
+    built = binary_mnist_table(NAME, [run], Options(), run_dir / "figures")
     table = built.markdown(f"{cfg.repetitions} repetitions per pair; total {seconds:.1f} s.").rstrip()
     return unitlib.finish(
         run_dir,
