@@ -25,7 +25,7 @@ import pytest
 
 from pnn_jax import cli, rundir
 from pnn_jax.checkpoint import Checkpointer
-from pnn_jax.experiments import rl_transfer
+from pnn_jax.experiments.rl_transfer import sequential
 from pnn_jax.experiments.units import UNIT_CHECKPOINTS
 from pnn_jax.rl import actor_critic
 
@@ -246,7 +246,7 @@ def test_a_nan_stops_the_unit_with_one_line_and_keeps_the_last_good_checkpoint(t
 
         return call
 
-    monkeypatch.setattr(rl_transfer, "make_loop", poisoned)  # where the runner looks it up
+    monkeypatch.setattr(sequential, "make_loop", poisoned)  # where the runner looks it up
     code = cli.main(
         [
             "run",

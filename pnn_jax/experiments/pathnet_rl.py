@@ -38,7 +38,7 @@ from pnn_jax.envs import lunar_curriculum, transforms
 from pnn_jax.envs.envpool_env import EnvConfig, check_env_config, env_shapes
 from pnn_jax.experiments import units as unitlib
 from pnn_jax.experiments.chunks import Chunk, loss_metrics, resume_seed, run_stage
-from pnn_jax.experiments.rl_transfer import (
+from pnn_jax.experiments.rl_transfer.schema import (
     CheckpointSection,
     EnvSection,
     OptimSection,

@@ -1,0 +1,340 @@
+"""The RL transfer experiments' config schema (every key typed and documented), its checks,
+and the helpers that read it: tasks, env and learner settings, stage budgets."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from pnn_jax.config import ConfigError, check, check_choice
+from pnn_jax.envs import transforms
+from pnn_jax.envs.envpool_env import EnvConfig, check_env_config, env_shapes
+from pnn_jax.experiments.chunks import Chunk, loss_metrics
+from pnn_jax.nets.columns import INIT_SCHEMES
+from pnn_jax.rl.actor_critic import ACConfig
+from pnn_jax.train import transfer
+from pnn_jax.train.optim import OPTIMIZERS
+
+NETWORKS = ("mlp", "atari", "nature_cnn")
+
+
+@dataclasses.dataclass
+class EnvSection:
+    """Settings of every task's envpool batch (the tasks name the environments)."""
+
+    num_envs: int = 16
+    """Parallel envs per column being trained (one envpool pool, stepped inside jit)."""
+    max_episode_steps: int = 0
+    """0 = envpool's default."""
+    interface: str = "xla"
+    """xla (envpool's XLA step inside jit) or host (numpy interface via a callback; TPU)."""
+    full_action_space: bool = False
+    """Atari: all 18 actions for every game (needed when a pair mixes games)."""
+    img_size: int = 84
+    """Atari frames: img_size x img_size grayscale (docs/papers.md 1.2)."""
+    stack_num: int = 4
+    """Atari / ViZDoom: frames stacked into one observation."""
+    frame_skip: int = 4
+    """Action repeat."""
+    noop_max: int = 30
+    """Atari: up to this many no-op actions at the start of an episode."""
+    episodic_life: bool = False
+    """Atari: a lost life ends the episode for learning (envpool's episodic_life)."""
+    repeat_action_probability: float = 0.0
+    """Atari: sticky actions (0 = off, as in the paper's era)."""
+
+
+@dataclasses.dataclass
+class ModelSection:
+    network: str = "mlp"
+    """mlp (vector observations), atari (the paper's column, docs/papers.md 1.2) or nature_cnn."""
+    widths: list[int] = dataclasses.field(default_factory=lambda: [32])
+    """Hidden widths of the mlp network."""
+    lateral: str = "adapter"
+    """adapter (Eq. 2, the paper's non-linear lateral), plain (Eq. 1) or none."""
+    head_laterals: bool = True
+    """Whether the output heads also receive laterals from earlier columns."""
+    adapter_width: str = "in"
+    """Channels of an adapter's projection V: in (its source's width, the paper's) or out (the layer's)."""
+    alpha_init: float = 1.0
+    """Initial value of the adapters' learned scale alpha (the paper's grid: 1, 0.1, 0.01)."""
+    adapter_v: str = "1x1"
+    """Where the fc layer reads conv maps: V as a 1x1 conv (1x1) or dense."""
+    init: str = "lecun_normal"
+    """Kernels: lecun_normal, or orthogonal with public A2C's gains (sqrt 2 hidden, 0.01 policy)."""
+
+
+@dataclasses.dataclass
+class RLSection:
+    algorithm: str = "a2c"
+    """a2c (A3C's synchronous form) or ppo."""
+    t_max: int = 5
+    """Steps of every env per update: A3C's n-step horizon (docs/papers.md 1.3)."""
+    gamma: float = 0.99
+    """Discount factor."""
+    entropy_cost: float = 0.01
+    """Weight of the entropy bonus (the paper's grid: 1e-2, 1e-3, 1e-4)."""
+    value_cost: float = 0.5
+    """Weight of the value loss."""
+    clip_rewards: bool = False
+    """Clip rewards to [-1, 1] for learning (Atari); CartPole's +1 rewards need no clipping."""
+    gae_lambda: float = 0.95
+    """PPO: lambda of generalised advantage estimation."""
+    ppo_clip: float = 0.2
+    """PPO: clip range of the probability ratio."""
+    ppo_epochs: int = 4
+    """PPO: passes over each rollout."""
+    ppo_minibatches: int = 4
+    """PPO: minibatches per pass."""
+    truncation: str = "bootstrap"
+    """An episode cut by a time limit: bootstrap from the value of its last state, or terminal."""
+
+
+@dataclasses.dataclass
+class OptimSection:
+    optimizer: str = "rmsprop"
+    """rmsprop (decay 0.99, no momentum), adam or sgd."""
+    lr: float = 0.003
+    """Learning rate (the paper's grid: 1e-4 to 5e-3; docs/rl_learner.md for the defaults)."""
+    grad_clip: float = 40.0
+    """Global gradient-norm clip (0 = none; A3C: 40, the paper's grid: 20, 40)."""
+    eps: float = 0.0
+    """rmsprop / adam epsilon; 0 = the optimizer's default (rmsprop: A3C's 0.1, adam: 1e-8).
+    Public A2C implementations use rmsprop with 1e-5."""
+    eps_in_sqrt: bool = True
+    """rmsprop: ``g / sqrt(nu + eps)`` (TensorFlow's and optax's form, so eps 0.1 bounds every
+    denominator below by 0.32) or ``g / (sqrt(nu) + eps)`` (PyTorch's)."""
+
+
+@dataclasses.dataclass
+class CheckpointSection:
+    every: int = 1000
+    """Iterations between checkpoints inside a unit (0 = only between units and on SIGTERM)."""
+
+
+@dataclasses.dataclass
+class PairSpec:
+    sources: list[str] = dataclasses.field(default_factory=lambda: ["CartPole-v1:identity"])
+    target: str = "CartPole-v1:mirror"
+
+
+@dataclasses.dataclass
+class AnalysisSection:
+    """Sensitivity of the trained target policy (docs/papers.md 1.7; :mod:`pnn_jax.analysis.sensitivity`),
+    for the methods with more than one column at the target (progressive nets, baseline 4)."""
+
+    afs: bool = True
+    """Average Fisher sensitivity per hidden layer and column."""
+    states: int = 1024
+    """States (and sampled actions) of the trained target policy the Fisher is averaged over."""
+    aps_episodes: int = 0
+    """Average perturbation sensitivity: greedy episodes per noise level (the paper: 10); 0 = off."""
+    aps_grid: list[float] = dataclasses.field(
+        default_factory=lambda: [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0]
+    )
+    """Noise variances (x each feature's activation variance) searched for the one that halves the score."""
+
+
+SENSITIVITY_METHODS = ("progressive", "baseline4")
+
+
+@dataclasses.dataclass
+class Config:
+    experiment: str = ""
+    """The experiment's name (selects its module and experiments/<name>/)."""
+    preset: str = "quick"
+    """The preset the run started from (experiments/<name>/preset/<preset>.yaml)."""
+    seed: int = 0
+    """The first seed; run s of a (pair, method) uses seed + s."""
+    seeds: int = 1
+    """Runs per (pair, method): seeds seed .. seed+seeds-1 (parameters and env streams)."""
+    pairs: list[PairSpec] = dataclasses.field(default_factory=lambda: [PairSpec()])
+    """Transfer pairs: source tasks (one column each in a progressive net) and a target task."""
+    methods: list[str] = dataclasses.field(default_factory=lambda: list(transfer.METHODS))
+    """progressive and/or baseline1-4 (docs/papers.md 1.3)."""
+    reset_heads: bool = False
+    """Baselines 2/3: re-initialise the output layer before the target stage."""
+    iterations: int = 1500
+    """Training iterations per stage (each: t_max steps of every env, then the update)."""
+    source_iterations: int = 0
+    """Iterations of a source stage (0 = ``iterations``): a source column that must learn its
+    task before anything can transfer, with shorter target stages, where compute is short."""
+    share_sources: bool = False
+    """Sequential runs: train column 0 on each (source task, seed) once and reuse it in every
+    method and pair that starts from it (:mod:`pnn_jax.experiments.shared_sources`); false: every
+    unit trains its own (the same computation)."""
+    chunk: int = 250
+    """Iterations per compiled call (one lax.scan)."""
+    window: int = 4000
+    """Agent steps per learning-curve point (the paper: 2.5e5 environment steps = 62,500 agent steps)."""
+    eval_episodes: int = 32
+    """Greedy episodes on the target after training."""
+    score_offset: float = 0.0
+    """Added to every learning-curve point before the AUC, so that the AUC ratio is meaningful for
+    games with negative scores (Pong: 21). The paper does not say how it treated them [?]."""
+    population: bool = False
+    """Train every (pair, method, seed) as members of one compiled population (two phases: all
+    source columns at once, then all target stages at once) instead of one after another.
+    Needs one source per pair and one env id; statistically the same protocol, not the same
+    random streams as the sequential runs."""
+    out_dir: str = "runs"
+    """Root of run directories: <out_dir>/<experiment>/<date>_<time>_<id>/."""
+    env: EnvSection = dataclasses.field(default_factory=EnvSection)
+    model: ModelSection = dataclasses.field(default_factory=ModelSection)
+    rl: RLSection = dataclasses.field(default_factory=RLSection)
+    optim: OptimSection = dataclasses.field(default_factory=OptimSection)
+    checkpoint: CheckpointSection = dataclasses.field(default_factory=CheckpointSection)
+    analysis: AnalysisSection = dataclasses.field(default_factory=AnalysisSection)
+
+
+def parse_task(task: str) -> tuple[str, str]:
+    """``"Pong-v5:hflip"`` -> ``("Pong-v5", "hflip")``; no transform -> ``pong`` / ``identity``."""
+    env_id, _, name = task.partition(":")
+    return env_id, name or ("pong" if env_id.endswith("-v5") else "identity")
+
+
+def env_config(cfg: Config, env_id: str, seed: int):
+    """The :class:`EnvConfig` of ``env_id``: ``env`` settings (same field names) and ``seed``."""
+    return EnvConfig(env_id, seed=seed, **dataclasses.asdict(cfg.env))
+
+
+def ac_config(cfg: Config):
+    """The learner's :class:`ACConfig` from the ``rl`` section (same field names; it validates)."""
+    return ACConfig(**dataclasses.asdict(cfg.rl))
+
+
+def optim_kwargs(cfg) -> dict:
+    """``eps`` and ``eps_in_sqrt`` of the ``optim`` section for :func:`make_optimizer`."""
+    return {"eps": cfg.optim.eps or None, "eps_in_sqrt": cfg.optim.eps_in_sqrt}
+
+
+def validate(cfg: Config) -> None:
+    """One-line :class:`ConfigError` for any bad value, before anything compiles."""
+
+    try:
+        ac_config(cfg)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    check(len(cfg.pairs) >= 1, "pairs", cfg.pairs, "needs at least one {sources, target} pair")
+    check_choice("model.network", cfg.model.network, NETWORKS)
+    for i, pair in enumerate(cfg.pairs):
+        check(len(pair.sources) >= 1, f"pairs[{i}].sources", pair.sources, "needs at least one source task")
+        shapes = set()
+        for task in [*pair.sources, pair.target]:
+            env_id, name = parse_task(task)
+            ecfg = env_config(cfg, env_id, cfg.seed)
+            try:
+                check_env_config(ecfg)
+                transforms.observation_transform(name, ecfg.is_atari)
+            except ValueError as e:
+                raise ConfigError(f"pairs[{i}]: {e}") from None
+            obs_shape, num_actions = env_shapes(ecfg)
+            shapes.add((obs_shape, num_actions))
+            vector = len(obs_shape) == 1
+            check(
+                vector == (cfg.model.network == "mlp"),
+                "model.network",
+                cfg.model.network,
+                f"{env_id} has {'vector' if vector else 'image'} observations: use "
+                f"{'mlp' if vector else 'atari or nature_cnn'}",
+            )
+        check(
+            len(shapes) == 1,
+            f"pairs[{i}]",
+            [*pair.sources, pair.target],
+            "all tasks of a pair need the same observation shape and action count "
+            "(for different Atari games set env.full_action_space=true)",
+        )
+    if cfg.population:
+        check(
+            all(len(p.sources) == 1 for p in cfg.pairs),
+            "pairs",
+            [pair_label(p) for p in cfg.pairs if len(p.sources) != 1],
+            "population=true needs one source per pair (run 3-column pairs with population=false)",
+        )
+        ids = {parse_task(t)[0] for p in cfg.pairs for t in [*p.sources, p.target]}
+        check(
+            len(ids) == 1,
+            "pairs",
+            sorted(ids),
+            "population=true needs one env id (tasks differ by transform)",
+        )
+    for m in cfg.methods:
+        check_choice("methods", m, transfer.METHODS)
+    check(
+        "baseline1" in cfg.methods,
+        "methods",
+        cfg.methods,
+        "must include baseline1 (the transfer score's reference)",
+    )
+    check(cfg.analysis.states >= 1, "analysis.states", cfg.analysis.states, "must be at least 1")
+    check(
+        cfg.analysis.aps_episodes >= 0,
+        "analysis.aps_episodes",
+        cfg.analysis.aps_episodes,
+        "must be >= 0 (0 = off)",
+    )
+    grid = cfg.analysis.aps_grid
+    check(
+        len(grid) >= 2 and all(v > 0 for v in grid) and list(grid) == sorted(grid),
+        "analysis.aps_grid",
+        grid,
+        "needs 2+ positive, increasing noise variances",
+    )
+    for key in ("seeds", "iterations", "chunk", "window", "eval_episodes"):
+        check(getattr(cfg, key) >= 1, key, getattr(cfg, key), "must be at least 1")
+    check(
+        cfg.source_iterations >= 0,
+        "source_iterations",
+        cfg.source_iterations,
+        "must be >= 0 (0 = iterations)",
+    )
+    check(cfg.env.num_envs >= 1, "env.num_envs", cfg.env.num_envs, "must be at least 1")
+    check(min(cfg.model.widths, default=0) >= 1, "model.widths", cfg.model.widths, "positive widths")
+    check_choice("model.lateral", cfg.model.lateral, ("adapter", "plain", "none"))
+    check_choice("model.init", cfg.model.init, INIT_SCHEMES)
+    check_choice("model.adapter_width", cfg.model.adapter_width, ("in", "out"))
+    check_choice("optim.optimizer", cfg.optim.optimizer, OPTIMIZERS)
+    check(cfg.optim.lr > 0, "optim.lr", cfg.optim.lr, "must be positive")
+    check(cfg.optim.grad_clip >= 0, "optim.grad_clip", cfg.optim.grad_clip, "must be >= 0 (0 = off)")
+    check(cfg.optim.eps >= 0, "optim.eps", cfg.optim.eps, "must be >= 0 (0 = the optimizer's default)")
+    check(cfg.checkpoint.every >= 0, "checkpoint.every", cfg.checkpoint.every, "must be >= 0 (0 = off)")
+
+
+def column_account(cfg: Config, acc):
+    """``account`` for :func:`~pnn_jax.experiments.chunks.run_stage` of one column: the chunk's
+    losses, episodes and mean return, and the curve points completed in ``acc``
+    (:class:`~pnn_jax.analysis.transfer.CurveAccumulator`)."""
+
+    def account(m):
+        before = acc.steps
+        new = acc.add(m["agent_steps"], m["episodes"], m["episode_return_sum"])
+        episodes = int(m["episodes"].sum())
+        ends = [(len(acc.points) - len(new) + j + 1) * cfg.window for j in range(len(new))]
+        return Chunk(
+            agent_steps=acc.steps - before,
+            metrics={
+                **loss_metrics(m),
+                "episodes": episodes,
+                "episode_return": float(m["episode_return_sum"].sum()) / episodes
+                if episodes
+                else float("nan"),
+            },
+            curve_points=list(zip(ends, new, strict=True)),
+            window_return=acc.points[-1] if acc.points else None,
+        )
+
+    return account
+
+
+def pair_label(pair: PairSpec) -> str:
+    return " + ".join(pair.sources) + " -> " + pair.target
+
+
+def source_iterations(cfg: Config) -> int:
+    """Iterations of a source stage."""
+    return cfg.source_iterations or cfg.iterations
+
+
+def stage_iterations(cfg: Config, plan) -> list[int]:
+    """Iterations of each stage of ``plan``."""
+    return [cfg.iterations if s.task == "target" else source_iterations(cfg) for s in plan.stages]
