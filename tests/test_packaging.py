@@ -1,5 +1,6 @@
 """The wheel: an installed pnn_jax (not editable) runs an experiment from an unrelated directory,
-its configs, presets and paper.yaml coming from the package (setup.py ships experiments/)."""
+its configs, presets and paper.yaml coming from the package (pnn_jax/_experiments, a link to
+experiments/ in the checkout, is package data)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE", "pnn_jax", "experiments")
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "pnn_jax", "experiments")
 
 
 @pytest.mark.slow
@@ -21,7 +22,7 @@ def test_the_wheel_runs_an_experiment_from_an_unrelated_directory(tmp_path):
     src = tmp_path / "src"
     for name in SOURCES:
         if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(ROOT / name, src / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
         elif (ROOT / name).is_file():
             src.mkdir(exist_ok=True)
             shutil.copy(ROOT / name, src / name)

@@ -22,10 +22,9 @@ from omegaconf import errors as oc_errors
 
 T = TypeVar("T")
 
-# Each experiment's folder of Hydra configs (config.yaml, preset/, paper.yaml): inside the package
-# when pnn_jax is installed from a wheel (setup.py copies it there), else the checkout's top level.
-_PACKAGED = Path(__file__).resolve().parents[1] / "_experiments"
-EXPERIMENTS_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parents[2] / "experiments"
+# Each experiment's folder of Hydra configs (config.yaml, preset/, paper.yaml): in a checkout a link
+# to the top-level experiments/, in an installed wheel a copy of it.
+EXPERIMENTS_DIR = Path(__file__).resolve().parents[1] / "_experiments"
 
 
 class ConfigError(ValueError):
