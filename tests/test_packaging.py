@@ -22,7 +22,8 @@ def test_the_wheel_runs_an_experiment_from_an_unrelated_directory(tmp_path):
     src = tmp_path / "src"
     for name in SOURCES:
         if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, src / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+            skip = shutil.ignore_patterns("__pycache__")
+            shutil.copytree(ROOT / name, src / name, symlinks=True, ignore=skip)
         elif (ROOT / name).is_file():
             src.mkdir(exist_ok=True)
             shutil.copy(ROOT / name, src / name)
