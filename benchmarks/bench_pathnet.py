@@ -33,7 +33,7 @@ from bench_columns import append_results, commit, machine
 from pnn_jax import config as cfglib
 from pnn_jax import experiments
 from pnn_jax.evolution import Tournament
-from pnn_jax.experiments import pathnet_common as pc
+from pnn_jax.experiments.pathnet_supervised import common as pc
 from pnn_jax.nets.pathnet import mlp_pathnet
 from pnn_jax.train import pathnet as tp
 

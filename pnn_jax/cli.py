@@ -113,14 +113,13 @@ def cmd_run(args: list[str]) -> int:
             "experiment=<name> is required, e.g. pnn-jax run experiment=pnn_digits (pnn-jax list shows all)"
         )
     name = own["experiment"]
-    module = experiments.get(name)
-    folder = cfglib.EXPERIMENTS_DIR / name
+    experiment = experiments.get(name)
     if multirun:
-        jobs = sweep.validate_all(module, folder, overrides)
-        first = cfglib.structured(module.Config, cfglib.compose(folder, jobs[0], module.Config))
+        jobs = sweep.validate_all(experiment, overrides)
+        first = experiment.config(jobs[0])
         _check_writable(first.out_dir)
         print(f"sweep: {len(jobs)} job(s) of {name}", flush=True)
-        sweep_dir = sweep.launch(module, folder, overrides, first.out_dir)
+        sweep_dir = sweep.launch(experiment, overrides, first.out_dir)
         from pnn_jax import report
 
         table = report.write_report(sweep_dir)
@@ -129,11 +128,11 @@ def cmd_run(args: list[str]) -> int:
         return 0
     if any(o.startswith(("hydra.", "hydra/")) for o in overrides):
         raise ConfigError("hydra.* and hydra/... settings apply to sweeps only: add -m")
-    cfg = cfglib.structured(module.Config, cfglib.compose(folder, overrides, module.Config))
-    module.validate(cfg)
+    cfg = experiment.config(overrides)
+    experiment.validate(cfg)
     run_dir = rundir.new_run_dir(cfg.out_dir, name)
     print(f"run directory: {run_dir}", flush=True)
-    summary = module.run(cfg, run_dir, quiet=quiet)
+    summary = experiment.run(cfg, run_dir, quiet=quiet)
     if quiet:
         print(summary["table"])
     print(f"run directory: {run_dir}")
@@ -163,10 +162,10 @@ def cmd_resume(args: list[str]) -> int:
     from omegaconf import OmegaConf
 
     name = OmegaConf.load(run_dir / rundir.CONFIG_FILE).get("experiment")
-    module = experiments.get(str(name))
-    cfg = cfglib.load(module.Config, [run_dir / rundir.CONFIG_FILE], [])
-    module.validate(cfg)
-    summary = module.run(cfg, run_dir, resume=True, quiet=_truthy(own.get("quiet"), "quiet"))
+    experiment = experiments.get(str(name))
+    cfg = cfglib.load(experiment.Config, [run_dir / rundir.CONFIG_FILE], [])
+    experiment.validate(cfg)
+    summary = experiment.run(cfg, run_dir, resume=True, quiet=_truthy(own.get("quiet"), "quiet"))
     if _truthy(own.get("quiet"), "quiet"):
         print(summary["table"])
     print(f"run directory: {run_dir}")
@@ -251,23 +250,28 @@ def cmd_show(args: list[str]) -> int:
     if "experiment" not in own:
         raise ConfigError("experiment=<name> is required, e.g. pnn-jax show experiment=pnn_pong_soup")
     name = own["experiment"]
-    module = experiments.get(name)
-    composed = cfglib.compose(cfglib.EXPERIMENTS_DIR / name, overrides, module.Config)
-    cfg = cfglib.structured(module.Config, composed)
-    print(f"# {name}, preset {cfg.preset}: {module.SUMMARY}")
+    experiment = experiments.get(name)
+    composed = cfglib.compose(experiment.folder, overrides, experiment.Config)
+    cfg = cfglib.structured(experiment.Config, composed)
+    print(f"# {name}, preset {cfg.preset}: {experiment.summary}")
     print(f"# overrides: {' '.join(overrides) or '(none)'}; any key below can be set as key=value")
     print(docs.render(cfg), end="", flush=True)
-    module.validate(cfg)  # after printing: a value a run would refuse (or missing data) still shows
+    experiment.validate(cfg)  # after printing: a value a run would refuse (or missing data) still shows
     return 0
 
 
-def cmd_list(_: list[str]) -> int:
+def cmd_list(args: list[str]) -> int:
     from pnn_jax import experiments
 
+    if args not in ([], ["--markdown"]):
+        raise ConfigError(f"list takes no arguments but --markdown, got {' '.join(args)}")
+    if args:  # the README's experiment table (generated: tests/test_readme.py compares)
+        print(experiments.markdown_table())
+        return 0
     for name in experiments.names():
-        module = experiments.get(name)
-        presets = ", ".join(f"{p} {t}" for p, t in module.PRESETS.items())
-        print(f"{name:<26} {module.SUMMARY}. Presets: {presets}.")
+        experiment = experiments.get(name)
+        presets = ", ".join(f"{p} {t}" for p, t in experiment.presets.items())
+        print(f"{name:<26} {experiment.summary}. Presets: {presets}.")
     return 0
 
 
@@ -308,7 +312,8 @@ machine the resumed run ends with the same parameters, bit for bit, as an uninte
 
 Example: pnn-jax resume runs/pnn_digits/2026-11-21_17-18-55_d9d274
 """,
-    "list": "usage: pnn-jax list\n\nThe experiments, one line each: what they reproduce and their presets.\n",
+    "list": "usage: pnn-jax list [--markdown]\n\nThe experiments, one line each: what they reproduce and "
+    "their presets.\n--markdown prints them as the README's table.\n",
     "show": """\
 usage: pnn-jax show experiment=<name> [preset=<preset>] [key=value ...]
 

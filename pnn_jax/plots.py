@@ -13,6 +13,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from pnn_jax.analysis.transfer import CLIP_PCT, clip_for_colour
+
 
 def save(fig, base: Path) -> list[Path]:
     """Save ``fig`` as ``base.png`` and ``base.pdf``; returns both paths."""
@@ -190,7 +192,7 @@ def transfer_heatmaps(
     targets: Sequence[str],
     base: Path,
     *,
-    clip: float = 200.0,
+    clip: float = CLIP_PCT,
 ) -> list[Path]:
     """One heat map per method of a ``[source, target]`` transfer matrix in %, colour-clipped at
     ``clip`` (the paper's Pong Soup figure); cells print the unclipped value, NaN cells are blank."""
@@ -201,7 +203,7 @@ def transfer_heatmaps(
     image = None
     for ax, (label, m) in zip(axes[0], matrices.items(), strict=True):
         m = np.asarray(m, float)
-        image = ax.imshow(np.minimum(m, clip), vmin=0, vmax=clip, cmap="RdYlGn", aspect="auto")
+        image = ax.imshow(clip_for_colour(m, clip), vmin=0, vmax=clip, cmap="RdYlGn", aspect="auto")
         for (i, j), v in np.ndenumerate(m):
             if v == v:
                 ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=7)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import importlib
 import itertools
 import sys
 import uuid
@@ -25,6 +24,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 
 from pnn_jax import config as cfglib
+from pnn_jax import experiments
 from pnn_jax.config import ConfigError
 
 
@@ -47,17 +47,16 @@ def _is_hydra_key(item: str) -> bool:
     return item.startswith(("hydra.", "hydra/", "+hydra", "~hydra"))
 
 
-def validate_all(module, folder: Path, overrides: Sequence[str]) -> list[list[str]]:
+def validate_all(experiment, overrides: Sequence[str]) -> list[list[str]]:
     """Compose and validate every job of the sweep; returns the jobs' overrides."""
     task_overrides = [o for o in overrides if not _is_hydra_key(o)]
     jobs = expand(task_overrides)
     for job in jobs:
-        cfg = cfglib.structured(module.Config, cfglib.compose(folder, job, module.Config))
-        module.validate(cfg)
+        experiment.validate(experiment.config(job))
     return jobs
 
 
-def launch(module, folder: Path, overrides: Sequence[str], out_dir: str) -> Path:
+def launch(experiment, overrides: Sequence[str], out_dir: str) -> Path:
     """Run the sweep with Hydra multirun; returns the sweep directory.
 
     The sweep directory is ``<out_dir>/<experiment>/sweeps/<date>_<time>_<id>/`` unless the
@@ -69,14 +68,15 @@ def launch(module, folder: Path, overrides: Sequence[str], out_dir: str) -> Path
         sweep_dir = Path(given[0])
     else:
         stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-        sweep_dir = Path(out_dir) / module.NAME / "sweeps" / f"{stamp}_{uuid.uuid4().hex[:6]}"
+        sweep_dir = Path(out_dir) / experiment.name / "sweeps" / f"{stamp}_{uuid.uuid4().hex[:6]}"
         overrides = [*overrides, f"hydra.sweep.dir={sweep_dir.resolve()}"]
     saved = sys.argv
     sys.argv = ["pnn-jax", "--multirun", *overrides]
     try:
-        cfglib.register_schema(module.Config)
-        app = hydra.main(config_path=str(folder.resolve()), config_name="config", version_base=None)
-        app(functools.partial(_hydra_job, module.__name__, str(folder)))()
+        cfglib.register_schema(experiment.Config)
+        folder = experiment.folder.resolve()
+        app = hydra.main(config_path=str(folder), config_name="config", version_base=None)
+        app(functools.partial(_hydra_job, experiment.name))()
     except SystemExit as e:  # hydra.main exits after printing its own error
         if e.code not in (0, None):
             raise RuntimeError("the sweep failed; see the messages above") from None
@@ -85,17 +85,15 @@ def launch(module, folder: Path, overrides: Sequence[str], out_dir: str) -> Path
     return sweep_dir
 
 
-def _hydra_job(module_name: str, folder: str, cfg) -> dict:
+def _hydra_job(name: str, cfg) -> dict:
     """Hydra's task function for one job (runs in the launcher's worker process)."""
     hc = HydraConfig.get()
-    module = importlib.import_module(module_name)
-    return run_job(module, Path(folder), list(hc.overrides.task), Path(hc.runtime.output_dir))
+    return run_job(experiments.get(name), list(hc.overrides.task), Path(hc.runtime.output_dir))
 
 
-def run_job(module, folder: Path, job_overrides: Sequence[str], run_dir: Path) -> dict:
+def run_job(experiment, job_overrides: Sequence[str], run_dir: Path) -> dict:
     """One job of a sweep: compose its config and run it in ``run_dir`` (Hydra's job folder)."""
-    task_overrides = [o for o in job_overrides if not _is_hydra_key(o)]
-    cfg = cfglib.structured(module.Config, cfglib.compose(folder, task_overrides, module.Config))
-    module.validate(cfg)
-    summary = module.run(cfg, run_dir, quiet=True)
+    cfg = experiment.config([o for o in job_overrides if not _is_hydra_key(o)])
+    experiment.validate(cfg)
+    summary = experiment.run(cfg, run_dir, quiet=True)
     return {"run_dir": str(run_dir), **{k: v for k, v in summary.items() if k.endswith("_sha256")}}

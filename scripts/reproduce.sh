@@ -29,10 +29,10 @@ case "$preset" in smoke|quick|paper|pong|cpu) ;; *) echo "error: preset must be 
 case "$table" in
   pnn_table1) experiments=(pnn_pong_soup pnn_atari pnn_labyrinth_vizdoom) ;;
   rl_learning_curves) experiments=(pnn_pong_soup) ;;   # with preset pong: the learner check
-  pnn_classic_transfer|pnn_pong_soup|pnn_atari|pnn_labyrinth_vizdoom|pathnet_binary_mnist|pathnet_cifar_svhn|\
-  thesis_first_path|thesis_selection_pressure|pathnet_atari|pathnet_lunarlander_curriculum)
-    experiments=("$table") ;;
-  *) echo "error: unknown table '$table'; scripts/reproduce_all.sh lists the tables" >&2; exit 2 ;;
+  *)  # every experiment has a table of its own name
+    if [[ -f "experiments/$table/config.yaml" ]]; then experiments=("$table"); else
+      echo "error: unknown table '$table'; scripts/reproduce_all.sh lists the tables" >&2; exit 2
+    fi ;;
 esac
 
 make --no-print-directory venv >/dev/null

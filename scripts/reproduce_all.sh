@@ -21,6 +21,7 @@ pathnet_binary_mnist           quick   3 pairs x 8 runs x 3 methods, threshold 0
                                paper   3 pairs x 32 runs, threshold 0.998                hours (e)        ~30 min (e)
 pathnet_cifar_svhn             quick   needs the CIFAR-10 / SVHN files (not here)        not measured     not measured
                                paper   500 generations per task                          hours (e)        ~1 h (e)
+pnn_digits                     quick   5 methods, 1,500 steps per column, digits 0-4->5-9 ~20 s            ~20 s (e)
 pnn_classic_transfer           quick   2 pairs x 5 methods x 3 seeds, 120k steps/stage   3.9 min          ~2 min (e)
                                paper   8 seeds, 4,000 iterations per stage               ~25 min (e)      ~5 min (e)
 pathnet_lunarlander_curriculum quick   2 seeds, 8 paths x 8 envs, 1M steps per sub-task  12.4 min         ~3 min (e)

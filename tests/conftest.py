@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from smoke_runs import run_smoke
 
 from pnn_jax.nets.columns import ColumnSpec, Conv, Dense, mlp_column
 
@@ -45,3 +46,17 @@ def toy_classification(key, n=128, dim=6, classes=3):
 
 def host(tree):
     return jax.tree.map(lambda a: np.array(a, copy=True), tree)
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """``smoke_run(name) -> run directory`` of experiment ``name``'s smoke preset, run once per
+    session (:mod:`smoke_runs`); mark the test with ``smoke_runs.group(name)``."""
+    cache: dict[str, object] = {}
+
+    def get(name: str):
+        if name not in cache:
+            cache[name] = run_smoke(name, tmp_path_factory.mktemp(f"smoke_{name}"))
+        return cache[name]
+
+    return get

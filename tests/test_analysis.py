@@ -20,11 +20,12 @@ from pnn_jax.analysis import sensitivity as sens
 from pnn_jax.analysis import speedup as sp
 from pnn_jax.analysis import transfer as tr
 from pnn_jax.config import ConfigError
-from pnn_jax.experiments import units
+from pnn_jax.experiments import runner
 from pnn_jax.nets.columns import ColumnSpec, Conv, Dense, mlp_column
 from pnn_jax.nets.pathnet import PathNet
 from pnn_jax.nets.progressive import ProgressiveNet
-from pnn_jax.tables import TABLES
+from pnn_jax.rl import sensitivity as rl_sens
+from pnn_jax.tables.records import PNN_DIGITS
 from pnn_jax.train.pathnet import diversity as device_diversity
 
 # ------------------------------------------------------------------------------------------------
@@ -180,7 +181,7 @@ def test_fisher_matches_a_numpy_reference():
     params = net.init(jax.random.key(0))
     x = np.asarray(jax.random.normal(jax.random.key(1), (64, 3)))
     actions = np.asarray(jax.random.randint(jax.random.key(2), (64,), 0, 2))
-    fisher, std = sens.layer_fisher(net, params, x, actions, column=1, batch=24)  # 24 + 24 + 16
+    fisher, std = rl_sens.layer_fisher(net, params, x, actions, column=1, batch=24)  # 24 + 24 + 16
     p = jax.tree.map(np.asarray, params)
     h = [np.maximum(x @ p["hidden"][0]["w"][k] + p["hidden"][0]["b"][k], 0) for k in range(2)]
     w_own = p["heads"]["policy"]["w"][1]
@@ -202,7 +203,7 @@ def test_afs_is_zero_for_a_column_whose_output_ignores_the_lateral_path():
     params["heads"]["policy"]["lateral"]["u"] = jnp.zeros_like(params["heads"]["policy"]["lateral"]["u"])
     x = np.asarray(jax.random.normal(jax.random.key(1), (128, 3)))
     actions = np.asarray(jax.random.randint(jax.random.key(2), (128,), 0, 2))
-    fisher, _ = sens.layer_fisher(net, params, x, actions, column=1)
+    fisher, _ = rl_sens.layer_fisher(net, params, x, actions, column=1)
     out = sens.afs(fisher[0])
     np.testing.assert_array_equal(out["per_layer"][0], 0.0)
     assert out["share"][1] == pytest.approx(1.0)
@@ -218,7 +219,7 @@ def test_two_identical_columns_split_the_sensitivity_evenly():
     params["heads"]["policy"] = {**head, "lateral": {"u": lat}}
     x = np.asarray(jax.random.normal(jax.random.key(1), (128, 3)))
     actions = np.asarray(jax.random.randint(jax.random.key(2), (128,), 0, 2))
-    fisher, _ = sens.layer_fisher(net, params, x, actions, column=1)
+    fisher, _ = rl_sens.layer_fisher(net, params, x, actions, column=1)
     out = sens.afs(fisher[0])
     np.testing.assert_allclose(out["share"], [0.5, 0.5], rtol=1e-5)
     live = fisher[0].sum(0) > 0
@@ -231,7 +232,7 @@ def test_conv_fisher_is_one_value_per_feature_map_summed_over_positions():
     params = net.init(jax.random.key(3))
     x = np.asarray(jax.random.normal(jax.random.key(4), (16, 6, 6, 1)))
     actions = np.zeros(16, np.int32)
-    fisher, std = sens.layer_fisher(net, params, x, actions, column=1)
+    fisher, std = rl_sens.layer_fisher(net, params, x, actions, column=1)
     assert fisher[0].shape == (2, 2) and fisher[1].shape == (2, 3)
     # reference for the conv layer: per-state gradients by autodiff, then std^2 * sum over positions
     shape = net.column.hidden_shapes()[0]
@@ -264,7 +265,7 @@ def test_noise_scales_touch_only_the_chosen_layer_and_column():
     spec = ColumnSpec((6, 6, 1), (Conv(2, 3, 1), Dense(3)), (("policy", 2),))
     net = ProgressiveNet(spec, 2)
     stds = [np.array([[1.0, 2.0], [3.0, 4.0]]), np.ones((2, 3))]
-    scales = sens.noise_scales(net, stds, 0, 1, 0.5)
+    scales = rl_sens.noise_scales(net, stds, 0, 1, 0.5)
     assert scales[0].shape == (2, 1, 1, 1, 2) and scales[1].shape == (2, 1, 3)
     np.testing.assert_allclose(scales[0][1].ravel(), [1.5, 2.0])
     assert not scales[0][0].any() and not scales[1].any()
@@ -358,11 +359,11 @@ def test_reproduce_scripts_run_a_table_and_list_every_table(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "tables" / "thesis_first_path" / "table.md").exists()
-    assert "| module reuse |" in done.stdout
+    assert "| module reuse (path 2 in path 1) |" in done.stdout
     listing = subprocess.run(
         ["scripts/reproduce_all.sh"], cwd=root, capture_output=True, text=True, check=True
     )
-    for name in TABLES:
+    for name in tables.names():
         assert f"\n{name} " in listing.stdout, name
     bad = subprocess.run(["scripts/reproduce.sh", "table_9"], cwd=root, capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown table 'table_9'" in bad.stderr
@@ -378,16 +379,25 @@ def test_provenance_names_every_commit_a_run_ran_from(tmp_path, monkeypatch):
         preset: str = "smoke"
 
     def finish(run_dir):
-        return units.finish(
-            run_dir, Cfg(), rows=[], table="t", seconds=1.0, resumed=False, figures=[], quiet=True
+        return runner.finish(
+            run_dir,
+            Cfg(),
+            rows=[],
+            table="t",
+            seconds=1.0,
+            resumed=False,
+            figures=[],
+            quiet=True,
+            records=PNN_DIGITS,
+            builder="pnn_digits",
         )["provenance"]["commit"]
 
     commit = {"now": "aaa1111"}
     monkeypatch.setattr(provenance, "commit", lambda: commit["now"])
-    units.begin(tmp_path / "same", Cfg(), resume=False)
+    runner.begin(tmp_path / "same", Cfg(), resume=False)
     assert finish(tmp_path / "same") == "aaa1111"
-    units.begin(tmp_path / "moved", Cfg(), resume=False)
+    runner.begin(tmp_path / "moved", Cfg(), resume=False)
     commit["now"] = "bbb2222+dirty"
     assert finish(tmp_path / "moved") == "aaa1111 -> bbb2222+dirty"
-    units.begin(tmp_path / "moved", Cfg(), resume=True)  # a resume at the new commit adds nothing new
+    runner.begin(tmp_path / "moved", Cfg(), resume=True)  # a resume at the new commit adds nothing new
     assert finish(tmp_path / "moved") == "aaa1111 -> bbb2222+dirty"

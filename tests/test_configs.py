@@ -66,7 +66,7 @@ def test_every_preset_composes_and_names_its_experiment(name):
     module = experiments.get(name)
     folder = cfglib.EXPERIMENTS_DIR / name
     presets = sorted(p.stem for p in (folder / "preset").glob("*.yaml"))
-    assert presets == sorted(module.PRESETS)
+    assert presets == sorted(module.presets)
     for preset in presets:
         cfg = cfglib.structured(module.Config, cfglib.compose(folder, [f"preset={preset}"], module.Config))
         assert cfg.experiment == name and cfg.preset == preset
@@ -82,7 +82,7 @@ def test_every_key_is_documented_in_the_schema(name):
 @pytest.mark.parametrize("name", experiments.names())
 def test_show_prints_the_resolved_config_with_each_keys_documentation(name, capsys):
     module = experiments.get(name)
-    preset = sorted(module.PRESETS)[-1]
+    preset = sorted(module.presets)[-1]
     # 2 where the preset's data files are not on this machine: the config is printed before the check
     assert cli.main(["show", f"experiment={name}", f"preset={preset}", "seed=7"]) in (0, 2)
     out = capsys.readouterr().out
@@ -90,7 +90,7 @@ def test_show_prints_the_resolved_config_with_each_keys_documentation(name, caps
     cfg = cfglib.structured(module.Config, composed)
     # the printed text is YAML whose values are the resolved config's (comments aside)
     assert yaml.safe_load(out) == dataclasses.asdict(cfg)
-    assert out.startswith(f"# {name}, preset {preset}: {module.SUMMARY}")
+    assert out.startswith(f"# {name}, preset {preset}: {module.summary}")
     # every leaf line carries its key's documentation
     documented = dict(docs.keys(module.Config))
     for key, doc in documented.items():

@@ -168,7 +168,7 @@ def test_bad_env_config():
 
 RESET_UNDER_A_RUNNING_ROLLOUT = """
 import jax
-from pnn_jax.analysis.sensitivity import make_collect
+from pnn_jax.rl.sensitivity import make_collect
 from pnn_jax.envs.envpool_env import EnvConfig, VecEnv
 from pnn_jax.nets.columns import mlp_column
 from pnn_jax.nets.progressive import ProgressiveNet

@@ -8,13 +8,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fake_data import write_cifar, write_svhn
+from smoke_runs import group
 from table_check import build_and_check
 
 from pnn_jax import cli, experiments
 from pnn_jax import config as cfglib
 from pnn_jax.analysis import pathnet as pa
-from pnn_jax.experiments import pathnet_common as pc
+from pnn_jax.experiments.pathnet_supervised import common as pc
+from pnn_jax.experiments.pathnet_supervised import first_path
+
+
+def smoke_dir(name, smoke_run):
+    """The session's smoke run of ``name`` (:mod:`smoke_runs`): ``(experiment, cfg, run dir, summary)``."""
+    module, run_dir = experiments.get(name), smoke_run(name)
+    cfg = cfglib.load(module.Config, [run_dir / "config.yaml"])
+    return module, cfg, run_dir, json.loads((run_dir / "summary.json").read_text())
 
 
 def smoke(name, tmp_path, *overrides):
@@ -39,10 +47,9 @@ def test_reuse_analysis_by_hand():
     assert pa.mean_training(counters, old) == pytest.approx(np.mean([0, 1, 12, 13, 14, 25]))
 
 
-def test_thesis_first_path_smoke_and_exact_resume(tmp_path):
-    module, cfg = smoke("thesis_first_path", tmp_path)
-    run_dir = tmp_path / "a"
-    summary = module.run(cfg, run_dir, quiet=True)
+@group("thesis_first_path")
+def test_thesis_first_path_smoke_and_exact_resume(tmp_path, smoke_run):
+    module, cfg, run_dir, summary = smoke_dir("thesis_first_path", smoke_run)
     records = [json.loads(line) for line in (run_dir / "runs.jsonl").read_text().splitlines()]
     assert len(records) == 2 * cfg.repetitions and {r["condition"] for r in records} == {"S+S", "P+S"}
     assert cfg.pick == "random"  # P+S's path is drawn, not S+S's (pick=search_path: the options test)
@@ -69,12 +76,12 @@ def test_thesis_first_path_smoke_and_exact_resume(tmp_path):
     build_and_check(
         "thesis_first_path",
         [run_dir],
-        "| module reuse |",
+        "| module reuse (path 2 in path 1) |",
         "| reuse 0 / 1 / 2 / 3+ (share of runs) |",
         "random selection",
         "Runs stuck at chance (test accuracy < 0.6)",
         "| 140 / 600 (23%) |",  # the thesis's log beside ours
-        figures=("reuse_histogram", "reuse_per_layer"),
+        figures=("b_reuse_histogram", "c_reuse_per_layer"),
     )
     # Killed after the first unit: drop the last checkpoint and the results, resume.
     copy = tmp_path / "b"
@@ -86,17 +93,17 @@ def test_thesis_first_path_smoke_and_exact_resume(tmp_path):
     assert (copy / "runs.jsonl").read_text() == (run_dir / "runs.jsonl").read_text()
 
 
-def test_pathnet_binary_mnist_smoke(tmp_path):
-    module, cfg = smoke("pathnet_binary_mnist", tmp_path)
-    summary = module.run(cfg, tmp_path / "r", quiet=True)
+@group("pathnet_binary_mnist")
+def test_pathnet_binary_mnist_smoke(tmp_path, smoke_run):
+    _, cfg, run_dir, summary = smoke_dir("pathnet_binary_mnist", smoke_run)
     assert [r["method"] for r in summary["rows"]] == ["pathnet", "scratch", "finetune"]
     assert summary["rows"][1]["speedup"] == pytest.approx(1.0)
     assert "| pathnet |" in summary["table"] and "167" in summary["table"]  # the paper's number beside ours
-    records = [json.loads(line) for line in (tmp_path / "r" / "runs.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in (run_dir / "runs.jsonl").read_text().splitlines()]
     assert len(records) == len(cfg.pairs) * cfg.repetitions * 3
     md = build_and_check(
         "pathnet_binary_mnist",
-        [tmp_path / "r"],
+        [run_dir],
         "| pathnet |",
         "| 167 |",  # the paper's generations beside ours
         "| 1.18 |",
@@ -122,7 +129,7 @@ def test_pathnet_binary_mnist_smoke(tmp_path):
     args = [
         "table",
         "pathnet_binary_mnist",
-        str(tmp_path / "r"),
+        str(run_dir),
         "--out",
         str(tmp_path / "t"),
         "--readme",
@@ -144,30 +151,29 @@ def test_pathnet_binary_mnist_smoke(tmp_path):
     assert cli.main([*args[:3], "--sections", "1"]) == 2  # --sections without --readme
 
 
-def test_pathnet_cifar_svhn_smoke_on_generated_files(tmp_path):
-    cifar, svhn = write_cifar(tmp_path / "cifar", per_class=4), write_svhn(tmp_path / "svhn", per_class=20)
-    module, cfg = smoke("pathnet_cifar_svhn", tmp_path, f"data.cifar_root={cifar}", f"data.svhn_root={svhn}")
-    summary = module.run(cfg, tmp_path / "r", quiet=True)
-    assert (
-        len(summary["rows"]) == 4 and "| svhn (cifar10) |" in summary["table"] and "35.7%" in summary["table"]
-    )
+@group("pathnet_cifar_svhn")
+def test_pathnet_cifar_svhn_smoke_on_generated_files(smoke_run):
+    _, _, run_dir, summary = smoke_dir("pathnet_cifar_svhn", smoke_run)  # generated files (smoke_runs)
+    # the printed table is the one `pnn-jax table` builds (below): the paper's 35.7% beside ours
+    assert len(summary["rows"]) == 4 and "| svhn (after cifar10) |" in summary["table"]
+    assert "| 35.7 |" in summary["table"]
     build_and_check(
-        "pathnet_cifar_svhn", [tmp_path / "r"], "| svhn (after cifar10) |", "| 35.7 |", figures=("accuracy",)
+        "pathnet_cifar_svhn", [run_dir], "| svhn (after cifar10) |", "| 35.7 |", figures=("accuracy",)
     )
 
 
-def test_thesis_selection_pressure_smoke_skips_missing_data(tmp_path):
-    module, cfg = smoke("thesis_selection_pressure", tmp_path)
-    summary = module.run(cfg, tmp_path / "r", quiet=True)
+@group("thesis_selection_pressure")
+def test_thesis_selection_pressure_smoke_skips_missing_data(smoke_run):
+    _, _, run_dir, summary = smoke_dir("thesis_selection_pressure", smoke_run)
     assert summary["tasks"] == ["digits 0-2", "digits 3-5"]  # the SVHN task has no files: skipped
-    assert "skipped" in (tmp_path / "r" / "table.md").read_text()
-    records = [json.loads(line) for line in (tmp_path / "r" / "runs.jsonl").read_text().splitlines()]
+    assert "skipped" in (run_dir / "table.md").read_text()
+    records = [json.loads(line) for line in (run_dir / "runs.jsonl").read_text().splitlines()]
     first = [r for r in records if r["task"] == 0]
     assert all(r["reuse"] == 0 for r in first)  # nothing is locked before the first task
     assert all(len(r["diversity_curve"]) == r["generations"] for r in records)
     build_and_check(
         "thesis_selection_pressure",
-        [tmp_path / "r"],
+        [run_dir],
         "| digits 3-5 |",
         "capacity used (share of L x M locked)",
         figures=("capacity_used",),
@@ -201,7 +207,7 @@ SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-
 def test_thesis_smoke_on_the_real_mnist_test_digits(tmp_path):
     module, cfg = smoke("thesis_first_path", tmp_path, "data.source=auto", f"data.mnist_root={SHARED_MNIST}")
     assert pc.resolve_source(cfg.data) == "mnist"
-    t1, _, desc = module.make_tasks(cfg)
+    t1, _, desc = first_path.make_tasks(cfg)
     assert "10,000 digits" in desc and t1.x_train.shape[1] == 784
     assert len(t1.y_train) + len(t1.y_test) == 1010 + 982  # digits 3, 4
     assert len(t1.y_test) == 399  # sklearn rounds the held-out 20% up

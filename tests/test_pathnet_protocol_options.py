@@ -16,7 +16,7 @@ from pnn_jax.config import ConfigError
 from pnn_jax.data import class_task
 from pnn_jax.data.noise import salt_and_pepper
 from pnn_jax.evolution import Tournament, mutate_path, random_paths, refill_mutate_path
-from pnn_jax.experiments import pathnet_common as pc
+from pnn_jax.experiments.pathnet_supervised import common as pc
 from pnn_jax.nets.pathnet import mlp_pathnet
 from pnn_jax.train import pathnet as tp
 from pnn_jax.train.optim import make_optimizer

@@ -3,20 +3,16 @@ LunarLander sub-task rewards."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import subprocess
-import sys
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from smoke_runs import group
 from table_check import build_and_check
 
-from pnn_jax import cli, experiments
 from pnn_jax import config as cfglib
+from pnn_jax import experiments
 from pnn_jax.envs import lunar_curriculum
 from pnn_jax.envs.envpool_env import EnvConfig, EnvOutput, check_env_config
 
@@ -61,10 +57,17 @@ def test_vizdoom_needs_the_host_interface():
     assert kw["use_combined_action"] and kw["img_height"] == 84
 
 
-def test_lunarlander_curriculum_smoke(tmp_path):
-    module, cfg = compose("pathnet_lunarlander_curriculum", tmp_path)
-    summary = module.run(cfg, tmp_path / "r", quiet=True)
-    records = [json.loads(line) for line in (tmp_path / "r" / "runs.jsonl").read_text().splitlines()]
+def smoke_dir(name, smoke_run):
+    """The session's smoke run of ``name`` (:mod:`smoke_runs`): ``(experiment, cfg, run dir, summary)``."""
+    module, run_dir = experiments.get(name), smoke_run(name)
+    cfg = cfglib.load(module.Config, [run_dir / "config.yaml"])
+    return module, cfg, run_dir, json.loads((run_dir / "summary.json").read_text())
+
+
+@group("pathnet_lunarlander_curriculum")
+def test_lunarlander_curriculum_smoke(smoke_run):
+    _, cfg, run_dir, summary = smoke_dir("pathnet_lunarlander_curriculum", smoke_run)
+    records = [json.loads(line) for line in (run_dir / "runs.jsonl").read_text().splitlines()]
     by = {r["method"]: r for r in records}
     assert set(by) == {"pathnet", "scratch"}
     assert [s["task"] for s in by["pathnet"]["stages"]] == cfg.sequences[0]
@@ -78,60 +81,32 @@ def test_lunarlander_curriculum_smoke(tmp_path):
     assert {row["method"] for row in summary["rows"]} == {"pathnet", "scratch"}
     build_and_check(
         "pathnet_lunarlander_curriculum",
-        [tmp_path / "r"],
+        [run_dir],
         "ratio of means",
         "capacity used after the task",
         figures=("reuse_histogram",),
     )
 
 
-def test_pathnet_atari_smoke(tmp_path):
-    module, cfg = compose("pathnet_atari", tmp_path)
+@group("pathnet_atari")
+def test_pathnet_atari_smoke(smoke_run):
+    _, cfg, run_dir, summary = smoke_dir("pathnet_atari", smoke_run)
     assert (cfg.model.network, cfg.model.num_modules, cfg.model.max_active) == ("atari", 10, 4)
-    summary = module.run(cfg, tmp_path / "r", quiet=True)
     assert "Paper (docs/papers.md 2.4): pathnet 1.33" in summary["table"]
-    records = [json.loads(line) for line in (tmp_path / "r" / "runs.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in (run_dir / "runs.jsonl").read_text().splitlines()]
     pathnet = next(r for r in records if r["method"] == "pathnet")
     assert np.asarray(pathnet["stages"][0]["best_path"]).shape == (4, 4)
-    build_and_check("pathnet_atari", [tmp_path / "r"], "| 1.33 |")
+    build_and_check("pathnet_atari", [run_dir], "| 1.33 |")
 
 
-def test_vizdoom_substitute_smoke(tmp_path):
-    """In a subprocess of its own session, with its streams in files: envpool starts one Doom
-    process per env, and those inherit the parent's standard streams (in a pytest-xdist worker,
-    the worker's channel to the controller). If the run dies, orphaned Doom processes keep any
-    pipe open, so waiting for a pipe's end would hang (CI hung 600 s on a segfaulted run); files
-    and killing the session afterwards cannot."""
+@group("pnn_labyrinth_vizdoom")
+def test_vizdoom_substitute_smoke(smoke_run):
+    """Run in a subprocess of its own session with its streams in a file (:mod:`smoke_runs`): envpool
+    starts one Doom process per env, which inherit the parent's streams; an orphan holding a pipe
+    would hang the test (CI hung 600 s on a segfaulted run)."""
     module = experiments.get("pnn_labyrinth_vizdoom")
-    assert "SUBSTITUTE" in module.SUMMARY
-    command = [sys.executable, "-m", "pnn_jax.cli", "run", "experiment=pnn_labyrinth_vizdoom", "preset=smoke"]
-    log = tmp_path / "run.log"
-    with log.open("w") as stream:
-        child = subprocess.Popen(
-            [*command, f"out_dir={tmp_path}", "quiet=true"],
-            cwd=tmp_path,  # ViZDoom writes _vizdoom/ and _vizdoom.ini into the working directory
-            stdin=subprocess.DEVNULL,
-            stdout=stream,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            returncode = child.wait(timeout=400)
-        finally:
-            with contextlib.suppress(ProcessLookupError):  # the run's Doom processes, if any are left
-                os.killpg(child.pid, signal.SIGKILL)
-    assert returncode == 0, log.read_text()[-3000:]
-    (run_dir,) = (tmp_path / "pnn_labyrinth_vizdoom").iterdir()
-    summary = json.loads((run_dir / "summary.json").read_text())
+    assert "SUBSTITUTE" in module.summary
+    _, _, run_dir, summary = smoke_dir("pnn_labyrinth_vizdoom", smoke_run)
     assert [r["method"] for r in summary["rows"]] == ["progressive, 2 columns", "baseline1"]
     assert "HealthGathering-v1 -> HealthGatheringSupreme-v1" in (run_dir / "table.md").read_text()
-    build_and_check("pnn_table1", [tmp_path], "Labyrinth (ViZDoom substitute): ours", "491 / 115")
-
-
-def test_bad_distributed_settings_are_one_line_errors(capsys):
-
-    args = ["run", "experiment=pathnet_atari", "preset=smoke", "distributed.num_processes=2"]
-    assert cli.main([*args, "distributed.coordinator_address=nohost", "distributed.process_id=0"]) == 2
-    assert "coordinator_address must be host:port" in capsys.readouterr().err
-    assert cli.main([*args, "distributed.coordinator_address=127.0.0.1:1", "distributed.process_id=5"]) == 2
-    assert "process_id must be in 0..1" in capsys.readouterr().err
+    build_and_check("pnn_table1", [run_dir], "Labyrinth (ViZDoom substitute): ours", "491 / 115")

@@ -8,9 +8,11 @@ import jax
 import numpy as np
 import pytest
 
-from pnn_jax import cli
+from pnn_jax import cli, experiments
 from pnn_jax import config as cfglib
-from pnn_jax.experiments import pnn_digits
+from pnn_jax.experiments.pnn_supervised import method as pnn_method
+
+pnn_digits = experiments.get("pnn_digits")
 
 
 def only_run(root):
@@ -32,7 +34,15 @@ def test_smoke_run_writes_a_complete_run_directory(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| progressive | 2 |" in out and "| baseline3 | 1 |" in out and "run directory:" in out
     run_dir = only_run(tmp_path)
-    for name in ("config.yaml", "metrics.jsonl", "summary.json", "run.log", "checkpoints", "tb"):
+    for name in (
+        "config.yaml",
+        "metrics.jsonl",
+        "runs.jsonl",
+        "summary.json",
+        "run.log",
+        "checkpoints",
+        "tb",
+    ):
         assert (run_dir / name).exists(), name
     assert {p.name for p in (run_dir / "figures").iterdir()} == {"accuracy_curves.png", "accuracy_curves.pdf"}
     assert any((run_dir / "tb").iterdir())
@@ -50,7 +60,8 @@ def test_smoke_run_writes_a_complete_run_directory(tmp_path, capsys):
     }
     assert summary["frozen_column_sha256"]["baseline3"] == {}
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in records] == list(range(20, 20 * len(records) + 1, 20))
+    records = [r for r in records if r.get("kind") == "chunk"]  # the units' chunks (not unit ends)
+    assert [r["global_step"] for r in records] == list(range(20, 20 * len(records) + 1, 20))
     assert all({"wall_time", "steps_per_s", "loss", "test_acc_a", "method"} <= set(r) for r in records)
     cfg = (run_dir / "config.yaml").read_text()
     assert "preset: smoke" in cfg and "steps: 60" in cfg
@@ -86,7 +97,7 @@ def test_vmapped_population_equals_separate_runs(tmp_path):
         run_dir = tmp_path / name
         run_dir.mkdir()
         summary = pnn_digits.run(cfg, run_dir, quiet=True)
-        _, state = pnn_digits.load_checkpoint(run_dir)
+        _, state = pnn_method.load_checkpoint(run_dir)
         return summary, state["train"].params
 
     pop_summary, pop_params = run("population", "population.seeds=3")
@@ -126,10 +137,10 @@ def test_population_of_learning_rates_and_alphas(tmp_path, capsys):
     assert len({r["b"] for r in summary["rows"]}) > 1  # the members differ
     # Each member starts with its own adapter scale (alpha is learned, so check the initial values).
     cfg = cfglib.load(pnn_digits.Config, [run_dir / "config.yaml"])
-    *_, method = pnn_digits._setup(cfg)
+    *_, method = pnn_method.setup(cfg)
     init_params, _ = method(0).init()
     alphas = np.asarray(init_params["heads"]["logits"]["lateral"]["alpha"])  # [P, K]
     np.testing.assert_allclose(alphas[:, 1], [1.0, 0.1, 1.0, 0.1])
-    _, state = pnn_digits.load_checkpoint(run_dir)
+    _, state = pnn_method.load_checkpoint(run_dir)
     lrs = state["train"].opt_state.hyperparams["learning_rate"]
     assert [round(float(v), 6) for v in lrs] == [1e-3, 1e-3, 3e-3, 3e-3]

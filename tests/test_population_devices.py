@@ -18,7 +18,7 @@ SCRIPT = textwrap.dedent(
     """
     import json, jax, numpy as np
     from pnn_jax.data import class_task, load_digits
-    from pnn_jax.experiments import pathnet_common as pc
+    from pnn_jax.experiments.pathnet_supervised import common as pc
     from pnn_jax.train.pathnet import task_data
     from pnn_jax.train.population import population_mesh, shard_population
 

@@ -26,9 +26,11 @@ def summary(run_dir: Path) -> dict:
     return json.loads((run_dir / "summary.json").read_text())
 
 
-def checkpoints(run_dir: Path) -> list[int]:
-    folder = run_dir / "checkpoints"
-    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit()) if folder.exists() else []
+def checkpoints(run_dir: Path, folder: str = "checkpoints") -> list[int]:
+    """Finalised checkpoints: ``checkpoints/`` (after each finished unit, a method) or
+    ``unit_checkpoints/`` (inside a unit)."""
+    path = run_dir / folder
+    return sorted(int(p.name) for p in path.iterdir() if p.name.isdigit()) if path.exists() else []
 
 
 # One worker for the whole file under `--dist loadgroup` (make test): the module-scoped reference
@@ -50,7 +52,7 @@ def test_killed_run_resumes_to_the_same_parameters(reference, tmp_path):
     while time.time() < deadline and proc.poll() is None:
         # A finalised step directory is named by its step alone; orbax writes into
         # "<step>.orbax-checkpoint-tmp-*" first and renames it when complete.
-        if any(checkpoints(d) for d in tmp_path.glob("pnn_digits/*")):
+        if any(checkpoints(d, "unit_checkpoints") for d in tmp_path.glob("pnn_digits/*")):
             break
         time.sleep(0.05)
     delay = random.uniform(0.0, 1.5)  # an arbitrary moment after the first checkpoint
@@ -59,7 +61,7 @@ def test_killed_run_resumes_to_the_same_parameters(reference, tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     run_dir = run_dir_in(tmp_path)
-    kept = checkpoints(run_dir)
+    kept = checkpoints(run_dir, "unit_checkpoints")
     assert kept and not (run_dir / "summary.json").exists()
     resume_and_compare(run_dir, reference, f"killed after {delay:.2f} s at checkpoint {kept}")
 
@@ -77,7 +79,9 @@ def test_killed_before_its_first_checkpoint_resumes_from_the_beginning(reference
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     run_dir = run_dir_in(tmp_path)
-    assert not checkpoints(run_dir), "a checkpoint was finalised before the kill; kill earlier"
+    assert not checkpoints(run_dir) and not checkpoints(run_dir, "unit_checkpoints"), (
+        "a checkpoint was finalised before the kill; kill earlier"
+    )
     out = resume_and_compare(run_dir, reference, "killed before its first checkpoint")
     assert "no finalised checkpoint" in (run_dir / "run.log").read_text(), out
 
@@ -120,8 +124,10 @@ def test_frozen_checksum_mismatch_is_an_error(reference, tmp_path):
 
     run_dir = tmp_path / "run"
     shutil.copytree(reference, run_dir)
-    newest = checkpoints(run_dir)[-1]
-    meta_file = run_dir / "checkpoints" / str(newest) / "meta" / "metadata"
+    shutil.rmtree(run_dir / "checkpoints" / str(checkpoints(run_dir)[-1]))  # the last unit is to redo
+    (run_dir / "summary.json").unlink()
+    newest = checkpoints(run_dir, "unit_checkpoints")[-1]  # inside the last unit (baseline4)
+    meta_file = run_dir / "unit_checkpoints" / str(newest) / "meta" / "metadata"
     meta = json.loads(meta_file.read_text())
     assert meta["frozen_sha256"], "the newest smoke checkpoint (baseline4) has a frozen column"
     slot = next(iter(meta["frozen_sha256"]))  # "<population member>:<column>"

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+# _scipy_later: scipy is imported where a statistic is computed, not with this module. Its OpenBLAS
+# starts a thread pool when it loads, and a ViZDoom pool started after that hung at startup in 2 of
+# 6 trials (0 of 6 with OPENBLAS_NUM_THREADS=1, 0 of 8 without scipy): the runner imports the tables,
+# and so this module, before any environment exists (tests/test_layers.py checks scipy stays out).
 import numpy as np
-from scipy import stats
 
 
 def time_to_criterion(times: Sequence[float], curve: Sequence[float], threshold: float, budget: float):
@@ -57,6 +60,8 @@ def mean_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, 
     mean = float(v.mean()) if v.size else float("nan")
     if v.size < 2:
         return mean, float("nan"), float("nan")
+    from scipy import stats  # see _scipy_later  # noqa: PLC0415
+
     half = float(stats.t.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
     return mean, mean - half, mean + half
 
@@ -92,5 +97,7 @@ def paired_wilcoxon(a: dict, b: dict) -> dict[str, float]:
     out = {"runs": len(keys), "median_difference": float(np.median(d)) if keys else float("nan")}
     if not np.any(d != 0):
         return {**out, "statistic": float("nan"), "p": 1.0}
+    from scipy import stats  # see _scipy_later  # noqa: PLC0415
+
     res = stats.wilcoxon(d, zero_method="wilcox", alternative="two-sided")
     return {**out, "statistic": float(res.statistic), "p": float(res.pvalue)}

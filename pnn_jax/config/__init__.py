@@ -151,3 +151,9 @@ def structured(schema: type[T], cfg) -> T:
         raise ConfigError(f"bad value for '{e.full_key}': {_first_line(e.msg)}") from None
     except oc_errors.OmegaConfBaseException as e:
         raise ConfigError(f"bad config: {_first_line(str(e))}") from None
+
+
+def load_paper(experiment: str) -> dict:
+    """``experiments/<experiment>/paper.yaml``: the published numbers we compare with ({} if none)."""
+    path = EXPERIMENTS_DIR / experiment / "paper.yaml"
+    return OmegaConf.to_container(OmegaConf.load(path)) if path.exists() else {}

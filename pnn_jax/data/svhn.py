@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from scipy.io import loadmat
 
 from pnn_jax.config import ConfigError
 
@@ -25,6 +24,9 @@ def load_svhn(root: str | Path, split: str = "train") -> tuple[np.ndarray, np.nd
     if not path.is_file():
         raise ConfigError(f"SVHN {split} file not found: expected {str(path)!r}, from {SOURCE}")
     try:
+        # scipy (its BLAS threads) loads when a file is read: see pnn_jax/analysis/speedup.py
+        from scipy.io import loadmat  # noqa: PLC0415
+
         mat = loadmat(path)
     except Exception as e:  # scipy raises several types for a damaged file
         raise ConfigError(f"{path} is not a readable MATLAB file ({type(e).__name__}: {e})") from None

@@ -6,7 +6,6 @@ import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,5 +52,7 @@ def class_task(
     lookup = np.full(int(max(classes)) + 1, -1, np.int32)
     lookup[list(classes)] = np.arange(len(classes), dtype=np.int32)
     ys = lookup[ys]
+    from sklearn.model_selection import train_test_split  # see pnn_jax/data/digits.py  # noqa: PLC0415
+
     x_tr, x_te, y_tr, y_te = train_test_split(xs, ys, test_size=test_fraction, random_state=seed, stratify=ys)
     return Task(name or "classes" + "".join(map(str, classes)), classes, x_tr, y_tr, x_te, y_te)

@@ -19,8 +19,10 @@ episode lengths (:func:`update_episodes`, tested against a hand-stepped run).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import tempfile
 import warnings
 from typing import Any
 
@@ -157,6 +159,25 @@ def env_shapes(cfg: EnvConfig) -> tuple[tuple[int, ...], int]:
     return tuple(spec.observation_space.shape), int(spec.action_space.n)
 
 
+_DOOM_DIRECTORY: list[str] = []
+
+
+def doom_directory() -> str:
+    """The working directory of this process's Doom processes: a temporary folder made once per
+    process (``pnn_jax_vizdoom_*`` in the system's temporary directory), not the user's directory.
+
+    The Doom processes write ``_vizdoom.ini`` and ``_vizdoom/`` into the working directory they
+    inherit when a pool starts them, and write the ini again when they exit, after Python has
+    gone; so the folder is left for the system to clean (a few KB). ``_vizdoom/`` is made first:
+    each process makes it when it finds none and aborts (the pool then segfaults) if another made
+    it in between ("Failed to create ./_vizdoom/ directory: File exists")."""
+    if not _DOOM_DIRECTORY:
+        folder = tempfile.mkdtemp(prefix="pnn_jax_vizdoom_")
+        os.makedirs(os.path.join(folder, "_vizdoom"))
+        _DOOM_DIRECTORY.append(folder)
+    return _DOOM_DIRECTORY[0]
+
+
 class VecEnv:
     """``num_envs`` envpool environments. ``reset()`` (host) returns ``(handle, EnvOutput)``;
     ``step(handle, actions)`` works inside ``jit``."""
@@ -166,12 +187,8 @@ class VecEnv:
 
         check_env_config(cfg)
         self.cfg = cfg
-        if cfg.is_vizdoom:
-            # Each Doom process makes ./_vizdoom/ when it finds none and aborts (the pool then
-            # segfaults) if another process made it in between: "Failed to create ./_vizdoom/
-            # directory: File exists". Made here first, the processes find it and skip the race.
-            os.makedirs("_vizdoom", exist_ok=True)
-        with warnings.catch_warnings():  # gymnasium's note that float64 Box bounds become float32
+        where = contextlib.chdir(doom_directory()) if cfg.is_vizdoom else contextlib.nullcontext()
+        with where, warnings.catch_warnings():  # gymnasium: float64 Box bounds become float32
             warnings.filterwarnings("ignore", message=".*precision lowered by casting to float32")
             self._env = envpool.make(cfg.env_id, env_type="gymnasium", **cfg.envpool_kwargs())
         self.obs_shape = tuple(self._env.observation_space.shape)

@@ -9,16 +9,16 @@ action sets, so every task uses the full 18-action space. The protocol is
 :mod:`pnn_jax.experiments.pathnet_rl`; published numbers in ``experiments/pathnet_atari/paper.yaml``.
 """
 
-from __future__ import annotations
+from pnn_jax.experiments.pathnet_rl import PathNetRL
+from pnn_jax.experiments.runner import Experiment
 
-from pnn_jax.experiments.pathnet_rl import Config, run, validate
-
-NAME = "pathnet_atari"
-SUMMARY = "PathNet paper: Atari game-to-game transfer, speedup vs scratch and fine-tuning"
-PRESETS = {
-    "smoke": "~1 min (structure only)",
-    "quick": "~30 min on 2 CPU cores (one pair, short: no learning yet)",
-    "paper": "64 paths, 10M steps per game over several pairs: GPU days (not run)",
-}
-
-__all__ = ["NAME", "PRESETS", "SUMMARY", "Config", "run", "validate"]
+experiment = Experiment(
+    name="pathnet_atari",
+    protocol=PathNetRL(),
+    summary="PathNet paper: Atari game-to-game transfer, speedup vs scratch and fine-tuning",
+    presets={
+        "smoke": "~1 min (structure only)",
+        "quick": "~30 min on 2 CPU cores (one pair, short: no learning yet)",
+        "paper": "64 paths, 10M steps per game over several pairs: GPU days (not run)",
+    },
+)

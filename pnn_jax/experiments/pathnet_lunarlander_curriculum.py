@@ -10,16 +10,17 @@ full task (``land``) against learning it from scratch, with and without the curr
 steps. The protocol is :mod:`pnn_jax.experiments.pathnet_rl`. No published numbers exist.
 """
 
-from __future__ import annotations
+from pnn_jax.experiments.pathnet_rl import PathNetRL
+from pnn_jax.experiments.runner import Experiment
 
-from pnn_jax.experiments.pathnet_rl import Config, run, validate
-
-NAME = "pathnet_lunarlander_curriculum"
-SUMMARY = "PathNet LunarLander curriculum (stabilise -> approach -> land): reuse per sub-task, training saved"
-PRESETS = {
-    "smoke": "~30 s (structure only)",
-    "quick": "~12 min on 2 CPU cores (2 seeds; every sub-task learns; results in docs/results.md)",
-    "paper": "5 seeds, 64 paths, 3M steps per sub-task (GPU)",
-}
-
-__all__ = ["NAME", "PRESETS", "SUMMARY", "Config", "run", "validate"]
+experiment = Experiment(
+    name="pathnet_lunarlander_curriculum",
+    protocol=PathNetRL(),
+    summary="PathNet LunarLander curriculum (stabilise -> approach -> land): reuse per sub-task, "
+    "training saved",
+    presets={
+        "smoke": "~30 s (structure only)",
+        "quick": "~12 min on 2 CPU cores (2 seeds; every sub-task learns; results in docs/results.md)",
+        "paper": "5 seeds, 64 paths, 3M steps per sub-task (GPU)",
+    },
+)

@@ -5,16 +5,16 @@ Games have different action sets, so every column uses the full 18-action space
 (``env.full_action_space=true``). The protocol is :mod:`pnn_jax.experiments.rl_transfer`.
 """
 
-from __future__ import annotations
+from pnn_jax.experiments.rl_transfer import RLTransfer
+from pnn_jax.experiments.runner import Experiment
 
-from pnn_jax.experiments.rl_transfer import Config, run, validate
-
-NAME = "pnn_atari"
-SUMMARY = "PNN paper: Atari transfer (Seaquest/River Raid/Pong -> 12 games, 2-4 columns) vs baselines 1-4"
-PRESETS = {
-    "smoke": "~1 min (structure only)",
-    "quick": "~1 h on 2 CPU cores (2 pairs, short stages: no learning yet)",
-    "paper": "4e7 agent steps per stage over 36 pairs: weeks of GPU time (not run)",
-}
-
-__all__ = ["NAME", "PRESETS", "SUMMARY", "Config", "run", "validate"]
+experiment = Experiment(
+    name="pnn_atari",
+    protocol=RLTransfer(),
+    summary="PNN paper: Atari transfer (Seaquest/River Raid/Pong -> 12 games, 2-4 columns) vs baselines 1-4",
+    presets={
+        "smoke": "~1 min (structure only)",
+        "quick": "~1 h on 2 CPU cores (2 pairs, short stages: no learning yet)",
+        "paper": "4e7 agent steps per stage over 36 pairs: weeks of GPU time (not run)",
+    },
+)

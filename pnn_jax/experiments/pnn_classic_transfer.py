@@ -8,12 +8,17 @@ change to the RL stack is checked on real learning in minutes, not only on smoke
 published numbers exist for this setting (no paper.yaml).
 """
 
-from __future__ import annotations
+from pnn_jax.experiments.rl_transfer import RLTransfer
+from pnn_jax.experiments.runner import Experiment
 
-from pnn_jax.experiments.rl_transfer import Config, run, validate
-
-NAME = "pnn_classic_transfer"
-SUMMARY = "PNN transfer on CartPole with transformed observations: progressive vs baselines 1-4, transfer %"
-PRESETS = {"smoke": "~30 s", "quick": "~4 min (transfer, AFS and APS; docs/results.md)", "paper": "~25 min"}
-
-__all__ = ["NAME", "PRESETS", "SUMMARY", "Config", "run", "validate"]
+experiment = Experiment(
+    name="pnn_classic_transfer",
+    protocol=RLTransfer(),
+    summary="PNN transfer on CartPole with transformed observations: progressive vs baselines 1-4, "
+    "transfer %",
+    presets={
+        "smoke": "~30 s",
+        "quick": "~4 min (transfer, AFS and APS; docs/results.md)",
+        "paper": "~25 min",
+    },
+)

@@ -10,16 +10,16 @@ not be read as a Labyrinth one. The protocol is :mod:`pnn_jax.experiments.rl_tra
 paper's Atari column (docs/papers.md 1.2) on the 12-channel frames.
 """
 
-from __future__ import annotations
+from pnn_jax.experiments.rl_transfer import RLTransfer
+from pnn_jax.experiments.runner import Experiment
 
-from pnn_jax.experiments.rl_transfer import Config, run, validate
-
-NAME = "pnn_labyrinth_vizdoom"
-SUMMARY = "PNN on ViZDoom scenarios (SUBSTITUTE for DeepMind Lab Labyrinth): progressive vs baselines 1-4"
-PRESETS = {
-    "smoke": "~1 min (structure only)",
-    "quick": "~1 h on 2 CPU cores (3 pairs, 100k agent steps per stage: no learning yet)",
-    "paper": "the paper's Labyrinth budget on the substitute scenarios: GPU days (not run)",
-}
-
-__all__ = ["NAME", "PRESETS", "SUMMARY", "Config", "run", "validate"]
+experiment = Experiment(
+    name="pnn_labyrinth_vizdoom",
+    protocol=RLTransfer(),
+    summary="PNN on ViZDoom scenarios (SUBSTITUTE for DeepMind Lab Labyrinth): progressive vs baselines 1-4",
+    presets={
+        "smoke": "~1 min (structure only)",
+        "quick": "~1 h on 2 CPU cores (3 pairs, 100k agent steps per stage: no learning yet)",
+        "paper": "the paper's Labyrinth budget on the substitute scenarios: GPU days (not run)",
+    },
+)

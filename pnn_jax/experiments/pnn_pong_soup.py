@@ -8,18 +8,19 @@ and orthogonal initialisation: see docs/rl_learner.md). The published numbers ar
 ``experiments/pnn_pong_soup/paper.yaml``.
 """
 
-from __future__ import annotations
+from pnn_jax.experiments.rl_transfer import RLTransfer
+from pnn_jax.experiments.runner import Experiment
 
-from pnn_jax.experiments.rl_transfer import Config, run, validate
-
-NAME = "pnn_pong_soup"
-SUMMARY = "PNN paper: Pong Soup transfer (sources Pong/Noisy/H-flip, 8 targets), progressive vs baselines 1-4"
-PRESETS = {
-    "smoke": "~1 min (structure only)",
-    "quick": "~1 h on 2 CPU cores (2 pairs, 200k agent steps per stage: no learning yet)",
-    "pong": "~1-2 h on 2 CPU cores: one column on Pong, 5M agent steps of A2C (the learner check)",
-    "cpu": "~2 h on 2 CPU cores: Pong -> H-flip, progressive vs baselines 1 and 3 (3M / 1M agent steps)",
-    "paper": "4e7 agent steps per stage, 24 pairs x 5 methods: days on one GPU (not run)",
-}
-
-__all__ = ["NAME", "PRESETS", "SUMMARY", "Config", "run", "validate"]
+experiment = Experiment(
+    name="pnn_pong_soup",
+    protocol=RLTransfer(),
+    summary="PNN paper: Pong Soup transfer (sources Pong/Noisy/H-flip, 8 targets), progressive vs "
+    "baselines 1-4",
+    presets={
+        "smoke": "~1 min (structure only)",
+        "quick": "~1 h on 2 CPU cores (2 pairs, 200k agent steps per stage: no learning yet)",
+        "pong": "~1-2 h on 2 CPU cores: one column on Pong, 5M agent steps of A2C (the learner check)",
+        "cpu": "~2 h on 2 CPU cores: Pong -> H-flip, progressive vs baselines 1 and 3 (3M / 1M agent steps)",
+        "paper": "4e7 agent steps per stage, 24 pairs x 5 methods: days on one GPU (not run)",
+    },
+)

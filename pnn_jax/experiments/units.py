@@ -8,7 +8,6 @@ progress per chunk, checkpoint inside itself and notice a stop request (SIGTERM)
 
 from __future__ import annotations
 
-import hashlib
 import json
 import signal
 import threading
@@ -20,13 +19,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from omegaconf import OmegaConf
 
-from pnn_jax import config as cfglib
-from pnn_jax import provenance
 from pnn_jax.checkpoint import Checkpointer
-from pnn_jax.config import EXPERIMENTS_DIR
-from pnn_jax.rundir import CONFIG_FILE, LOG_FILE, RunLog, prepare_run_dir, write_summary
+from pnn_jax.rundir import RunLog
 
 UNIT_CHECKPOINTS = "unit_checkpoints"
 
@@ -51,8 +46,11 @@ class UnitContext:
     * :meth:`check_finite`: raise :class:`NonFiniteError` naming the quantity.
     """
 
-    def __init__(self, run_dir: Path, experiment: str, index: int, total: int, label: str, log, stop):
+    def __init__(
+        self, run_dir: Path, experiment: str, index: int, total: int, label: str, log, stop, keep: int = 2
+    ):
         self.run_dir = run_dir
+        self.keep = keep
         self.experiment = experiment
         self.index = index
         self.total = total
@@ -115,10 +113,27 @@ class UnitContext:
             self._last_print = now
             self.log.progress(line)
 
+    def metrics(self, position: int, values: dict[str, Any], line: str) -> None:
+        """Record one chunk of a unit that is not an RL stage (``metrics.jsonl`` and TensorBoard,
+        tags ``u<unit>/<name>`` against ``position``, as in :meth:`save`) and print ``line``."""
+        record = {
+            "kind": "chunk",
+            "step": self.index,  # units done before this one (resume keeps records up to it)
+            "unit": self.index,
+            "position": int(position),
+            "unit_label": self.label,
+            **jsonable(values),
+        }
+        scalars = {
+            f"u{self.index}/{k}": v for k, v in values.items() if isinstance(v, int | float) and v is not None
+        }
+        self.log.record(record, scalars, int(position))
+        self.log.progress(line)
+
     # -- checkpoints inside the unit -----------------------------------------------------------
     def _checkpointer(self):
         if self._ckpt is None:
-            self._ckpt = Checkpointer(self.run_dir / UNIT_CHECKPOINTS, max_to_keep=2)
+            self._ckpt = Checkpointer(self.run_dir / UNIT_CHECKPOINTS, max_to_keep=self.keep)
         return self._ckpt
 
     def save(self, position: int, state: Any, meta: dict) -> None:
@@ -128,14 +143,18 @@ class UnitContext:
             self.index * 10**12 + int(position), state, {**jsonable(meta), "unit": self.index}
         )
 
-    def restore(self, template_for: Callable[[dict], Any]) -> tuple[Any, dict] | None:
-        """``(state, meta)`` of this unit's newest checkpoint, or None (start the unit afresh)."""
+    def restore(
+        self, template_for: Callable[[dict], Any], verify: Callable[[Any, dict], None] | None = None
+    ) -> tuple[Any, dict] | None:
+        """``(state, meta)`` of this unit's newest readable checkpoint, or None (start the unit
+        afresh); ``verify(state, meta)`` may raise :class:`~pnn_jax.checkpoint.CheckpointError`
+        (:meth:`pnn_jax.checkpoint.Checkpointer.restore_latest`)."""
         ckpt = self._checkpointer()
         mine = [s for s in ckpt.steps() if s // 10**12 == self.index]
         if not mine:
             self.log.drop_chunks(self.index, after=-1)  # records of an earlier, lost attempt
             return None
-        _, state, meta = ckpt.restore_latest(template_for)
+        _, state, meta = ckpt.restore_latest(template_for, verify)
         if meta.get("unit") != self.index:
             self.log.drop_chunks(self.index, after=-1)
             return None
@@ -237,6 +256,7 @@ def run_units(
     quiet: bool,
     header: list[str],
     keep: int = 2,
+    unit_keep: int = 2,
     experiment: str = "",
 ) -> tuple[list[dict], float]:
     """Run ``units`` (``(label, fn)``, ``fn(ctx) -> list of run records``) in order, resumably.
@@ -258,8 +278,13 @@ def run_units(
         step, _, meta = ckpt.restore_latest(lambda meta: template)
         records, done = list(meta["records"]), int(meta["units_done"])
     log = RunLog(run_dir, len(units), start_step=done, quiet=quiet, unit="units", resume=resume)
-    if resume:
-        log.info(f"resumed after unit {done}/{len(units)}" + (f" (checkpoint {step})" if step else ""))
+    if resume and step is None:
+        log.info(
+            "resumed: no finalised checkpoint of a finished unit, so the run starts from its first unit "
+            "(which continues from its own newest checkpoint if it wrote one)"
+        )
+    elif resume:
+        log.info(f"resumed after unit {done}/{len(units)} (checkpoint {step})")
     else:
         for line in header:
             log.info(line)
@@ -268,7 +293,9 @@ def run_units(
         for i in range(done, len(units)):
             label, fn = units[i]
             t_unit = time.perf_counter()
-            ctx = UnitContext(run_dir, experiment, i, len(units), label, log, lambda: stop["requested"])
+            ctx = UnitContext(
+                run_dir, experiment, i, len(units), label, log, lambda: stop["requested"], unit_keep
+            )
             try:
                 new = [jsonable(r) for r in fn(ctx)]
             except BaseException:
@@ -332,75 +359,6 @@ def _write_jsonl(path: Path, records: list[dict]) -> None:
     tmp.replace(path)
 
 
-STARTED_FILE = "started.json"  # the commit each invocation (start, resumes) ran from
-
-
-def begin(run_dir: Path, cfg: Any, resume: bool) -> None:
-    """A new run: make ``run_dir`` and write the resolved config (what ``pnn-jax resume`` reads
-    back). Every invocation records the commit it starts from (``started.json``), so the summary's
-    provenance names the code that ran, not only the checkout at the end."""
-    if not resume:
-        prepare_run_dir(run_dir)
-        (run_dir / CONFIG_FILE).write_text(cfglib.to_yaml(cfg))
-    commits = _started_commits(run_dir)
-    (run_dir / STARTED_FILE).write_text(json.dumps({"commits": [*commits, provenance.commit()]}))
-
-
-def _started_commits(run_dir: Path) -> list[str]:
-    started = run_dir / STARTED_FILE
-    return json.loads(started.read_text())["commits"] if started.exists() else []
-
-
-def commits_run(run_dir: Path, at_end: str) -> str:
-    """The commits a run's invocations started from and the one at its end, ``a -> b`` where they
-    differ (code changed on disk while it ran, or between a kill and its resume)."""
-    seen = list(dict.fromkeys([*_started_commits(run_dir), at_end]))
-    return " -> ".join(seen)
-
-
-def finish(
-    run_dir: Path,
-    cfg: Any,
-    *,
-    rows: list[dict],
-    table: str,
-    seconds: float,
-    resumed: bool,
-    figures: list[Path],
-    quiet: bool,
-    notes: list[str] = (),
-    **extra: Any,
-) -> dict:
-    """Write ``summary.json`` (experiment, preset, rows, table, wall time, figures, ``extra``,
-    ``records_sha256``, the digest of ``runs.jsonl``, and ``provenance``: commit and machine) and
-    ``table.md``; print the table (appending to ``run.log``). Returns the summary as written."""
-    records = (run_dir / RUNS_FILE).read_bytes() if (run_dir / RUNS_FILE).exists() else b""
-    prov = provenance.record()
-    summary = jsonable(
-        {
-            "experiment": cfg.experiment,
-            "preset": cfg.preset,
-            "rows": rows,
-            "table": table,
-            **extra,
-            "wall_time_s": seconds,
-            "resumed": resumed,
-            "figures": [str(p.relative_to(run_dir)) for p in figures],
-            "records_sha256": hashlib.sha256(records).hexdigest(),  # same runs, same digest
-            # commit(s), machine, jax (shown beside generated tables)
-            "provenance": {**prov, "commit": commits_run(run_dir, prov["commit"])},
-        }
-    )
-    write_summary(run_dir, summary)
-    (run_dir / "table.md").write_text(table + "\n" + "".join(f"\n{n}" for n in notes) + "\n")
-    text = "\n" + table + "\n" + "".join(f"\n{n}" for n in notes)
-    with (run_dir / LOG_FILE).open("a") as f:
-        f.write(text + "\n")
-    if not quiet:
-        print(text, flush=True)
-    return summary
-
-
 def num(value) -> float:
     """A stored number; NaN (e.g. no finished episode yet) comes back from JSON as None."""
     return float("nan") if value is None else float(value)
@@ -417,9 +375,3 @@ def fmt_ms(values, digits: int = 1) -> str:
         return "-"
     m, s = mean_std(values)
     return f"{m:.{digits}f} ± {s:.{digits}f}"
-
-
-def load_paper(experiment: str) -> dict:
-    """``experiments/<experiment>/paper.yaml``: the published numbers we compare with ({} if none)."""
-    path = EXPERIMENTS_DIR / experiment / "paper.yaml"
-    return OmegaConf.to_container(OmegaConf.load(path)) if path.exists() else {}

@@ -251,7 +251,7 @@ class ProgressiveNet:
 
         ``perturb`` (optional): one array per hidden layer, broadcastable to ``[num_columns, B,
         *shape]``, added to that layer's post-ReLU activations before any column reads them (the
-        sensitivity analyses' hook, :mod:`pnn_jax.analysis.sensitivity`).
+        sensitivity analyses' hook, :mod:`pnn_jax.rl.sensitivity`).
         Returns ``(hidden, heads)``: ``hidden`` is a list ``[num_columns, B, *shape]`` per hidden
         layer; ``heads`` maps name to ``[num_columns, B, size]`` (empty if not ``with_heads``).
         """

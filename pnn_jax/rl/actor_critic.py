@@ -432,7 +432,7 @@ def make_evaluate(
 
     ``evaluate(params, column, actor, noise)`` adds fresh Gaussian noise to the hidden activations
     at every step, with standard deviations ``noise`` (one array per hidden layer broadcastable to
-    ``[K, B, *shape]``, e.g. :func:`pnn_jax.analysis.sensitivity.noise_scales`; traced, so every
+    ``[K, B, *shape]``, e.g. :func:`pnn_jax.rl.sensitivity.noise_scales`; traced, so every
     noise level reuses one compilation). For APS (docs/papers.md 1.7).
     """
     obs_fn = (lambda o: preprocess(transform(o))) if transform is not None else preprocess

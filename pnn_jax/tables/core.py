@@ -10,12 +10,11 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
-from pnn_jax.config import ConfigError
-from pnn_jax.experiments.units import load_paper
+from pnn_jax.config import ConfigError, load_paper
+from pnn_jax.tables.records import SCHEMAS
 
 RUNS_FILE = "runs.jsonl"
 RL_TRANSFER = ("pnn_classic_transfer", "pnn_pong_soup", "pnn_atari", "pnn_labyrinth_vizdoom")
-PATHNET_RL = ("pathnet_atari", "pathnet_lunarlander_curriculum")
 TABLE1_DOMAINS = {"pnn_pong_soup": "Pong Soup", "pnn_atari": "Atari", "pnn_labyrinth_vizdoom": "Labyrinth"}
 
 
@@ -96,7 +95,8 @@ def _cell(v) -> str:
 
 def find_runs(paths: list[Path], experiments: tuple[str, ...]) -> list[Run]:
     """Finished runs (``runs.jsonl`` + ``summary.json`` + ``config.yaml``) of ``experiments`` at or
-    below ``paths``; a clear error if a path is missing or holds none."""
+    below ``paths``, their records read through the schema each run names
+    (:data:`pnn_jax.tables.records.SCHEMAS`); a clear error if a path is missing or holds none."""
     runs, seen = [], set()
     for path in paths:
         path = Path(path)
@@ -112,7 +112,16 @@ def find_runs(paths: list[Path], experiments: tuple[str, ...]) -> list[Run]:
                 continue
             seen.add(d)
             records = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
-            runs.append(Run(d, config, records, json.loads((d / "summary.json").read_text())))
+            summary = json.loads((d / "summary.json").read_text())
+            stamp = summary.get("records")
+            if stamp is not None:  # None: written before record schemas were versioned
+                if stamp.get("schema") not in SCHEMAS:
+                    raise ConfigError(
+                        f"{d}: its records are {stamp.get('schema')!r}, a schema this pnn_jax does not "
+                        f"know ({', '.join(SCHEMAS)})"
+                    )
+                records = SCHEMAS[stamp["schema"]].read(d, stamp, records)
+            runs.append(Run(d, config, records, summary))
             found += 1
         if not found:
             raise ConfigError(

@@ -221,6 +221,12 @@ def thesis_table(name: str, runs: list[Run], options: Options, fig_dir: Path) ->
             None,
         ],
         ["generations, task 2", _ms(col(ss, "generations2")), _ms(col(by["P+S"], "generations2")), None],
+        [
+            "task 1 / task 2 reached the threshold",
+            f"{sum(bool(v) for v in col(ss, 'solved1'))} / {sum(col(ss, 'solved2'))}",
+            f"- / {sum(col(by['P+S'], 'solved2'))}",
+            None,
+        ],
         ["test accuracy, task 1", _ms(col(ss, "test_acc1"), 3), _ms(col(by["P+S"], "test_acc1"), 3), None],
         ["test accuracy, task 2", _ms(col(ss, "test_acc2"), 3), _ms(col(by["P+S"], "test_acc2"), 3), None],
         [
@@ -236,10 +242,11 @@ def thesis_table(name: str, runs: list[Run], options: Options, fig_dir: Path) ->
             None,
         ],
         [
-            "module reuse",
+            "module reuse (path 2 in path 1)",
             _ms(col(ss, "reuse"), 2),
             _ms(col(by["P+S"], "reuse"), 2),
-            f"{float(np.mean(col(ss, 'random_reuse_expected'))):.2f}",
+            f"{float(np.mean(col(ss, 'random_reuse_mean'))):.2f} "
+            f"(exact {float(np.mean(col(ss, 'random_reuse_expected'))):.2f})",
         ],
         [
             "reuse 0 / 1 / 2 / 3+ (share of runs)",
@@ -275,21 +282,47 @@ def thesis_table(name: str, runs: list[Run], options: Options, fig_dir: Path) ->
             ["task 2 (path 2)", n_stuck(ss, "test_acc2"), n_stuck(by["P+S"], "test_acc2"), None],
         ],
     )
+    table.figures += plots.means_by_group(
+        {c: (col(rs, "reuse"), col(rs, "training2")) for c, rs in by.items()},
+        fig_dir / "a_training_vs_reuse",
+        title="(a) average training of path 2 vs module reuse",
+        xlabel="module reuse (path-2 modules in path 1)",
+        ylabel="mean training counter of path 2 (sessions)",
+    )
     last = max(int(np.max(np.flatnonzero(h > 0), initial=0)) for h in hist.values())
     table.figures += plots.grouped_bars(
         {k: h[: last + 1] for k, h in hist.items()},
         [str(k) for k in range(last + 1)],
-        fig_dir / "reuse_histogram",
-        title="module reuse (path-2 modules in path 1)",
+        fig_dir / "b_reuse_histogram",
+        title="(b) module reuse (path-2 modules in path 1)",
         xlabel="module reuse",
         ylabel="share of runs",
     )
     table.figures += plots.grouped_bars(
         {c: np.mean(col(rs, "reuse_per_layer"), axis=0) for c, rs in by.items()} | {"random": random_layer},
         [f"layer {i + 1}" for i in range(layers)],
-        fig_dir / "reuse_per_layer",
-        title="module reuse per layer",
+        fig_dir / "c_reuse_per_layer",
+        title="(c) module reuse per layer",
         ylabel="mean reused modules",
+    )
+    table.figures += plots.curves(
+        {
+            "path 1 (task 1)": {
+                "S+S (search)": col(ss, "curve1"),
+                "P+S (picked path)": col(by["P+S"], "curve1"),
+            },
+            "path 2 (task 2)": {"S+S": col(ss, "curve2"), "P+S": col(by["P+S"], "curve2")},
+        },
+        fig_dir / "training_curves",
+        xlabel="generation (P+S task 1: training session)",
+    )
+    picks = sorted({str(r.config.get("pick", "random")) for r in runs})
+    draws = sorted({str(r.config.get("random_draws", "?")) for r in runs})
+    table.notes.append(
+        f"Mean ± std over runs. P+S trains its picked path ({', '.join(picks)}) for as many sessions (x T "
+        "minibatches) as S+S used generations on task 1. Reuse counts path-2 modules that path 1 uses in "
+        "the same layer; the random baseline draws as many distinct modules per layer as the S+S path 2 "
+        f"has ({', '.join(draws)} draws per run)."
     )
     table.notes.append(
         "The thesis reports the summary's measures as figures without a table of numbers we hold "
@@ -317,6 +350,7 @@ def selection_pressure_table(name: str, runs: list[Run], options: Options, fig_d
                     s,
                     label,
                     _ms([r["generations"] for r in rs]),
+                    float(np.mean([r["sessions"] for r in rs])),
                     _ms([r["test_acc"] for r in rs], 3),
                     _ms([r["reuse"] for r in rs], 2),
                     _ms([r["capacity_used"] for r in rs], 2),
@@ -330,6 +364,7 @@ def selection_pressure_table(name: str, runs: list[Run], options: Options, fig_d
             "scheme",
             "task",
             "generations",
+            "training sessions",
             "test accuracy",
             "reuse (share of modules locked before)",
             "capacity used (share of L x M locked)",
@@ -338,18 +373,35 @@ def selection_pressure_table(name: str, runs: list[Run], options: Options, fig_d
         ],
         rows,
     )
+
+    def pick(scheme, task, key):
+        return [r[key] for r in records if r["scheme"] == scheme and r["task"] == task]
+
+    labels = [label for _, label in tasks]
     table.figures += plots.grouped_bars(
-        {
-            s: [
-                float(np.mean([r["capacity_used"] for r in records if r["scheme"] == s and r["task"] == t]))
-                for t, _ in tasks
-            ]
-            for s in schemes
-        },
-        [label for _, label in tasks],
+        {s: [float(np.mean(pick(s, t, "generations"))) for t, _ in tasks] for s in schemes},
+        labels,
+        fig_dir / "generations_per_task",
+        title="generations to threshold per task",
+        ylabel="generations",
+    )
+    table.figures += plots.grouped_bars(
+        {s: [float(np.mean(pick(s, t, "capacity_used"))) for t, _ in tasks] for s in schemes},
+        labels,
         fig_dir / "capacity_used",
-        title="capacity used after each task",
-        ylabel="share of modules locked",
+        title="share of modules locked after each task",
+        ylabel="capacity used",
+    )
+    table.figures += plots.curves(
+        {f"task {t + 1}: {label}": {s: pick(s, t, "diversity_curve") for s in schemes} for t, label in tasks},
+        fig_dir / "diversity",
+        ylabel="population diversity (modules)",
+    )
+    table.figures += plots.curves(
+        {f"task {t + 1}: {label}": {s: pick(s, t, "reuse_curve") for s in schemes} for t, label in tasks[1:]}
+        or {"task 1": {s: pick(s, tasks[0][0], "reuse_curve") for s in schemes}},
+        fig_dir / "reuse_per_generation",
+        ylabel="share of winner's modules reused",
     )
     table.notes.append(
         "A follow-up the thesis proposes (docs/papers.md 3.2); there are no published numbers to compare."

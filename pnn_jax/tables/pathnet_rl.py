@@ -26,7 +26,7 @@ def pathnet_rl_table(name: str, runs: list[Run], options: Options, fig_dir: Path
     paper = _paper(name).get("speedup", {})
     records = [dict(r, job=(i, r["seed"])) for i, run in enumerate(runs) for r in run.records]
     modules = [int(run.config.get("model", {}).get("num_modules", 0)) for run in runs]
-    rows, reuse_rows = [], []
+    rows, run_rows, reuse_rows = [], [], []
     sequences = sorted({r["sequence_label"] for r in records})
     for seq in sequences:
         rs = [r for r in records if r["sequence_label"] == seq]
@@ -46,6 +46,23 @@ def pathnet_rl_table(name: str, runs: list[Run], options: Options, fig_dir: Path
                     f"{reached}/{len(mine)}",
                 ]
             )
+        for m in [m for m in ("pathnet", "finetune", "scratch") if any(r["method"] == m for r in rs)]:
+            mine = [r for r in rs if r["method"] == m]
+            paired = [r for r in mine if r["job"] in scratch]
+            saved = [scratch[r["job"]] - r["target_steps"] for r in paired]
+            run_rows.append(
+                [
+                    seq,
+                    m,
+                    _ms([r["target_steps"] for r in mine], 0),
+                    f"{sum(r['target_reached'] for r in mine)}/{len(mine)}",
+                    _ms(sp.per_run_ratios(scratch, {r["job"]: r["target_steps"] for r in mine}), 2),
+                    _ms(saved, 0),
+                    _ms([s - r["earlier_steps"] for s, r in zip(saved, paired, strict=True)], 0),
+                    _ms([r["target_auc"] for r in mine]),
+                    _ms([r["target_final"] for r in mine]),
+                ]
+            )
         pathnet = [r for r in rs if r["method"] == "pathnet"]
         for t, task in enumerate(seq.split(" -> ")):
             if not pathnet:
@@ -58,6 +75,10 @@ def pathnet_rl_table(name: str, runs: list[Run], options: Options, fig_dir: Path
                     _ms([s["reuse"] for s in stages], 2),
                     _ms([s["random_reuse"] for s in stages], 2),
                     " / ".join(f"{v:.2f}" for v in np.mean([s["reuse_per_layer"] for s in stages], axis=0)),
+                    " / ".join(
+                        f"{v:.2f}" for v in np.mean([s["random_reuse_per_layer"] for s in stages], axis=0)
+                    ),
+                    _ms([s["final_best"] for s in stages]),
                     _ms(
                         [
                             pa.mean_training(np.asarray(s["counters"]), np.asarray(s["best_path"]))
@@ -72,6 +93,21 @@ def pathnet_rl_table(name: str, runs: list[Run], options: Options, fig_dir: Path
         ["sequence", "method", "ratio of means", "mean of per-run ratios", "paper", "Δ", "reached criterion"],
         rows,
     )
+    table.add(
+        "Per sequence and method, mean ± std over seeds",
+        [
+            "sequence",
+            "method",
+            "agent steps to criterion (target)",
+            "reached",
+            "per-run speedup",
+            "training saved (target)",
+            "training saved, incl. earlier tasks",
+            "target AUC (best path)",
+            "final best-path return",
+        ],
+        run_rows,
+    )
     if reuse_rows:
         table.add(
             "Per task: reuse of earlier locked modules by the task's path, its training, capacity used",
@@ -80,6 +116,8 @@ def pathnet_rl_table(name: str, runs: list[Run], options: Options, fig_dir: Path
                 "reuse",
                 "random selection",
                 "reuse per layer",
+                "random reuse per layer",
+                "final best-path return",
                 "mean training counter of the path's modules",
                 "capacity used after the task (share of L x M locked)",
             ],
@@ -102,5 +140,31 @@ def pathnet_rl_table(name: str, runs: list[Run], options: Options, fig_dir: Path
             xlabel="reused modules",
             ylabel="share of runs",
         )
-    table.notes.append("Runs that never reach the criterion count their whole budget (censored).")
+    table.figures += plots.curves(
+        {
+            seq: {
+                m: [
+                    r["stages"][-1]["curve"]
+                    for r in records
+                    if r["sequence_label"] == seq and r["method"] == m
+                ]
+                for m in ("pathnet", "finetune", "scratch")
+                if any(r["method"] == m for r in records)
+            }
+            for seq in sequences[:6]
+        },
+        fig_dir / "target_curves",
+        xlabel="fitness windows",
+        ylabel="best path's mean return",
+    )
+    if paper:
+        table.notes.append(
+            "Paper (docs/papers.md 2.4): " + ", ".join(f"{k} {v}" for k, v in paper.items()) + "."
+        )
+    thresholds = sorted({str(run.config.get("threshold")) for run in runs})
+    table.notes.append(
+        f"Criterion: the best path's window return >= {', '.join(thresholds)} on the target. Runs that never "
+        "reach it count their whole budget (censored). Reuse: target-path modules in earlier locked paths "
+        "(same layer); random: as many random modules per layer."
+    )
     return table

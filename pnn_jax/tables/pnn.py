@@ -166,20 +166,51 @@ def rl_transfer_table(name: str, runs: list[Run], options: Options, fig_dir: Pat
     for p in sorted({r["pair_label"] for r in records}):
         for m in methods:
             if (p, m) in scores:
-                aucs = [r["auc"] for r in records if r["pair_label"] == p and method_key(r) == m]
+                mine = [r for r in records if r["pair_label"] == p and method_key(r) == m]
                 pair_rows.append(
                     [
                         p,
                         short_label(m),
                         scores[(p, m)],
                         _ms(per_job.get((p, m), []), 0),
-                        _ms(aucs),
-                        len(aucs),
+                        _ms([r["auc"] for r in mine]),
+                        _ms([r.get("final") for r in mine]),
+                        _ms([r.get("eval_return") for r in mine]),
+                        len(mine),
                     ]
                 )
     table.add(
-        "Per pair", ["pair", "method", "transfer %", "per job (mean ± std)", "target AUC", "jobs"], pair_rows
+        "Per pair",
+        [
+            "pair",
+            "method",
+            "transfer %",
+            "per job (mean ± std)",
+            "target AUC",
+            "final return",
+            "greedy eval return",
+            "jobs",
+        ],
+        pair_rows,
     )
+    with_curves = [r for r in records if r.get("target_curve")]
+    pairs = sorted({r["pair_label"] for r in with_curves})[:6]
+    windows = sorted({int(run.config.get("window", 1)) for run in runs})
+    if pairs:  # records with learning curves (every run since the field exists)
+        table.figures += plots.curves(
+            {
+                p: {
+                    short_label(m): [
+                        r["target_curve"] for r in with_curves if r["pair_label"] == p and method_key(r) == m
+                    ]
+                    for m in methods
+                }
+                for p in pairs
+            },
+            fig_dir / "target_curves",
+            xlabel=f"agent steps (x {', '.join(f'{w:,}' for w in windows)})",
+            ylabel="mean episode return",
+        )
     _sensitivity_sections(table, records, fig_dir)
     table.notes.append(
         "Transfer = AUC of the target learning curve (mean episode score per window) / baseline 1's AUC "

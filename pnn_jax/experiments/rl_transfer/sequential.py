@@ -7,7 +7,6 @@ import time
 
 import jax
 
-from pnn_jax.analysis.sensitivity import policy_sensitivity
 from pnn_jax.analysis.transfer import CurveAccumulator, auc, final_return
 from pnn_jax.envs import transforms
 from pnn_jax.envs.envpool_env import VecEnv
@@ -27,6 +26,7 @@ from pnn_jax.experiments.rl_transfer.schema import (
 from pnn_jax.nets.columns import atari_column, mlp_column, nature_cnn_column
 from pnn_jax.nets.progressive import ProgressiveNet
 from pnn_jax.rl.actor_critic import make_evaluate, make_loop, start
+from pnn_jax.rl.sensitivity import policy_sensitivity
 from pnn_jax.train import transfer
 from pnn_jax.train.optim import make_optimizer
 
