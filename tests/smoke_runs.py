@@ -11,6 +11,7 @@ experiment share an ``xdist_group`` (:func:`group`), so one worker runs it once.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +20,9 @@ from pathlib import Path
 
 import pytest
 from fake_data import write_cifar, write_svhn
+
+from pnn_jax import config as cfglib
+from pnn_jax import experiments
 
 TIMEOUT_S = 400
 
@@ -70,3 +74,11 @@ def run_smoke(name: str, root: Path) -> Path:
     assert code == 0, log.read_text()[-3000:]
     (run_dir,) = (root / "runs" / name).iterdir()
     return run_dir
+
+
+def smoke_dir(name: str, smoke_run) -> tuple:
+    """The session's smoke run of ``name`` (the ``smoke_run`` fixture): ``(experiment, cfg, run
+    directory, summary)``."""
+    experiment, run_dir = experiments.get(name), smoke_run(name)
+    cfg = cfglib.load(experiment.Config, [run_dir / "config.yaml"])
+    return experiment, cfg, run_dir, json.loads((run_dir / "summary.json").read_text())

@@ -77,7 +77,10 @@ def test_population_mode_of_the_transfer_protocol(tmp_path):
     b3 = next(r for r in records if r["method"] == "baseline3" and r["seed"] == prog["seed"])
     assert prog["stages"][0]["curve"] == b3["stages"][0]["curve"]  # one shared source column per seed
     assert [s["task"] for s in prog["stages"]] == ["source0", "target"] and prog["columns"] == 2
-    assert "baseline1" in summary["table"] and "one population" in (tmp_path / "r" / "run.log").read_text()
+    assert (
+        "| Baseline 1 (single column, target only) |" in summary["table"]
+        and "one population" in (tmp_path / "r" / "run.log").read_text()
+    )
 
 
 def test_population_mode_needs_one_source_and_one_env(tmp_path):

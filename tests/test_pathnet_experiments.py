@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from smoke_runs import group
+from smoke_runs import group, smoke_dir
 from table_check import build_and_check
 
 from pnn_jax import cli, experiments
@@ -16,13 +16,6 @@ from pnn_jax import config as cfglib
 from pnn_jax.analysis import pathnet as pa
 from pnn_jax.experiments.pathnet_supervised import common as pc
 from pnn_jax.experiments.pathnet_supervised import first_path
-
-
-def smoke_dir(name, smoke_run):
-    """The session's smoke run of ``name`` (:mod:`smoke_runs`): ``(experiment, cfg, run dir, summary)``."""
-    module, run_dir = experiments.get(name), smoke_run(name)
-    cfg = cfglib.load(module.Config, [run_dir / "config.yaml"])
-    return module, cfg, run_dir, json.loads((run_dir / "summary.json").read_text())
 
 
 def smoke(name, tmp_path, *overrides):

@@ -8,7 +8,7 @@ import json
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from smoke_runs import group
+from smoke_runs import group, smoke_dir
 from table_check import build_and_check
 
 from pnn_jax import config as cfglib
@@ -55,13 +55,6 @@ def test_vizdoom_needs_the_host_interface():
         check_env_config(EnvConfig("HealthGathering-v1", interface="xla"))
     kw = EnvConfig("HealthGathering-v1", interface="host").envpool_kwargs()
     assert kw["use_combined_action"] and kw["img_height"] == 84
-
-
-def smoke_dir(name, smoke_run):
-    """The session's smoke run of ``name`` (:mod:`smoke_runs`): ``(experiment, cfg, run dir, summary)``."""
-    module, run_dir = experiments.get(name), smoke_run(name)
-    cfg = cfglib.load(module.Config, [run_dir / "config.yaml"])
-    return module, cfg, run_dir, json.loads((run_dir / "summary.json").read_text())
 
 
 @group("pathnet_lunarlander_curriculum")

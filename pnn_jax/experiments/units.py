@@ -63,6 +63,16 @@ class UnitContext:
         """Seconds between progress lines when the output is not a terminal."""
 
     # -- progress ------------------------------------------------------------------------------
+    def _chunk(self, position: int) -> dict:
+        """What every chunk record starts with (:meth:`pnn_jax.rundir.RunLog.drop_chunks` reads it)."""
+        return {
+            "kind": "chunk",
+            "step": self.index,  # units done before this one (resume keeps records up to it)
+            "unit": self.index,
+            "position": int(position),
+            "unit_label": self.label,
+        }
+
     def report(
         self,
         stage: str,
@@ -84,11 +94,7 @@ class UnitContext:
         point)``, ``window_return`` the latest curve point and ``eta`` the stage's seconds left (for
         the progress line)."""
         record = {
-            "kind": "chunk",
-            "step": self.index,  # units done before this one (resume keeps records up to it)
-            "unit": self.index,
-            "position": int(position),
-            "unit_label": self.label,
+            **self._chunk(position),
             "stage": stage,
             "iteration": int(iteration),
             "iterations": int(iterations),
@@ -116,14 +122,7 @@ class UnitContext:
     def metrics(self, position: int, values: dict[str, Any], line: str) -> None:
         """Record one chunk of a unit that is not an RL stage (``metrics.jsonl`` and TensorBoard,
         tags ``u<unit>/<name>`` against ``position``, as in :meth:`save`) and print ``line``."""
-        record = {
-            "kind": "chunk",
-            "step": self.index,  # units done before this one (resume keeps records up to it)
-            "unit": self.index,
-            "position": int(position),
-            "unit_label": self.label,
-            **jsonable(values),
-        }
+        record = {**self._chunk(position), **jsonable(values)}
         scalars = {
             f"u{self.index}/{k}": v for k, v in values.items() if isinstance(v, int | float) and v is not None
         }
