@@ -32,7 +32,12 @@ def test_the_registry_is_the_folders_and_every_experiment_has_a_table_and_a_sche
         assert tables.SCHEMAS[protocol.records.name] is protocol.records
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=group(n)) for n in NAMES])
+SLOW = {"pnn_atari"}  # the code path of pnn_pong_soup with other games (slow before, as here)
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=[group(n), *([pytest.mark.slow] if n in SLOW else [])]) for n in NAMES]
+)
 def test_smoke_run_through_the_runner(name, smoke_run):
     run_dir = smoke_run(name)
     for f in (
