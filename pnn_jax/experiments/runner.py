@@ -15,6 +15,7 @@ calls (:mod:`pnn_jax.tables`), on the same records.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import hashlib
 import json
@@ -47,7 +48,7 @@ class Plan:
     """Lines printed and written to ``table.md`` under the table (e.g. tasks skipped for lack of data)."""
 
 
-class Protocol:
+class Protocol(abc.ABC):
     """A family of experiments. Subclasses set :attr:`Config` and :attr:`records` and write
     :meth:`validate` and :meth:`plan`; :meth:`rows` (the summary's headline numbers) is optional."""
 
@@ -58,13 +59,13 @@ class Protocol:
     records: ClassVar[RecordSchema]
     """The schema of one line of ``runs.jsonl`` (read back through it by :mod:`pnn_jax.tables`)."""
 
+    @abc.abstractmethod
     def validate(self, cfg) -> None:
         """Raise a one-line :class:`pnn_jax.config.ConfigError` for any bad value (nothing compiles)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def plan(self, cfg) -> Plan:
         """The units of work ``cfg`` asks for (after :meth:`validate`)."""
-        raise NotImplementedError
 
     def rows(self, cfg, records: list[dict]) -> list[dict]:
         """``summary.json``'s ``rows``: one headline dict per method or condition (default none)."""

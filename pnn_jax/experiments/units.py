@@ -123,9 +123,7 @@ class UnitContext:
         """Record one chunk of a unit that is not an RL stage (``metrics.jsonl`` and TensorBoard,
         tags ``u<unit>/<name>`` against ``position``, as in :meth:`save`) and print ``line``."""
         record = {**self._chunk(position), **jsonable(values)}
-        scalars = {
-            f"u{self.index}/{k}": v for k, v in values.items() if isinstance(v, int | float) and v is not None
-        }
+        scalars = {f"u{self.index}/{k}": v for k, v in values.items() if isinstance(v, int | float)}
         self.log.record(record, scalars, int(position))
         self.log.progress(line)
 

@@ -39,6 +39,7 @@ from pnn_jax.experiments.pnn_supervised.schema import Config, members, validate
 from pnn_jax.experiments.runner import Plan, Protocol
 from pnn_jax.experiments.units import UnitContext
 from pnn_jax.tables.records import PNN_DIGITS
+from pnn_jax.train import transfer
 
 __all__ = ["Config", "PnnDigits", "load_checkpoint"]
 
@@ -88,8 +89,7 @@ class PnnDigits(Protocol):
             }
             for m in cfg.methods
         }
-        *_, method = setup(cfg)
-        stages = sum(len(method(i).plan.stages) for i in range(len(cfg.methods)))
+        stages = sum(len(transfer.transfer_plan(m, 1, cfg.reset_heads).stages) for m in cfg.methods)
         return {
             "population": members(cfg),
             "params_sha256": hashlib.sha256("".join(per_method[m] for m in cfg.methods).encode()).hexdigest(),
