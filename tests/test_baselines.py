@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from conftest import host, tiny_mlp, toy_classification
 
+from pnn_jax import methods
 from pnn_jax.nets.progressive import ProgressiveNet
 from pnn_jax.train import progressive as ptrain
 from pnn_jax.train import transfer
@@ -23,10 +24,9 @@ def expected_to_change(net, params, stage, path, column):
 
 
 @pytest.mark.parametrize("lateral", ["adapter", "plain"])
-@pytest.mark.parametrize("method", transfer.METHODS)
+@pytest.mark.parametrize("method", methods.names("progressive"))
 def test_each_method_updates_exactly_its_parameters(method, lateral):
-    plan = transfer.transfer_plan(
-        method,
+    plan = methods.get(method).plan(
         num_sources=2 if method == "progressive" else 1,
         reset_heads=method in ("baseline2", "baseline3"),
     )
@@ -56,16 +56,16 @@ def test_each_method_updates_exactly_its_parameters(method, lateral):
 
 
 def test_plans_match_the_paper():
-    p = {m: transfer.transfer_plan(m) for m in transfer.METHODS}
+    p = {m: methods.get(m).plan() for m in methods.names("progressive")}
     assert [s.scope for s in p["baseline2"].stages] == ["column", "heads"]
     assert [s.scope for s in p["baseline3"].stages] == ["column", "column"]
     assert p["baseline4"].max_columns == 2 and p["baseline4"].stages == (transfer.Stage("target", 1),)
     assert p["baseline1"].stages == (transfer.Stage("target", 0),)
-    three = transfer.transfer_plan("progressive", num_sources=2)
+    three = methods.get("progressive").plan(num_sources=2)
     assert three.max_columns == 3 and [s.column for s in three.stages] == [0, 1, 2]
     assert three.column_for("target") == 2 and three.column_for("source0") == 0
-    with pytest.raises(ValueError, match="unknown transfer method"):
-        transfer.transfer_plan("baseline5")
+    with pytest.raises(ValueError, match="unknown progressive method 'baseline5'"):
+        methods.get("baseline5", "progressive")
 
 
 def test_reset_heads_redraws_only_that_columns_heads():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pnn_jax import config as cfglib
-from pnn_jax import experiments, freezing
+from pnn_jax import experiments, freezing, methods
 from pnn_jax.config import ConfigError
 from pnn_jax.envs import transforms
 from pnn_jax.envs.envpool_env import EnvConfig
@@ -39,7 +39,7 @@ def test_members_train_their_own_slices_exactly():
     by side: each trains only what its mask says; frozen slices stay bit-identical."""
     net, tx, popn = population()
     params = net.init(jax.random.key(0))
-    stages = [transfer.transfer_plan(m, 1).stages[-1] for m in ("progressive", "baseline2", "baseline3")]
+    stages = [methods.get(m).plan(1).stages[-1] for m in ("progressive", "baseline2", "baseline3")]
     states = [transfer.stage_state(net, params, tx, st, jax.random.key(1)) for st in stages]
     members = popn.members(states, [1, 1, 0])
     pools = DevicePools(EnvConfig("CartPole-v1", seed=0), popn.mesh, 3, 2)

@@ -82,7 +82,7 @@ def test_population_trains_evolves_and_traces_once():
     assert 12 * 4 * 2 <= used <= 12 * 4 * 2 * 2
     moved = jax.tree.map(lambda a, b: not np.array_equal(a, b), p0, jax.device_get(state.shared.params))
     assert any(jax.tree.leaves(moved["modules"])) and bool(moved["heads"]["w"])
-    state = tr.next_task(state, jax.random.key(2), "pathnet", init)
+    state = tr.next_task(state, jax.random.key(2), init, lock=True)
     state, actor, _ = loop(state, actor)
     assert loop.traces == 1  # a new task is data
 
@@ -105,7 +105,7 @@ def test_locked_path_stays_bit_identical_and_others_reset():
     loop = tr.make_loop(envs, 6)
     state, actor, _ = loop(state, actor)
     best = np.asarray(state.shared.best_path)
-    state = tr.next_task(state, jax.random.key(2), "pathnet", init)
+    state = tr.next_task(state, jax.random.key(2), init, lock=True)
     frozen = np.asarray(state.shared.frozen)
     assert frozen.sum() == sum(len(set(r)) for r in best) and int(state.shared.task) == 1
     after_lock = jax.device_get(state.shared.params)
@@ -125,7 +125,7 @@ def test_finetune_freezes_nothing_and_keeps_weights():
     state, init = tr.init(jax.random.key(0))
     state, _, _ = tr.make_loop(envs, 3)(state, tr.start(envs, jax.random.key(1)))
     trained = jax.device_get(state.shared.params)
-    state = tr.next_task(state, jax.random.key(2), "finetune", init)
+    state = tr.next_task(state, jax.random.key(2), init, lock=False)
     assert not np.asarray(state.shared.frozen).any()
     chex_equal = jax.tree.map(np.array_equal, trained, jax.device_get(state.shared.params))
     assert all(jax.tree.leaves(chex_equal))
@@ -135,7 +135,7 @@ def test_fixed_path_is_summed_into_the_forward_pass():
     tr = tiny(EvolutionConfig(population=4, envs_per_path=2, evolve_every=3, keep_fixed_path=True))
     state, init = tr.init(jax.random.key(0))
     state = state.replace(shared=state.shared.replace(best_path=jnp.asarray([[0, 1], [2, 2]], jnp.int32)))
-    state = tr.next_task(state, jax.random.key(2), "pathnet", init)
+    state = tr.next_task(state, jax.random.key(2), init, lock=True)
     assert bool(state.shared.has_fixed)
     x = jax.random.normal(jax.random.key(3), (4 * 5, 4))
     heads = tr.policy().act(state, x)
@@ -177,7 +177,7 @@ DEVICES = textwrap.dedent(
             actor = tr.start(envs, jax.random.key(1))
             loop = tr.make_loop(envs, 7)
             state, actor, m = loop(state, actor)
-            state = tr.next_task(state, jax.random.key(2), "pathnet", init)
+            state = tr.next_task(state, jax.random.key(2), init, lock=True)
             state, actor, m = loop(state, actor)
             out[f"{alg}{d}"] = {
                 "w": np.asarray(state.shared.params["modules"][0]["w"]).ravel().tolist(),
@@ -186,12 +186,13 @@ DEVICES = textwrap.dedent(
             }
     from tests.test_column_population import population
     from pnn_jax.rl.pools import DevicePools
+    from pnn_jax import methods
     from pnn_jax.train import transfer
     for d in (1, 4):  # independent members (progressive nets): no communication at all
         net, tx, popn = population(d)
         params = net.init(jax.random.key(0))
-        methods = ("progressive", "baseline1", "baseline2", "baseline4")
-        stages = [transfer.transfer_plan(m, 1).stages[-1] for m in methods]
+        names = ("progressive", "baseline1", "baseline2", "baseline4")
+        stages = [methods.get(m).plan(1).stages[-1] for m in names]
         states = [transfer.stage_state(net, params, tx, st, jax.random.key(1)) for st in stages]
         members = popn.members(states, [0, 1, 1, 0])
         pools = DevicePools(EnvConfig("CartPole-v1", seed=0), popn.mesh, 4, 2)

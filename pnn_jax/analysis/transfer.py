@@ -121,7 +121,7 @@ def transfer_pct(auc_method: float, auc_baseline1: float) -> float:
 
 
 def transfer_scores(
-    aucs: dict[tuple[Hashable, str, Hashable], float], top_k: int | None = None
+    aucs: dict[tuple[Hashable, str, Hashable], float], top_k: int | None = None, reference: str = "baseline1"
 ) -> dict[tuple[Hashable, str], float]:
     """Transfer in % per (pair, method) from ``{(pair, method, job): AUC}``.
 
@@ -129,14 +129,15 @@ def transfer_scores(
     baseline 1's AUC of the same pair and job, and the scores are averaged over jobs; jobs whose
     baseline-1 AUC is not positive are left out. ``top_k=k``: the paper's protocol (docs/papers.md 1.3,
     "25 jobs per configuration; report the mean of the top 3"): the mean AUC of the ``k`` best jobs
-    of the method over the mean AUC of the ``k`` best jobs of baseline 1.
+    of the method over the mean AUC of the ``k`` best jobs of baseline 1. ``reference`` names
+    baseline 1's method in ``aucs``.
     """
     by: dict[tuple[Hashable, str], dict[Hashable, float]] = {}
     for (pair, method, job), value in aucs.items():
         by.setdefault((pair, method), {})[job] = value
     out = {}
     for (pair, method), jobs in by.items():
-        base = by.get((pair, "baseline1"))
+        base = by.get((pair, reference))
         if not base:
             continue
         if top_k is None:

@@ -20,6 +20,8 @@ from hydra.errors import HydraException, MissingConfigException
 from omegaconf import OmegaConf
 from omegaconf import errors as oc_errors
 
+from pnn_jax import methods
+
 T = TypeVar("T")
 
 # Each experiment's folder of Hydra configs (config.yaml, preset/, paper.yaml): in a checkout a link
@@ -90,6 +92,19 @@ def check(condition: bool, key: str, value: Any, allowed: str) -> None:
 def check_choice(key: str, value: Any, choices: Iterable[Any]) -> None:
     choices = tuple(choices)
     check(value in choices, key, value, f"choose one of {', '.join(map(str, choices))}")
+
+
+def check_methods(key: str, names: Iterable[str], family: str, need_reference: bool = True) -> None:
+    """``names`` are distinct methods of ``family`` (:mod:`pnn_jax.methods`), at least one, and
+    include the family's reference method if ``need_reference`` (what the scores are relative to)."""
+    names = list(names)
+    check(len(names) > 0, key, names, f"a non-empty list from {', '.join(methods.names(family))}")
+    for name in names:
+        check_choice(key, name, methods.names(family))
+    check(len(set(names)) == len(names), key, names, "each method at most once")
+    ref = methods.reference(family).name
+    if need_reference:
+        check(ref in names, key, names, f"must include {ref} (the reference the scores are relative to)")
 
 
 SCHEMA_NODE = "schema"

@@ -23,9 +23,10 @@ mean return of the episodes it finished in that window; each path compares with 
 random others and takes a mutated copy of the best of them if that one is better
 (:func:`pnn_jax.evolution.compare_and_copy`). The best path of the last window is the task's path.
 
-**Between tasks** (:meth:`PathNetAC.next_task`): ``"pathnet"`` locks the best path's modules
-(used, never updated again), re-initialises every other module (its initial weights, or fresh
-ones) and resets their training counters; ``"finetune"`` keeps everything trainable and trained.
+**Between tasks** (:meth:`PathNetAC.next_task`): ``lock=True`` (PathNet) locks the best path's
+modules (used, never updated again), re-initialises every other module (its initial weights, or
+fresh ones) and resets their training counters; ``lock=False`` (fine-tuning) keeps everything
+trainable and trained.
 Both move to the next head and a fresh random population and optimiser state.
 ``keep_fixed_path=True`` keeps the previous task's path active in the forward pass of every new
 path (its modules' outputs are summed in each layer with the new path's, set semantics).
@@ -53,7 +54,6 @@ from pnn_jax.rl.actor_critic import ACConfig, Actor, Policy, build_iteration, co
 from pnn_jax.rl.pools import DevicePools
 from pnn_jax.train import population as pop
 
-MODES = ("pathnet", "finetune")
 FORWARDS = ("auto", "gather", "masked")
 
 
@@ -224,17 +224,15 @@ class PathNetAC:
         mine = jax.tree.map(lambda a: a[self.mine], members)
         return State(pop.put_replicated(shared, self.mesh), pop.put_members(mine, self.mesh))
 
-    def next_task(self, state: State, key: jax.Array, mode: str, initial_params: dict) -> State:
-        """After a task: lock the best path (``"pathnet"``) or keep training everything
-        (``"finetune"``); next head, fresh random paths and optimiser state (host side, between
+    def next_task(self, state: State, key: jax.Array, initial_params: dict, lock: bool = True) -> State:
+        """After a task: lock the best path (``lock``, PathNet) or keep training everything
+        (fine-tuning); next head, fresh random paths and optimiser state (host side, between
         tasks)."""
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         shared = jax.tree.map(jnp.asarray, pop.to_host(state.shared))
         shared = shared.replace(key=jax.random.wrap_key_data(shared.key))
         k_reset, k_paths, k_evo = jax.random.split(key, 3)
         params, frozen, counters = shared.params, shared.frozen, shared.counters
-        if mode == "pathnet":
+        if lock:
             params, frozen, counters = self.net.lock_path(
                 params,
                 frozen,
@@ -251,7 +249,7 @@ class PathNetAC:
             counters=counters,
             task=shared.task + 1,
             fixed_path=shared.best_path,
-            has_fixed=jnp.asarray(self.evo.keep_fixed_path and mode == "pathnet"),
+            has_fixed=jnp.asarray(self.evo.keep_fixed_path and lock),
             best_fitness=jnp.asarray(-jnp.inf, jnp.float32),
             iteration=jnp.zeros((), jnp.int32),
             key=k_evo,

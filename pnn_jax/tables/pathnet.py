@@ -4,11 +4,12 @@ pressure over a curriculum."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
 
-from pnn_jax import plots
+from pnn_jax import methods, plots
 from pnn_jax.analysis import pathnet as pa
 from pnn_jax.analysis import speedup as sp
 from pnn_jax.tables.core import Options, Run, Table, _diff, _ms, _paper
@@ -19,18 +20,18 @@ def binary_mnist_table(name: str, runs: list[Run], options: Options, fig_dir: Pa
     table = Table("PathNet binary MNIST: generations to solve task B and speedup over learning from scratch")
     paper = _paper(name)
     paper_gen, paper_speed = paper["generations_task_b"], paper["speedup_ratio"]
-    names = {"pathnet": "pathnet", "scratch": "independent", "finetune": "finetune"}
     records = [dict(r, job=(i, r["pair"], r["run"])) for i, run in enumerate(runs) for r in run.records]
-    methods = [m for m in ("pathnet", "scratch", "finetune") if any(r["method"] == m for r in records)]
-    gens = {m: {r["job"]: r["generations_b"] for r in records if r["method"] == m} for m in methods}
+    present = [m for m in methods.names("pathnet") if any(r["method"] == m for r in records)]
+    ref = methods.reference("pathnet").name
+    gens = {m: {r["job"]: r["generations_b"] for r in records if r["method"] == m} for m in present}
     rows, speed_rows, test_rows = [], [], []
 
     def interval(low, high, digits=2):
         return f"[{low:.{digits}f}, {high:.{digits}f}]"
 
-    for m in methods:
+    for m in present:
         g = list(gens[m].values())
-        p = paper_gen.get(names[m])
+        p = paper_gen.get(methods.get(m).paper_name or m)
         solved = sum(r["solved_b"] for r in records if r["method"] == m)
         mean, low, high = sp.mean_interval(g)
         rows.append(
@@ -44,10 +45,10 @@ def binary_mnist_table(name: str, runs: list[Run], options: Options, fig_dir: Pa
                 _ms([r["test_acc_b"] for r in records if r["method"] == m], 3),
             ]
         )
-        if m != "scratch" and "scratch" in gens:
-            s = sp.speedup(gens["scratch"], gens[m])
-            ci = sp.bootstrap_speedup(gens["scratch"], gens[m])
-            ps = paper_speed.get(names[m])
+        if m != ref and ref in gens:
+            s = sp.speedup(gens[ref], gens[m])
+            ci = sp.bootstrap_speedup(gens[ref], gens[m])
+            ps = paper_speed.get(m)
             speed_rows.append(
                 [
                     m,
@@ -60,11 +61,10 @@ def binary_mnist_table(name: str, runs: list[Run], options: Options, fig_dir: Pa
                     s["runs"],
                 ]
             )
-    for a, b in (("pathnet", "scratch"), ("pathnet", "finetune"), ("finetune", "scratch")):
-        if a in gens and b in gens:
-            w = sp.paired_wilcoxon(gens[a], gens[b])
-            p_value = f"{w['p']:.2g}"  # two significant digits: 9.4e-08, not 0.00
-            test_rows.append([f"{a} - {b}", w["runs"], w["median_difference"], w["statistic"], p_value])
+    for a, b in itertools.combinations(present, 2):  # every pair of methods, in registry order
+        w = sp.paired_wilcoxon(gens[a], gens[b])
+        p_value = f"{w['p']:.2g}"  # two significant digits: 9.4e-08, not 0.00
+        test_rows.append([f"{a} - {b}", w["runs"], w["median_difference"], w["statistic"], p_value])
     table.add(
         "Generations to threshold on task B (docs/papers.md 2.4)",
         [
@@ -108,28 +108,28 @@ def binary_mnist_table(name: str, runs: list[Run], options: Options, fig_dir: Pa
         by_pair.setdefault(label, {}).setdefault(r["method"], []).append(r["generations_b"])
     pair_rows = []
     for label, per in by_pair.items():
-        means = {m: float(np.mean(per[m])) if m in per else None for m in methods}
-        ratio = means["scratch"] / means["pathnet"] if means.get("pathnet") and means.get("scratch") else None
-        pair_rows.append([label, *[means[m] for m in methods], ratio])
+        means = {m: float(np.mean(per[m])) if m in per else None for m in present}
+        ratio = means[ref] / means["pathnet"] if means.get("pathnet") and means.get(ref) else None
+        pair_rows.append([label, *[means[m] for m in present], ratio])
     table.add(
         "Mean generations to threshold on task B per pair (task A -> task B)",
-        ["pair", *methods, "pathnet speedup (ratio of means)"],
+        ["pair", *present, "pathnet speedup (ratio of means)"],
         pair_rows,
     )
     table.figures += plots.grouped_bars(
-        {m: [float(np.mean(per[m])) if m in per else np.nan for per in by_pair.values()] for m in methods},
+        {m: [float(np.mean(per[m])) if m in per else np.nan for per in by_pair.values()] for m in present},
         list(by_pair),
         fig_dir / "generations_task_b",
         title="generations to threshold on task B",
         ylabel="generations",
         errors={
-            m: [float(np.std(per[m])) if m in per else np.nan for per in by_pair.values()] for m in methods
+            m: [float(np.std(per[m])) if m in per else np.nan for per in by_pair.values()] for m in present
         },
     )
     overlap = [
-        (r["overlap"], gens["scratch"][r["job"]] / max(r["generations_b"], 1))
+        (r["overlap"], gens[ref][r["job"]] / max(r["generations_b"], 1))
         for r in records
-        if r["method"] == "pathnet" and "overlap" in r and "scratch" in gens
+        if methods.get(r["method"]).locks_path and "overlap" in r and ref in gens
     ]
     if overlap:
         table.figures += plots.means_by_group(
@@ -143,7 +143,7 @@ def binary_mnist_table(name: str, runs: list[Run], options: Options, fig_dir: Pa
     table.notes.append(
         f"Our threshold: {', '.join(thresholds)} training accuracy (the paper's: {paper.get('threshold')}). "
         "The paper's speedup 1.18 matches the ratio of its means (195 / 167); docs/papers.md 2.4. "
-        "Runs are paired by (run directory, pair, repetition): the methods of a repetition share "
+        "Runs are paired by (run directory, pair, repetition): the present of a repetition share "
         "task B's initial population and minibatch stream; bootstrap: 10,000 resamples of runs."
     )
     return table
@@ -154,12 +154,13 @@ def cifar_svhn_table(name: str, runs: list[Run], options: Options, fig_dir: Path
     table = Table("PathNet CIFAR-10 and cropped SVHN: held-out accuracy after the generation budget (%)")
     paper = _paper(name)["accuracy"]
     records = [r for run in runs for r in run.records]
+    scratch = methods.reference("pathnet").name  # the other arm of each direction is "transfer"
     rows, bars = [], {"scratch": [], "after transfer": []}
     directions = sorted({r["direction"] for r in records})
     for d in directions:
         source, target = d.split("->")
         ref = paper.get(target, {})
-        sc = [r["test_acc"] for r in records if r["direction"] == d and r["method"] == "scratch"]
+        sc = [r["test_acc"] for r in records if r["direction"] == d and r["method"] == scratch]
         tf = [r["test_acc"] for r in records if r["direction"] == d and r["method"] == "transfer"]
         m_sc, m_tf = 100 * float(np.mean(sc)), 100 * float(np.mean(tf))
         rows.append(

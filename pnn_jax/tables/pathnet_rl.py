@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pnn_jax import plots
+from pnn_jax import methods, plots
 from pnn_jax.analysis import pathnet as pa
 from pnn_jax.analysis import speedup as sp
 from pnn_jax.tables.core import Options, Run, Table, _diff, _ms, _paper
@@ -20,6 +20,9 @@ def _locked_share(record: dict, task: int, num_modules: int) -> float:
     return pa.capacity_used(locked)
 
 
+REFERENCE = methods.reference("pathnet").name  # the speedup's denominator
+
+
 def pathnet_rl_table(name: str, runs: list[Run], options: Options, fig_dir: Path) -> Table:
 
     table = Table(f"{name}: PathNet in RL, speedup over learning from scratch and module reuse")
@@ -30,8 +33,9 @@ def pathnet_rl_table(name: str, runs: list[Run], options: Options, fig_dir: Path
     sequences = sorted({r["sequence_label"] for r in records})
     for seq in sequences:
         rs = [r for r in records if r["sequence_label"] == seq]
-        scratch = {r["job"]: r["target_steps"] for r in rs if r["method"] == "scratch"}
-        for m in [m for m in ("pathnet", "finetune") if any(r["method"] == m for r in rs)]:
+        scratch = {r["job"]: r["target_steps"] for r in rs if r["method"] == REFERENCE}
+        present = [m for m in methods.names("pathnet") if any(r["method"] == m for r in rs)]
+        for m in [m for m in present if m != REFERENCE]:
             mine = {r["job"]: r["target_steps"] for r in rs if r["method"] == m}
             s = sp.speedup(scratch, mine)
             reached = sum(r["target_reached"] for r in rs if r["method"] == m)
@@ -46,7 +50,7 @@ def pathnet_rl_table(name: str, runs: list[Run], options: Options, fig_dir: Path
                     f"{reached}/{len(mine)}",
                 ]
             )
-        for m in [m for m in ("pathnet", "finetune", "scratch") if any(r["method"] == m for r in rs)]:
+        for m in present:
             mine = [r for r in rs if r["method"] == m]
             paired = [r for r in mine if r["job"] in scratch]
             saved = [scratch[r["job"]] - r["target_steps"] for r in paired]
@@ -63,7 +67,7 @@ def pathnet_rl_table(name: str, runs: list[Run], options: Options, fig_dir: Path
                     _ms([r["target_final"] for r in mine]),
                 ]
             )
-        pathnet = [r for r in rs if r["method"] == "pathnet"]
+        pathnet = [r for r in rs if methods.get(r["method"]).locks_path]
         for t, task in enumerate(seq.split(" -> ")):
             if not pathnet:
                 continue
@@ -123,12 +127,12 @@ def pathnet_rl_table(name: str, runs: list[Run], options: Options, fig_dir: Path
             ],
             reuse_rows,
         )
-        reuse = [r["stages"][-1]["reuse"] for r in records if r["method"] == "pathnet"]
+        reuse = [r["stages"][-1]["reuse"] for r in records if methods.get(r["method"]).locks_path]
         top = max(
             (
                 len(r["stages"][-1]["best_path"]) * len(r["stages"][-1]["best_path"][0])
                 for r in records
-                if r["method"] == "pathnet"
+                if methods.get(r["method"]).locks_path
             ),
             default=1,
         )
@@ -148,7 +152,7 @@ def pathnet_rl_table(name: str, runs: list[Run], options: Options, fig_dir: Path
                     for r in records
                     if r["sequence_label"] == seq and r["method"] == m
                 ]
-                for m in ("pathnet", "finetune", "scratch")
+                for m in methods.names("pathnet")
                 if any(r["method"] == m for r in records)
             }
             for seq in sequences[:6]

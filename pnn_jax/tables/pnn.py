@@ -8,23 +8,29 @@ from pathlib import Path
 
 import numpy as np
 
-from pnn_jax import plots
+from pnn_jax import methods, plots
 from pnn_jax.analysis import transfer as tr
 from pnn_jax.tables.core import TABLE1_DOMAINS, Options, Run, Table, _diff, _ms, _nanmean0, _num, _paper
 
-BASELINE_NAMES = {
-    "baseline1": "Baseline 1 (single column, target only)",
-    "baseline2": "Baseline 2 (source column, output layer fine-tuned)",
-    "baseline3": "Baseline 3 (source column, fully fine-tuned)",
-    "baseline4": "Baseline 4 (random frozen first column)",
-}
+REFERENCE = methods.reference("progressive").name  # the transfer score's denominator
 
 
 def method_key(record: dict) -> str:
-    """The paper.yaml key of a record's method: ``baseline1..4`` or ``progressive_<k>_columns``."""
-    if record["method"] == "progressive":
-        return f"progressive_{record['columns']}_columns"
+    """The paper.yaml key of a record's method: ``baseline1..4``, or ``progressive_<k>_columns``
+    for a method that grows a column per source."""
+    if methods.get(record["method"]).grows:
+        return f"{record['method']}_{record['columns']}_columns"
     return record["method"]
+
+
+def method_of(key: str) -> str:
+    """The method of a :func:`method_key`: ``progressive_3_columns`` -> ``progressive``."""
+    return key.split("_")[0]
+
+
+def key_order(key: str) -> tuple[int, str]:
+    """Table order of method keys: the registry's order, then the column count."""
+    return methods.order(method_of(key)), key
 
 
 def short_label(key: str) -> str:
@@ -33,9 +39,12 @@ def short_label(key: str) -> str:
 
 
 def method_label(key: str) -> str:
-    if key.startswith("progressive_"):
-        return f"Progressive, {key.split('_')[1]} columns"
-    return BASELINE_NAMES.get(key, key)
+    name = method_of(key)
+    if name not in methods.METHODS:
+        return key
+    if methods.get(name).grows:
+        return f"{methods.get(name).label}, {key.split('_')[1]} columns"
+    return methods.get(name).label
 
 
 def _sources(record: dict) -> list[str]:
@@ -49,7 +58,7 @@ def _target(record: dict) -> str:
 
 
 def pnn_scores(runs: list[Run], options: Options) -> tuple[dict, dict, list[str]]:
-    """``(scores, per_job, methods)``: transfer % per (pair label, method key) (:func:`tr.transfer_scores`
+    """``(scores, per_job, keys)``: transfer % per (pair label, method key) (:func:`tr.transfer_scores`
     with ``options.top_k``), the per-job scores (for spreads) and the method keys in table order.
 
     Baseline 1 is shared by every method of a pair; progressive nets are keyed by their column
@@ -63,24 +72,24 @@ def pnn_scores(runs: list[Run], options: Options) -> tuple[dict, dict, list[str]
             aucs[(r["pair_label"], key, (i, r["seed"]))] = (
                 float("nan") if r["auc"] is None else float(r["auc"])
             )
-    scores = tr.transfer_scores(aucs, options.top_k)
-    base = {(p, j): v for (p, m, j), v in aucs.items() if m == "baseline1"}
+    scores = tr.transfer_scores(aucs, options.top_k, REFERENCE)
+    base = {(p, j): v for (p, m, j), v in aucs.items() if m == REFERENCE}
     per_job: dict = {}
     for (p, m, j), v in aucs.items():
         if (p, j) in base:
             s = tr.transfer_pct(v, base[(p, j)])
             if s == s:
                 per_job.setdefault((p, m), []).append(s)
-    methods = sorted(order, key=lambda k: (k.startswith("progressive"), k))
-    return scores, per_job, methods
+    keys = sorted(order, key=key_order)
+    return scores, per_job, keys
 
 
-def _table1_rows(name: str, scores: dict, methods: list[str]) -> tuple[list[list], dict]:
+def _table1_rows(name: str, scores: dict, keys: list[str]) -> tuple[list[list], dict]:
     """Table 1's rows for one domain (ours, paper, difference) and ``{method: (mean, median,
     paper mean, paper median)}`` from :func:`pnn_scores`' scores."""
     paper = _paper(name).get("transfer_pct", {})
     rows, summary = [], {}
-    for m in methods:
+    for m in keys:
         per_pair = [v for (p, k), v in scores.items() if k == m]
         mean, median = tr.mean_median(per_pair)
         ref = paper.get(m) or {}
@@ -103,8 +112,8 @@ def _table1_rows(name: str, scores: dict, methods: list[str]) -> tuple[list[list
 def rl_transfer_table(name: str, runs: list[Run], options: Options, fig_dir: Path) -> Table:
 
     table = Table(f"{name}: transfer (AUC of the target curve / baseline 1's, %)")
-    scores, per_job, methods = pnn_scores(runs, options)
-    rows, _ = _table1_rows(name, scores, methods)
+    scores, per_job, keys = pnn_scores(runs, options)
+    rows, _ = _table1_rows(name, scores, keys)
     agg = f"mean of the top {options.top_k} jobs" if options.top_k else "mean over jobs of per-job scores"
     table.add(
         f"Table 1 column (docs/papers.md 1.6): transfer % over pairs ({agg})",
@@ -117,9 +126,9 @@ def rl_transfer_table(name: str, runs: list[Run], options: Options, fig_dir: Pat
     sources = sorted({s for s, _ in two_col.values()})
     targets = sorted({t for _, t in two_col.values()})
     matrices = {}
-    for m in methods:
-        if m == "baseline1" or (m.startswith("progressive") and m != "progressive_2_columns"):
-            continue
+    for m in keys:
+        if m == REFERENCE or (methods.get(method_of(m)).grows and not m.endswith("_2_columns")):
+            continue  # the matrix is of one-source pairs
         cells = {two_col[p]: v for (p, k), v in scores.items() if k == m and p in two_col}
         if cells:
             matrices[short_label(m)] = tr.transfer_matrix(cells, sources, targets)
@@ -134,15 +143,15 @@ def rl_transfer_table(name: str, runs: list[Run], options: Options, fig_dir: Pat
         table.figures += plots.transfer_heatmaps(matrices, sources, targets, fig_dir / "transfer_matrix")
     paper = _paper(name)
     count_rows = []
-    for m in methods:
-        if m == "baseline1":
+    for m in keys:
+        if m == REFERENCE:
             continue
         by_target: dict[str, list[float]] = {}
         for (p, k), v in scores.items():
             if k == m:
                 by_target.setdefault(target_of[p], []).append(v)
         c = tr.count_transfer([float(np.mean(v)) for v in by_target.values()], options.band)
-        pkey = "progressive" if m.startswith("progressive") else m
+        pkey = method_of(m)
         pos = (paper.get("targets_with_positive_transfer") or {}).get(pkey)
         neg = (paper.get("targets_with_negative_transfer") or {}).get(pkey)
         of = (paper.get("targets_with_positive_transfer") or {}).get("of")
@@ -164,7 +173,7 @@ def rl_transfer_table(name: str, runs: list[Run], options: Options, fig_dir: Pat
     )
     pair_rows = []
     for p in sorted({r["pair_label"] for r in records}):
-        for m in methods:
+        for m in keys:
             if (p, m) in scores:
                 mine = [r for r in records if r["pair_label"] == p and method_key(r) == m]
                 pair_rows.append(
@@ -203,7 +212,7 @@ def rl_transfer_table(name: str, runs: list[Run], options: Options, fig_dir: Pat
                     short_label(m): [
                         r["target_curve"] for r in with_curves if r["pair_label"] == p and method_key(r) == m
                     ]
-                    for m in methods
+                    for m in keys
                 }
                 for p in pairs
             },
@@ -276,17 +285,15 @@ def pnn_table1(name: str, runs: list[Run], options: Options, fig_dir: Path) -> T
     domains = [e for e in TABLE1_DOMAINS if any(r.experiment == e for r in runs)]
     per_domain = {}
     for e in domains:
-        scores, _, methods = pnn_scores([r for r in runs if r.experiment == e], options)
-        per_domain[e] = _table1_rows(e, scores, methods)[1]
-    methods = sorted(
-        {m for d in per_domain.values() for m in d}, key=lambda k: (k.startswith("progressive"), k)
-    )
+        scores, _, keys = pnn_scores([r for r in runs if r.experiment == e], options)
+        per_domain[e] = _table1_rows(e, scores, keys)[1]
+    keys = sorted({m for d in per_domain.values() for m in d}, key=key_order)
     header = ["method"]
     for e in domains:
         label = TABLE1_DOMAINS[e] + (" (ViZDoom substitute)" if e == "pnn_labyrinth_vizdoom" else "")
         header += [f"{label}: ours", "paper", "Δ mean"]
     rows = []
-    for m in methods:
+    for m in keys:
         row = [short_label(m)]
         for e in domains:
             mean, median, pm, pmed = per_domain[e].get(m, (float("nan"),) * 2 + (None, None))
@@ -296,8 +303,8 @@ def pnn_table1(name: str, runs: list[Run], options: Options, fig_dir: Path) -> T
         rows.append(row)
     table.add("Transfer % (ours vs the paper's Table 1, docs/papers.md 1.6)", header, rows)
     table.figures += plots.grouped_bars(
-        {TABLE1_DOMAINS[e]: [per_domain[e].get(m, (np.nan,))[0] for m in methods] for e in domains},
-        [short_label(m).replace("Progressive, ", "PNN ") for m in methods],
+        {TABLE1_DOMAINS[e]: [per_domain[e].get(m, (np.nan,))[0] for m in keys] for e in domains},
+        [short_label(m).replace("Progressive, ", "PNN ") for m in keys],
         fig_dir / "table1",
         title="mean transfer % (ours)",
         ylabel="%",

@@ -10,10 +10,9 @@ from pnn_jax.train.progressive import (
     make_train_step,
     train_step,
 )
-from pnn_jax.train.transfer import METHODS, Stage, TransferPlan, stage_state, transfer_plan
+from pnn_jax.train.transfer import Stage, TransferPlan, stage_state
 
 __all__ = [
-    "METHODS",
     "Stage",
     "TrainState",
     "TransferPlan",
@@ -25,5 +24,4 @@ __all__ = [
     "make_train_step",
     "stage_state",
     "train_step",
-    "transfer_plan",
 ]

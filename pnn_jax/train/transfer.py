@@ -1,84 +1,12 @@
-"""The paper's transfer setups as configurations of one progressive net (docs/papers.md 1.4).
-
-Each method is a net capacity and a list of stages; a stage trains one column (or only its output
-layer) on one task with everything else frozen:
-
-==============  ========  ===============================================================
-method          columns   stages
-==============  ========  ===============================================================
-baseline1       1         target: column 0
-baseline2       1         source: column 0; target: column 0, output layer only
-baseline3       1         source: column 0; target: column 0, all of it (fine-tuning)
-baseline4       2         target: column 1 (column 0 stays random and frozen)
-progressive     n+1       source i: column i (i = 0..n-1); target: column n
-==============  ========  ===============================================================
-
-For baselines 2 and 3 the output layer carries over from the source task (the paper fine-tunes
-it); ``reset_heads`` re-initialises it before the target stage instead.
-"""
+"""Training a progressive-family method's stages (the plans are :mod:`pnn_jax.methods`), and
+moving one column's own weights between nets of different capacities."""
 
 from __future__ import annotations
 
-import dataclasses
-
+from pnn_jax.methods import Stage, TransferPlan
 from pnn_jax.train.progressive import init_state
 
-METHODS = ("baseline1", "baseline2", "baseline3", "baseline4", "progressive")
-
-
-@dataclasses.dataclass(frozen=True)
-class Stage:
-    """Train ``column`` on ``task`` (``"source0"``, ``"source1"``, ..., or ``"target"``).
-
-    ``scope``: ``"column"`` (all of the column) or ``"heads"`` (its output layer only).
-    ``reset_heads``: re-initialise the column's heads before this stage.
-    """
-
-    task: str
-    column: int
-    scope: str = "column"
-    reset_heads: bool = False
-
-
-@dataclasses.dataclass(frozen=True)
-class TransferPlan:
-    method: str
-    max_columns: int
-    stages: tuple[Stage, ...]
-
-    def column_for(self, task: str) -> int:
-        """The column that answers ``task`` after the plan ran (the last stage that trained it)."""
-        cols = [s.column for s in self.stages if s.task == task]
-        if not cols:
-            raise KeyError(f"{self.method} never trains on {task!r}")
-        return cols[-1]
-
-    @property
-    def tasks(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(s.task for s in self.stages))
-
-
-def transfer_plan(method: str, num_sources: int = 1, reset_heads: bool = False) -> TransferPlan:
-    """The plan of ``method`` (one of :data:`METHODS`) with ``num_sources`` source tasks.
-
-    Baselines use only the last source (``source{num_sources-1}``); a progressive net with
-    ``num_sources`` sources has ``num_sources + 1`` columns.
-    """
-    if method not in METHODS:
-        raise ValueError(f"unknown transfer method {method!r}; choose one of {METHODS}")
-    if num_sources < 1:
-        raise ValueError(f"num_sources must be >= 1, got {num_sources}")
-    src = f"source{num_sources - 1}"
-    if method == "baseline1":
-        return TransferPlan(method, 1, (Stage("target", 0),))
-    if method == "baseline2":
-        return TransferPlan(method, 1, (Stage(src, 0), Stage("target", 0, "heads", reset_heads=reset_heads)))
-    if method == "baseline3":
-        return TransferPlan(method, 1, (Stage(src, 0), Stage("target", 0, reset_heads=reset_heads)))
-    if method == "baseline4":
-        return TransferPlan(method, 2, (Stage("target", 1),))
-    sources = tuple(Stage(f"source{i}", i) for i in range(num_sources))
-    return TransferPlan(method, num_sources + 1, (*sources, Stage("target", num_sources)))
+__all__ = ["Stage", "TransferPlan", "column_weights", "stage_state", "with_column_weights"]
 
 
 def stage_state(net, params, tx, stage: Stage, key):

@@ -34,7 +34,7 @@ state, initial = trainer.init(jax.random.key(0))
 actor = trainer.start(envs, jax.random.key(1))
 loop = trainer.make_loop(envs, 7)
 state, actor, _ = loop(state, actor)
-state = trainer.next_task(state, jax.random.key(2), "pathnet", initial)
+state = trainer.next_task(state, jax.random.key(2), initial, lock=True)
 state, actor, _ = loop(state, actor)
 shared = pop.to_host(state.shared)
 print(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pnn_jax import methods
 from pnn_jax.analysis import speedup
 from pnn_jax.experiments.pathnet_rl.schema import Config, validate
 from pnn_jax.experiments.pathnet_rl.unit import sequence_unit
@@ -53,7 +54,8 @@ class PathNetRL(Protocol):
         that reached the criterion, training saved and target AUC."""
         rows = []
         for q in range(len(cfg.sequences)):
-            scratch = {r["seed"]: r for r in records if r["sequence"] == q and r["method"] == "scratch"}
+            ref = methods.reference("pathnet").name
+            scratch = {r["seed"]: r for r in records if r["sequence"] == q and r["method"] == ref}
             for m in cfg.methods:
                 rs = [r for r in records if r["sequence"] == q and r["method"] == m]
                 paired = [r for r in rs if r["seed"] in scratch]

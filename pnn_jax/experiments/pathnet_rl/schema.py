@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from pnn_jax.config import ConfigError, check, check_choice
+from pnn_jax import methods
+from pnn_jax.config import ConfigError, check, check_choice, check_methods
 from pnn_jax.envs import lunar_curriculum, transforms
 from pnn_jax.envs.envpool_env import EnvConfig, check_env_config, env_shapes
 from pnn_jax.experiments.rl_transfer.schema import (
@@ -41,7 +42,6 @@ from pnn_jax.rl.actor_critic import ACConfig, preprocess
 from pnn_jax.rl.pathnet_ac import EvolutionConfig
 from pnn_jax.train.optim import OPTIMIZERS
 
-METHODS = ("pathnet", "finetune", "scratch")
 NETWORKS = ("mlp", "atari")
 
 
@@ -90,7 +90,7 @@ class Config:
         default_factory=lambda: [["LunarLander-v3:stabilise", "LunarLander-v3:land"]]
     )
     """Tasks in order; the last is the target."""
-    methods: list[str] = dataclasses.field(default_factory=lambda: list(METHODS))
+    methods: list[str] = dataclasses.field(default_factory=lambda: list(methods.names("pathnet")))
     """pathnet (paths evolved over one shared bank, locked and reused) and/or scratch (each task
     alone, from a fresh network)."""
     steps_per_task: int = 400_000
@@ -135,9 +135,7 @@ def validate(cfg: Config) -> None:
         raise ConfigError(str(e)) from None
     check(len(cfg.sequences) >= 1, "sequences", cfg.sequences, "needs at least one list of tasks")
     check_choice("model.network", cfg.model.network, NETWORKS)
-    for m in cfg.methods:
-        check_choice("methods", m, METHODS)
-    check("scratch" in cfg.methods, "methods", cfg.methods, "must include scratch (the speedup's reference)")
+    check_methods("methods", cfg.methods, "pathnet")
     for i, seq in enumerate(cfg.sequences):
         check(len(seq) >= 1, f"sequences[{i}]", seq, "needs at least one task")
         shapes = set()

@@ -9,6 +9,7 @@ import time
 import jax
 import numpy as np
 
+from pnn_jax import methods
 from pnn_jax.analysis import pathnet as pathnet_analysis
 from pnn_jax.analysis import speedup
 from pnn_jax.envs.envpool_env import EnvConfig, env_shapes
@@ -35,7 +36,8 @@ def sequence_unit(cfg: Config, seq_index: int, method: str, seed: int):
 
         t0 = time.perf_counter()
         seq = cfg.sequences[seq_index]
-        tasks = seq[-1:] if method == "scratch" else seq
+        spec = methods.get(method)
+        tasks = seq if spec.learns_source else seq[-1:]
         ac = ACConfig(**dataclasses.asdict(cfg.rl))
         tx = make_optimizer(
             cfg.optim.optimizer, cfg.optim.lr, cfg.optim.grad_clip or None, **optim_kwargs(cfg)
@@ -84,9 +86,7 @@ def sequence_unit(cfg: Config, seq_index: int, method: str, seed: int):
                 if state is None:
                     state, initial = trainer.init(k_init)
                 else:
-                    state = trainer.next_task(
-                        state, k_next, "pathnet" if method == "pathnet" else "finetune", initial
-                    )
+                    state = trainer.next_task(state, k_next, initial, lock=spec.locks_path)
                 done, env_seed = 0, seed
                 acc = {
                     "steps": 0,
@@ -188,7 +188,7 @@ def sequence_unit(cfg: Config, seq_index: int, method: str, seed: int):
                     "counters": pop.to_host(state.shared.counters).tolist(),
                 }
             )
-            if method == "pathnet":
+            if spec.locks_path:
                 locked.append(best)
         target = stages[-1]
         reached_at, reached = speedup.time_to_criterion(

@@ -22,15 +22,14 @@ import dataclasses
 import jax
 import numpy as np
 
+from pnn_jax import methods
 from pnn_jax.analysis import pathnet as pa
 from pnn_jax.analysis import speedup
-from pnn_jax.config import ConfigError, check
+from pnn_jax.config import check, check_methods
 from pnn_jax.experiments.pathnet_supervised import common as pc
 from pnn_jax.experiments.runner import Plan, Protocol
 from pnn_jax.tables.records import BINARY_MNIST
 from pnn_jax.train.pathnet import task_data
-
-METHODS = ("pathnet", "scratch", "finetune")
 
 
 @dataclasses.dataclass
@@ -45,7 +44,7 @@ class Config:
         default_factory=lambda: [[[3, 4], [1, 2]], [[0, 1], [6, 7]], [[5, 8], [2, 9]]]
     )
     """Transfer pairs [task A classes, task B classes]."""
-    methods: list[str] = dataclasses.field(default_factory=lambda: list(METHODS))
+    methods: list[str] = dataclasses.field(default_factory=lambda: list(methods.names("pathnet")))
     """pathnet, scratch and/or finetune (scratch is required: the speedup's reference)."""
     repetitions: int = 8
     """Runs per pair (vmapped in one call)."""
@@ -78,12 +77,7 @@ class BinaryMnist(Protocol):
                     pair,
                     "each task needs 2+ distinct classes",
                 )
-        for m in cfg.methods:
-            if m not in METHODS:
-                raise ConfigError(f"methods: {m!r} is unknown; choose from {', '.join(METHODS)}")
-        check(
-            "scratch" in cfg.methods, "methods", cfg.methods, "must include scratch (the speedup's reference)"
-        )
+        check_methods("methods", cfg.methods, "pathnet")
         make_tasks(cfg)
 
     def plan(self, cfg: Config) -> Plan:
@@ -124,7 +118,7 @@ class BinaryMnist(Protocol):
 
         rows = []
         for m in cfg.methods:
-            both = speedup.speedup(by_run("scratch"), by_run(m))
+            both = speedup.speedup(by_run(methods.reference("pathnet").name), by_run(m))
             rows.append(
                 {
                     "method": m,
@@ -155,14 +149,15 @@ def _unit(cfg: Config, engine: pc.Engine, da, db, pair: int):
         params0, states = engine.init(k_init)
         out: dict[str, dict] = {}
         zeros = np.zeros((r, cfg.pathnet.layers, cfg.pathnet.active), np.int32)
-        if {"pathnet", "finetune"} & set(cfg.methods):
+        if any(methods.get(m).learns_source for m in cfg.methods):
             st_a, res_a = engine.search(states, k_a, da)
             acc_a = engine.test_acc(st_a.params, res_a.path, 0, da)
         for method in cfg.methods:
-            if method == "scratch":
-                st = engine.next_task(states, zeros, params0, k_reset, lock=False)
+            spec = methods.get(method)
+            if spec.learns_source:
+                st = engine.next_task(st_a, res_a.path, params0, k_reset, lock=spec.locks_path)
             else:
-                st = engine.next_task(st_a, res_a.path, params0, k_reset, lock=method == "pathnet")
+                st = engine.next_task(states, zeros, params0, k_reset, lock=False)
             st, res = engine.search(st, k_b, db)
             out[method] = jax.device_get(
                 dict(
@@ -174,7 +169,7 @@ def _unit(cfg: Config, engine: pc.Engine, da, db, pair: int):
             )
         a = (
             jax.device_get(dict(g=res_a.generations, path=res_a.path, acc=acc_a))
-            if "pathnet" in out or "finetune" in out
+            if any(methods.get(m).learns_source for m in out)
             else None
         )
         records = []
@@ -189,7 +184,7 @@ def _unit(cfg: Config, engine: pc.Engine, da, db, pair: int):
                     "test_acc_b": float(h["acc"][i]),
                     "path_b": h["path"][i],
                 }
-                if a is not None and method != "scratch":
+                if a is not None and methods.get(method).learns_source:
                     rec.update(
                         generations_a=int(a["g"][i]),
                         test_acc_a=float(a["acc"][i]),

@@ -37,6 +37,11 @@ def _default_search() -> pc.SearchConfig:
     return pc.SearchConfig(threshold=2.0, max_generations=500)
 
 
+# The records' method values: the target learned alone, or after the source task's path was
+# locked (PathNet, docs/papers.md 2.4); the paper's table calls them "scratch" and "after <source>".
+ARMS = ("scratch", "transfer")
+
+
 @dataclasses.dataclass
 class Config:
     experiment: str = "pathnet_cifar_svhn"
@@ -129,7 +134,7 @@ class CifarSvhn(Protocol):
                 ),
             }
             for s, t in cfg.directions
-            for m in ("scratch", "transfer")
+            for m in ARMS
         ]
 
 

@@ -2,7 +2,7 @@
 baselines (docs/papers.md 1.3), on scikit-learn's digits.
 
 Task A (default digits 0-4) is the source, task B (5-9) the target. Each method of
-:mod:`pnn_jax.train.transfer` is a unit of the runner: it trains the plan's stages for every
+``progressive`` family (:mod:`pnn_jax.methods`) is a unit of the runner: it trains the plan's stages for every
 population member at once and records, per member, on held-out digits: task-A accuracy before and
 after learning B, task-B accuracy, and whether the column that answers task A is bit-identical
 after B (it is for progressive nets; fine-tuning forgets). The table is
@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from pnn_jax import methods
 from pnn_jax.checkpoint import CheckpointError
 from pnn_jax.experiments.pnn_supervised.method import (
     Method,
@@ -39,7 +40,6 @@ from pnn_jax.experiments.pnn_supervised.schema import Config, members, validate
 from pnn_jax.experiments.runner import Plan, Protocol
 from pnn_jax.experiments.units import UnitContext
 from pnn_jax.tables.records import PNN_DIGITS
-from pnn_jax.train import transfer
 
 __all__ = ["Config", "PnnDigits", "load_checkpoint"]
 
@@ -89,7 +89,7 @@ class PnnDigits(Protocol):
             }
             for m in cfg.methods
         }
-        stages = sum(len(transfer.transfer_plan(m, 1, cfg.reset_heads).stages) for m in cfg.methods)
+        stages = sum(len(methods.get(m).plan(1, cfg.reset_heads).stages) for m in cfg.methods)
         return {
             "population": members(cfg),
             "params_sha256": hashlib.sha256("".join(per_method[m] for m in cfg.methods).encode()).hexdigest(),

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from pnn_jax import config as cfglib
+from pnn_jax import methods
 from pnn_jax.checkpoint import Checkpointer
 from pnn_jax.experiments.pnn_supervised.schema import Config, make_tasks, members
 from pnn_jax.experiments.units import UNIT_CHECKPOINTS
@@ -37,7 +38,7 @@ class Method:
 
         self.name = method
         self.population = population
-        self.plan = transfer.transfer_plan(method, num_sources=1, reset_heads=cfg.reset_heads)
+        self.plan = methods.get(method).plan(num_sources=1, reset_heads=cfg.reset_heads)
         self.net = ProgressiveNet(
             column,
             self.plan.max_columns,

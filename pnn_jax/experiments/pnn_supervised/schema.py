@@ -21,10 +21,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from pnn_jax.config import check, check_choice
+from pnn_jax import methods
+from pnn_jax.config import check, check_choice, check_methods
 from pnn_jax.data import class_task, load_digits
 from pnn_jax.nets import laterals
-from pnn_jax.train import transfer
 from pnn_jax.train.optim import OPTIMIZERS
 
 
@@ -95,7 +95,7 @@ class Config:
     test_fraction: float = 0.3
     """Held-out fraction of each task (stratified, fixed by split_seed)."""
     methods: list[str] = dataclasses.field(
-        default_factory=lambda: ["progressive", "baseline1", "baseline2", "baseline3", "baseline4"]
+        default_factory=lambda: ["progressive", *methods.names("progressive")[:-1]]  # then baselines 1-4
     )
     """progressive and/or baseline1-4 (docs/papers.md 1.3)."""
     reset_heads: bool = False
@@ -153,10 +153,7 @@ def _validate_values(cfg: Config) -> None:
         check(all(0 <= c <= 9 for c in classes), key, classes, "digit classes are 0..9")
         check(len(set(classes)) == len(classes), key, classes, "classes must be distinct")
     check(0.0 < cfg.test_fraction < 1.0, "test_fraction", cfg.test_fraction, "a number in (0, 1)")
-    check(len(cfg.methods) > 0, "methods", cfg.methods, f"a non-empty list from {transfer.METHODS}")
-    for m in cfg.methods:
-        check_choice("methods", m, transfer.METHODS)
-    check(len(set(cfg.methods)) == len(cfg.methods), "methods", cfg.methods, "each method at most once")
+    check_methods("methods", cfg.methods, "progressive", need_reference=False)
     m = cfg.model
     check(
         len(m.widths) > 0 and all(w > 0 for w in m.widths),

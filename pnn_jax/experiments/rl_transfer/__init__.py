@@ -29,7 +29,7 @@ from pnn_jax.experiments.rl_transfer.sequential import pair_unit
 from pnn_jax.experiments.runner import Plan, Protocol
 from pnn_jax.experiments.units import num
 from pnn_jax.tables.core import Options, Run
-from pnn_jax.tables.pnn import method_key, pnn_scores
+from pnn_jax.tables.pnn import method_key, method_of, pnn_scores
 from pnn_jax.tables.records import PNN_RL
 
 __all__ = ["Config", "PairSpec", "RLTransfer", "validate"]
@@ -72,9 +72,7 @@ class RLTransfer(Protocol):
         return."""
         scores, _, _ = pnn_scores([Run(None, dataclasses.asdict(cfg), records, {})], Options())
         keys = list(dict.fromkeys(method_key(r) for r in records))
-        order = [
-            k for m in cfg.methods for k in sorted(keys) if k == m or (m == "progressive" and k.startswith(m))
-        ]
+        order = [k for m in cfg.methods for k in sorted(keys) if method_of(k) == m]
         rows = []
         for key in order:
             mean, median = tr.mean_median([v for (_, k), v in scores.items() if k == key])

@@ -10,12 +10,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from pnn_jax import methods
 from pnn_jax.analysis.transfer import CurveAccumulator, auc, final_return
 from pnn_jax.envs import transforms
 from pnn_jax.envs.envpool_env import VecEnv, env_shapes
 from pnn_jax.experiments.chunks import Chunk, loss_metrics, resume_seed, run_stage
 from pnn_jax.experiments.rl_transfer.schema import (
-    SENSITIVITY_METHODS,
     Config,
     ac_config,
     env_config,
@@ -62,9 +62,9 @@ def population_unit(cfg: Config):
         devices = popn.mesh.devices.size
         initial = {s: net.init(jax.random.key(s)) for s in seeds}
         # Phase 1: column 0 of every needed (source, seed)
-        needs_source = [m for m in cfg.methods if m in ("progressive", "baseline2", "baseline3")]
+        needs_source = [m for m in cfg.methods if methods.get(m).learns_source]
         sources = sorted({(p.sources[0], s) for p in cfg.pairs for s in seeds}) if needs_source else []
-        plan_of = {m: transfer.transfer_plan(m, 1, cfg.reset_heads) for m in cfg.methods}
+        plan_of = {m: methods.get(m).plan(1, cfg.reset_heads) for m in cfg.methods}
         members_spec = [(p, m, s) for p in range(len(cfg.pairs)) for s in seeds for m in cfg.methods]
 
         def padded(states, variants):
@@ -220,7 +220,7 @@ def population_unit(cfg: Config):
                     "seconds": seconds / len(members_spec),
                 }
             )
-            if cfg.analysis.afs and m in SENSITIVITY_METHODS:  # one member at a time, after training
+            if cfg.analysis.afs and methods.get(m).sensitivity:  # one member at a time, after training
                 key, k = jax.random.split(key)
                 member_params = jax.tree.map(lambda a, i=i: jnp.asarray(a[i]), trained_params)
                 target_env = VecEnv(env_config(cfg, env_id, s))

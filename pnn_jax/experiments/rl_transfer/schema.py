@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from pnn_jax.config import ConfigError, check, check_choice
+from pnn_jax import methods
+from pnn_jax.config import ConfigError, check, check_choice, check_methods
 from pnn_jax.envs import transforms
 from pnn_jax.envs.envpool_env import EnvConfig, check_env_config, env_shapes
 from pnn_jax.experiments.chunks import Chunk, loss_metrics
 from pnn_jax.nets.columns import INIT_SCHEMES
 from pnn_jax.rl.actor_critic import ACConfig
-from pnn_jax.train import transfer
 from pnn_jax.train.optim import OPTIMIZERS
 
 NETWORKS = ("mlp", "atari", "nature_cnn")
@@ -134,9 +134,6 @@ class AnalysisSection:
     """Noise variances (x each feature's activation variance) searched for the one that halves the score."""
 
 
-SENSITIVITY_METHODS = ("progressive", "baseline4")
-
-
 @dataclasses.dataclass
 class Config:
     experiment: str = ""
@@ -149,7 +146,7 @@ class Config:
     """Runs per (pair, method): seeds seed .. seed+seeds-1 (parameters and env streams)."""
     pairs: list[PairSpec] = dataclasses.field(default_factory=lambda: [PairSpec()])
     """Transfer pairs: source tasks (one column each in a progressive net) and a target task."""
-    methods: list[str] = dataclasses.field(default_factory=lambda: list(transfer.METHODS))
+    methods: list[str] = dataclasses.field(default_factory=lambda: list(methods.names("progressive")))
     """progressive and/or baseline1-4 (docs/papers.md 1.3)."""
     reset_heads: bool = False
     """Baselines 2/3: re-initialise the output layer before the target stage."""
@@ -258,14 +255,7 @@ def validate(cfg: Config) -> None:
             sorted(ids),
             "population=true needs one env id (tasks differ by transform)",
         )
-    for m in cfg.methods:
-        check_choice("methods", m, transfer.METHODS)
-    check(
-        "baseline1" in cfg.methods,
-        "methods",
-        cfg.methods,
-        "must include baseline1 (the transfer score's reference)",
-    )
+    check_methods("methods", cfg.methods, "progressive")
     check(cfg.analysis.states >= 1, "analysis.states", cfg.analysis.states, "must be at least 1")
     check(
         cfg.analysis.aps_episodes >= 0,

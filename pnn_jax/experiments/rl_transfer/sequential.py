@@ -7,13 +7,13 @@ import time
 
 import jax
 
+from pnn_jax import methods
 from pnn_jax.analysis.transfer import CurveAccumulator, auc, final_return
 from pnn_jax.envs import transforms
 from pnn_jax.envs.envpool_env import VecEnv
 from pnn_jax.experiments import shared_sources
 from pnn_jax.experiments.chunks import resume_seed, run_stage
 from pnn_jax.experiments.rl_transfer.schema import (
-    SENSITIVITY_METHODS,
     Config,
     ac_config,
     column_account,
@@ -59,7 +59,7 @@ def pair_unit(cfg: Config, pair_index: int, method: str, seed: int):
 
         t0 = time.perf_counter()
         pair = cfg.pairs[pair_index]
-        plan = transfer.transfer_plan(method, len(pair.sources), cfg.reset_heads)
+        plan = methods.get(method).plan(len(pair.sources), cfg.reset_heads)
         lengths = stage_iterations(cfg, plan)
         envs: dict[tuple[str, int], VecEnv] = {}
 
@@ -222,8 +222,8 @@ def pair_unit(cfg: Config, pair_index: int, method: str, seed: int):
 
 
 def sensitivity_of(cfg: Config, method: str, net, params, column: int, env, transform, key) -> dict:
-    """AFS (and APS) of the trained target column for :data:`SENSITIVITY_METHODS` (else ``{}``)."""
-    if not cfg.analysis.afs or method not in SENSITIVITY_METHODS:
+    """AFS (and APS) of the trained target column for methods with ``sensitivity`` (else ``{}``)."""
+    if not cfg.analysis.afs or not methods.get(method).sensitivity:
         return {}
 
     out = policy_sensitivity(
