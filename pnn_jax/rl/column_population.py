@@ -23,8 +23,10 @@ from pnn_jax import freezing
 from pnn_jax.envs.envpool_env import update_episodes
 from pnn_jax.jit import counted_jit
 from pnn_jax.nets.progressive import ProgressiveNet
-from pnn_jax.rl.actor_critic import ACConfig, Actor, Policy, build_iteration, compile_loop, preprocess
+from pnn_jax.rl.actor_critic import build_iteration, compile_loop
+from pnn_jax.rl.policy import ACConfig, Policy, preprocess
 from pnn_jax.rl.pools import DevicePools
+from pnn_jax.rl.rollout import Actor
 from pnn_jax.train import population as pop
 from pnn_jax.train.progressive import TrainState
 

@@ -50,8 +50,10 @@ from pnn_jax import evolution, freezing
 from pnn_jax.envs.envpool_env import EnvConfig
 from pnn_jax.nets.columns import Conv
 from pnn_jax.nets.pathnet import PathNet
-from pnn_jax.rl.actor_critic import ACConfig, Actor, Policy, build_iteration, compile_loop, preprocess
+from pnn_jax.rl.actor_critic import build_iteration, compile_loop
+from pnn_jax.rl.policy import ACConfig, Policy, preprocess
 from pnn_jax.rl.pools import DevicePools
+from pnn_jax.rl.rollout import Actor
 from pnn_jax.train import population as pop
 
 FORWARDS = ("auto", "gather", "masked")

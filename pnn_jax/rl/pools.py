@@ -19,7 +19,7 @@ import numpy as np
 from jax.sharding import Mesh
 
 from pnn_jax.envs.envpool_env import EnvConfig, EnvOutput, Episodes, VecEnv
-from pnn_jax.rl.actor_critic import Actor
+from pnn_jax.rl.rollout import Actor
 from pnn_jax.train import population as pop
 
 

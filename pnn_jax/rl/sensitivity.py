@@ -11,7 +11,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from pnn_jax.analysis.sensitivity import afs, aps, halving_variance, normalised_fisher
-from pnn_jax.rl.actor_critic import Actor, make_evaluate, preprocess, start, update_episodes
+from pnn_jax.envs.envpool_env import update_episodes
+from pnn_jax.rl.actor_critic import make_evaluate
+from pnn_jax.rl.policy import preprocess
+from pnn_jax.rl.rollout import Actor, start
 
 # ------------------------------------------------------------------------------------------------
 # JAX: gradients and states of a progressive net's policy

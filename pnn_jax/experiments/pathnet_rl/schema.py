@@ -38,8 +38,8 @@ from pnn_jax.experiments.rl_transfer.schema import (
 )
 from pnn_jax.nets.columns import Conv, Dense
 from pnn_jax.nets.pathnet import PathNet
-from pnn_jax.rl.actor_critic import ACConfig, preprocess
 from pnn_jax.rl.pathnet_ac import EvolutionConfig
+from pnn_jax.rl.policy import ACConfig, preprocess
 from pnn_jax.train.optim import OPTIMIZERS
 
 NETWORKS = ("mlp", "atari")

@@ -25,8 +25,8 @@ from pnn_jax.experiments.pathnet_rl.schema import (
 from pnn_jax.experiments.rl_transfer.schema import (
     optim_kwargs,
 )
-from pnn_jax.rl.actor_critic import ACConfig
 from pnn_jax.rl.pathnet_ac import PathNetAC
+from pnn_jax.rl.policy import ACConfig
 from pnn_jax.train import population as pop
 from pnn_jax.train.optim import make_optimizer
 

@@ -11,7 +11,7 @@ from pnn_jax.envs import transforms
 from pnn_jax.envs.envpool_env import EnvConfig, check_env_config, env_shapes
 from pnn_jax.experiments.chunks import Chunk, loss_metrics
 from pnn_jax.nets.columns import INIT_SCHEMES
-from pnn_jax.rl.actor_critic import ACConfig
+from pnn_jax.rl.policy import ACConfig
 from pnn_jax.train.optim import OPTIMIZERS
 
 NETWORKS = ("mlp", "atari", "nature_cnn")

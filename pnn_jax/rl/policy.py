@@ -1,0 +1,99 @@
+"""The learner's settings and how an actor-critic iteration reads and updates a model.
+
+:class:`ACConfig` holds the settings of both algorithms (A2C, the synchronous form of A3C; PPO);
+:class:`Policy` is the interface between the generic iteration (:mod:`pnn_jax.rl.actor_critic`)
+and a model: a progressive column (:func:`column_policy`), a population of columns
+(:mod:`pnn_jax.rl.column_population`) or PathNet paths (:mod:`pnn_jax.rl.pathnet_ac`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+from pnn_jax import freezing
+from pnn_jax.nets.progressive import ProgressiveNet
+from pnn_jax.train.progressive import TrainState
+
+ALGORITHMS = ("a2c", "ppo")
+TRUNCATION = ("bootstrap", "terminal")
+
+
+@dataclasses.dataclass(frozen=True)
+class ACConfig:
+    """Settings of an actor-critic learner; defaults are A3C's (docs/papers.md 1.3) for ``a2c``."""
+
+    algorithm: str = "a2c"
+    t_max: int = 5
+    """Rollout length per iteration (A3C's n-step 5)."""
+    gamma: float = 0.99
+    value_cost: float = 0.5
+    entropy_cost: float = 0.01
+    clip_rewards: bool = True
+    """Learn from rewards clipped to [-1, 1] (Atari); reported returns stay raw."""
+    gae_lambda: float = 0.95
+    """PPO only."""
+    ppo_clip: float = 0.2
+    ppo_epochs: int = 4
+    ppo_minibatches: int = 4
+    normalize_advantages: bool = True
+    truncation: str = "bootstrap"
+    """An episode cut by a time limit: ``bootstrap`` from the value of the state at the cut, or
+    treat it as ``terminal`` (:mod:`pnn_jax.rl.returns`)."""
+
+    def __post_init__(self):
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}")
+        if self.truncation not in TRUNCATION:
+            raise ValueError(f"truncation must be one of {TRUNCATION}, got {self.truncation!r}")
+        if self.t_max < 1:
+            raise ValueError(f"t_max must be at least 1, got {self.t_max}")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
+        if self.entropy_cost < 0 or self.value_cost < 0:
+            raise ValueError("entropy_cost and value_cost must be >= 0")
+
+
+def preprocess(obs: jax.Array) -> jax.Array:
+    """Observations for the network: uint8 frames ``[B, C, H, W]`` -> float ``[B, H, W, C]`` in
+    [0, 1]; vectors as float32."""
+    if obs.dtype == jnp.uint8 and obs.ndim == 4:
+        return jnp.transpose(obs, (0, 2, 3, 1)).astype(jnp.float32) / 255.0
+    return obs.astype(jnp.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    """How the generic iteration (:func:`pnn_jax.rl.actor_critic.build_iteration`) reads and
+    updates a model.
+
+    ``act(state, obs [B, ...]) -> heads`` while acting (no gradient); ``train(params, state, obs
+    [n, ...]) -> heads`` inside the objective, where ``obs`` is member-major (``groups`` blocks of
+    ``n / groups`` samples, one block per population member); ``params(state)`` is what is
+    differentiated; ``apply_grads(state, grads) -> state`` the update. Heads: ``{"policy": [., A],
+    "value": [., 1]}``.
+    """
+
+    act: Callable
+    train: Callable
+    params: Callable
+    apply_grads: Callable
+
+
+def column_policy(net: ProgressiveNet, tx) -> Policy:
+    """Column ``state.column`` of a progressive net; only that column is differentiated and the
+    updates of frozen slices are zeroed (exact freezing)."""
+
+    def apply_grads(state: TrainState, grads):
+        params, opt_state = freezing.optax_step(tx, state.params, state.opt_state, grads, state.trainable)
+        return state.replace(params=params, opt_state=opt_state, step=state.step + 1)
+
+    return Policy(
+        act=lambda state, obs: net.apply(state.params, obs, state.column),
+        train=lambda params, state, obs: net.apply_train(params, obs, state.column),
+        params=lambda state: state.params,
+        apply_grads=apply_grads,
+    )
