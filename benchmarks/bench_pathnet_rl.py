@@ -38,10 +38,10 @@ from pnn_jax.train.population import population_mesh
 
 def atari(paths: int, iterations: int, forward: str) -> tuple[float, float]:
     net = PathNet((84, 84, 4), (Conv(8, 8, 4), Conv(8, 4, 2), Conv(8, 3, 1), Dense(50)), 10, 4, 2, 7)
-    evo = EvolutionConfig(population=paths, envs_per_path=1, evolve_every=10)
+    evo = EvolutionConfig(population=paths, evolve_every=10)
     tx = make_optimizer("rmsprop", 7e-4, 40.0)
     tr = PathNetAC(net, tx, ACConfig(), evo, mesh=population_mesh(jax.devices()[:1]), forward=forward)
-    envs = tr.make_envs(EnvConfig("Pong-v5", seed=0))
+    envs = tr.make_envs(EnvConfig("Pong-v5", seed=0, num_envs=1))
     state, _ = tr.init(jax.random.key(0))
     actor = tr.start(envs, jax.random.key(1))
     loop = tr.make_loop(envs, iterations)
@@ -66,9 +66,9 @@ from pnn_jax.train.optim import make_optimizer
 from pnn_jax.train.population import population_mesh
 net = mlp_pathnet(8, num_layers=2, num_modules=8, max_active=2, units=32, num_heads=3, head_size=5)
 ac = ACConfig(algorithm="ppo", t_max=32, clip_rewards=False)
-evo = EvolutionConfig(population=8, envs_per_path=8, evolve_every=10)
+evo = EvolutionConfig(population=8, evolve_every=10)
 tr = PathNetAC(net, make_optimizer("adam", 1e-3, 0.5), ac, evo, mesh=population_mesh())
-envs = tr.make_envs(EnvConfig("LunarLander-v3", seed=0, max_episode_steps=400))
+envs = tr.make_envs(EnvConfig("LunarLander-v3", seed=0, num_envs=8, max_episode_steps=400))
 state, _ = tr.init(jax.random.key(0)); actor = tr.start(envs, jax.random.key(1))
 loop = tr.make_loop(envs, 10)
 t0 = time.perf_counter(); state, actor, m = loop(state, actor); jax.block_until_ready(state.shared.params)

@@ -56,22 +56,42 @@ class SearchState:
     key: jax.Array
 
 
-@dataclasses.dataclass(frozen=True)
-class Tournament:
-    """Static settings of the search. ``mutation_prob=None`` means ``1/(N*L)``."""
+@dataclasses.dataclass(kw_only=True)
+class TournamentSettings:
+    """The search's settings, without the net's shape. The supervised PathNet experiments' ``search``
+    config section builds on it, so its keys are these fields (:func:`tournament` makes the
+    :class:`Tournament`)."""
+
+    population: int = 64
+    """P, paths in the population (docs/papers.md 2.2, 3.1)."""
+    tournament_size: int = 2
+    """k contestants per tournament (2 = the papers' binary tournament)."""
+    scheme: str = "replace_losers"
+    """replace_losers (winner over every other contestant), better_half or recombine."""
+    parallel: bool = False
+    """False: one tournament per generation (the papers); True: P // k tournaments at once."""
+    mutation_prob: float | None = None
+    """Per-gene mutation probability; null = 1/(N*L) (docs/papers.md 2.2)."""
+    mutation_range: int = 2
+    """Genes move by randint[-r, r]."""
+    boundary: str = "wrap"
+    """wrap (modulo M, the papers) or clamp (the first author's MNIST code)."""
+    initial_paths: str = "full"
+    """full (every gene uniform: mostly N distinct modules per layer) or uniform_1_to_n (each
+    layer's size uniform in 1..N, then that many distinct modules: the thesis's code)."""
+    refill: bool = False
+    """Mutate a layer's distinct genes only and refill collapsed duplicates from the old genes, so
+    sizes are kept (the thesis's code); false: all N slots mutate and sizes drift."""
+
+
+@dataclasses.dataclass
+class Tournament(TournamentSettings):
+    """Static settings of the search over paths of a net of ``num_layers`` x ``num_modules``
+    modules, ``max_active`` per layer: ``Tournament(L, M, N, population=..., ...)``."""
 
     num_layers: int
     num_modules: int
     max_active: int
-    population: int = 64
-    tournament_size: int = 2
-    scheme: str = "replace_losers"
-    parallel: bool = False
-    mutation_prob: float | None = None
-    mutation_range: int = 2
-    boundary: str = "wrap"
-    initial_paths: str = "full"
-    refill: bool = False
 
     def __post_init__(self):
         if self.scheme not in SCHEMES:
@@ -183,6 +203,15 @@ class Tournament:
             generation=state.generation + 1,
             key=key,
         )
+
+
+def tournament(
+    num_layers: int, num_modules: int, max_active: int, settings: TournamentSettings
+) -> Tournament:
+    """The :class:`Tournament` of ``settings`` (any subclass, e.g. a config section) over an
+    ``L x M`` bank with ``N`` active modules per layer."""
+    fields = {f.name: getattr(settings, f.name) for f in dataclasses.fields(TournamentSettings)}
+    return Tournament(num_layers=num_layers, num_modules=num_modules, max_active=max_active, **fields)
 
 
 def mutate_path(

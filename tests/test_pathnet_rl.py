@@ -29,7 +29,7 @@ SCRIPT = Path(__file__).parent / "scripts" / "pathnet_rl_population.py"
 
 def tiny(evo=None, algorithm="a2c", devices=None):
     net = mlp_pathnet(4, num_layers=2, num_modules=6, max_active=2, units=8, num_heads=2, head_size=3)
-    evo = evo or EvolutionConfig(population=4, envs_per_path=2, evolve_every=3)
+    evo = evo or EvolutionConfig(population=4, evolve_every=3)
     ac = ACConfig(algorithm=algorithm, clip_rewards=False, t_max=4, ppo_epochs=1, ppo_minibatches=2)
     mesh = population_mesh(devices or jax.devices()[:1])
     return PathNetAC(net, make_optimizer("adam", 0.01), ac, evo, mesh=mesh)
@@ -67,7 +67,7 @@ def test_compare_and_copy_never_picks_itself():
 
 def test_population_trains_evolves_and_traces_once():
     tr = tiny()
-    envs = tr.make_envs(EnvConfig("CartPole-v1", seed=0))
+    envs = tr.make_envs(EnvConfig("CartPole-v1", seed=0, num_envs=2))
     state, init = tr.init(jax.random.key(0))
     actor = tr.start(envs, jax.random.key(1))
     loop = tr.make_loop(envs, 6)
@@ -89,7 +89,7 @@ def test_population_trains_evolves_and_traces_once():
 
 def test_counters_count_distinct_modules():
     tr = tiny()
-    envs = tr.make_envs(EnvConfig("CartPole-v1", seed=0))
+    envs = tr.make_envs(EnvConfig("CartPole-v1", seed=0, num_envs=2))
     state, _ = tr.init(jax.random.key(0))
     paths = np.asarray(state.members.paths)
     expected = sum(len(set(row)) for p in paths for row in p)
@@ -99,7 +99,7 @@ def test_counters_count_distinct_modules():
 
 def test_locked_path_stays_bit_identical_and_others_reset():
     tr = tiny(algorithm="ppo")
-    envs = tr.make_envs(EnvConfig("CartPole-v1", seed=0))
+    envs = tr.make_envs(EnvConfig("CartPole-v1", seed=0, num_envs=2))
     state, init = tr.init(jax.random.key(0))
     actor = tr.start(envs, jax.random.key(1))
     loop = tr.make_loop(envs, 6)
@@ -121,7 +121,7 @@ def test_locked_path_stays_bit_identical_and_others_reset():
 
 def test_finetune_freezes_nothing_and_keeps_weights():
     tr = tiny()
-    envs = tr.make_envs(EnvConfig("CartPole-v1", seed=0))
+    envs = tr.make_envs(EnvConfig("CartPole-v1", seed=0, num_envs=2))
     state, init = tr.init(jax.random.key(0))
     state, _, _ = tr.make_loop(envs, 3)(state, tr.start(envs, jax.random.key(1)))
     trained = jax.device_get(state.shared.params)
@@ -132,7 +132,7 @@ def test_finetune_freezes_nothing_and_keeps_weights():
 
 
 def test_fixed_path_is_summed_into_the_forward_pass():
-    tr = tiny(EvolutionConfig(population=4, envs_per_path=2, evolve_every=3, keep_fixed_path=True))
+    tr = tiny(EvolutionConfig(population=4, evolve_every=3, keep_fixed_path=True))
     state, init = tr.init(jax.random.key(0))
     state = state.replace(shared=state.shared.replace(best_path=jnp.asarray([[0, 1], [2, 2]], jnp.int32)))
     state = tr.next_task(state, jax.random.key(2), init, lock=True)
@@ -172,7 +172,7 @@ DEVICES = textwrap.dedent(
     for alg in ("a2c", "ppo"):
         for d in (1, 2):  # 2 members per device: sharding and the psum both at work
             tr = tiny(algorithm=alg, devices=jax.devices()[:d])
-            envs = tr.make_envs(EnvConfig("CartPole-v1", seed=0))
+            envs = tr.make_envs(EnvConfig("CartPole-v1", seed=0, num_envs=2))
             state, init = tr.init(jax.random.key(0))
             actor = tr.start(envs, jax.random.key(1))
             loop = tr.make_loop(envs, 7)

@@ -68,7 +68,7 @@ def test_lunarlander_curriculum_smoke(smoke_run):
     first, target = by["pathnet"]["stages"]
     assert first["reuse"] == 0  # nothing locked before the first sub-task
     overlap = sum(len(set(a) & set(b)) for a, b in zip(first["best_path"], target["best_path"], strict=True))
-    assert target["reuse"] == overlap and 0 <= target["random_reuse"] <= 2 * cfg.model.max_active
+    assert target["reuse"] == overlap and 0 <= target["random_reuse"] <= 2 * cfg.model.active
     assert by["pathnet"]["earlier_steps"] == first["agent_steps"] >= cfg.steps_per_task
     assert "| reuse per layer | random reuse per layer |" in summary["table"]
     assert {row["method"] for row in summary["rows"]} == {"pathnet", "scratch"}
@@ -84,7 +84,7 @@ def test_lunarlander_curriculum_smoke(smoke_run):
 @group("pathnet_atari")
 def test_pathnet_atari_smoke(smoke_run):
     _, cfg, run_dir, summary = smoke_dir("pathnet_atari", smoke_run)
-    assert (cfg.model.network, cfg.model.num_modules, cfg.model.max_active) == ("atari", 10, 4)
+    assert (cfg.model.network, cfg.model.modules, cfg.model.active) == ("atari", 10, 4)
     assert "Paper (docs/papers.md 2.4): pathnet 1.33" in summary["table"]
     records = [json.loads(line) for line in (run_dir / "runs.jsonl").read_text().splitlines()]
     pathnet = next(r for r in records if r["method"] == "pathnet")

@@ -94,6 +94,15 @@ def check_choice(key: str, value: Any, choices: Iterable[Any]) -> None:
     check(value in choices, key, value, f"choose one of {', '.join(map(str, choices))}")
 
 
+def check_section(key: str, section: Any) -> None:
+    """A library config used as a section checks itself when built (``__post_init__``); re-run
+    that check on ``section`` as it is now (it may have been changed since), as a one-line error."""
+    try:
+        dataclasses.replace(section)
+    except ValueError as e:
+        raise ConfigError(f"{key}: {_first_line(str(e))}") from None
+
+
 def check_methods(key: str, names: Iterable[str], family: str, need_reference: bool = True) -> None:
     """``names`` are distinct methods of ``family`` (:mod:`pnn_jax.methods`), at least one, and
     include the family's reference method if ``need_reference`` (what the scores are relative to)."""
@@ -155,7 +164,11 @@ def compose(experiment_dir: Path, overrides: Sequence[str], schema: type):
 
 
 def structured(schema: type[T], cfg) -> T:
-    """``cfg`` (a DictConfig or mapping) checked against the dataclass ``schema``."""
+    """``cfg`` (a DictConfig or mapping) checked against the dataclass ``schema``.
+
+    A section that is a library config checks itself when built (``__post_init__``, e.g.
+    :class:`~pnn_jax.rl.policy.ACConfig`); its ``ValueError`` becomes a one-line error naming
+    the section."""
     try:
         merged = OmegaConf.merge(OmegaConf.structured(schema), cfg)
         return OmegaConf.to_object(merged)
@@ -166,6 +179,23 @@ def structured(schema: type[T], cfg) -> T:
         raise ConfigError(f"bad value for '{e.full_key}': {_first_line(e.msg)}") from None
     except oc_errors.OmegaConfBaseException as e:
         raise ConfigError(f"bad config: {_first_line(str(e))}") from None
+    except ConfigError:
+        raise
+    except ValueError as e:  # a library config section's own check
+        raise ConfigError(f"{_failing_section(schema, merged)}{_first_line(str(e))}") from None
+
+
+def _failing_section(schema: type, merged) -> str:
+    """``"rl: "`` for the first dataclass section of ``schema`` that does not build from
+    ``merged`` (a library config whose own checks failed), else ``""``."""
+    hints = typing.get_type_hints(schema)
+    for f in dataclasses.fields(schema):
+        if dataclasses.is_dataclass(hints.get(f.name)):
+            try:
+                OmegaConf.to_object(merged[f.name])
+            except ValueError:
+                return f"{f.name}: "
+    return ""
 
 
 def load_paper(experiment: str) -> dict:

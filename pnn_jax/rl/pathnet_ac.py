@@ -59,28 +59,30 @@ from pnn_jax.train import population as pop
 FORWARDS = ("auto", "gather", "masked")
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class EvolutionConfig:
-    """Settings of the parallel path search (docs/papers.md 2.2-2.3: 64 workers, B others)."""
+    """Settings of the parallel path search (docs/papers.md 2.2-2.3: 64 workers, B others).
+
+    The PathNet RL experiments use it directly as their ``search`` section (checked when built).
+    Each path steps ``num_envs`` envs of the :class:`EnvConfig` given to :meth:`PathNetAC.make_envs`."""
 
     population: int = 8
     """P, paths trained at once (the paper: 64 A3C workers); 1 = a single path, never evolved."""
-    envs_per_path: int = 4
-    """E, envs of each path."""
     evolve_every: int = 20
     """Iterations in a fitness window (the paper: T episodes per evaluation)."""
     compare: int = 1
     """B, others each path compares with."""
     mutation_prob: float | None = None
-    """Per gene; None = 1/(N*L) (docs/papers.md 2.2)."""
+    """Per-gene mutation probability; null = 1/(N*L) (docs/papers.md 2.2)."""
     mutation_range: int = 2
+    """Genes move by randint[-r, r]."""
     keep_fixed_path: bool = False
     """Keep the previous task's path active in the forward pass of the new paths."""
     reset: str = "initial"
     """Unlocked modules after a task: their initial weights (initial) or a fresh draw (fresh)."""
 
     def __post_init__(self):
-        for name in ("population", "envs_per_path", "evolve_every", "compare"):
+        for name in ("population", "evolve_every", "compare"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.mutation_prob is not None and not 0 <= self.mutation_prob <= 1:
@@ -169,8 +171,8 @@ class PathNetAC:
     # --------------------------------------------------------------------------------------------
     # Envs
     def make_envs(self, env_cfg: EnvConfig) -> DevicePools:
-        """The population's envs: ``E`` per path, one envpool batch per local device."""
-        return DevicePools(env_cfg, self.mesh, self.evo.population, self.evo.envs_per_path)
+        """The population's envs: ``env_cfg.num_envs`` per path, one envpool batch per local device."""
+        return DevicePools(env_cfg, self.mesh, self.evo.population, env_cfg.num_envs)
 
     def start(self, envs: DevicePools, key: jax.Array) -> Actor:
         """Reset the envs: the population's actor (one PRNG stream per path), on the mesh."""

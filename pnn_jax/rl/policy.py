@@ -22,27 +22,37 @@ ALGORITHMS = ("a2c", "ppo")
 TRUNCATION = ("bootstrap", "terminal")
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class ACConfig:
-    """Settings of an actor-critic learner; defaults are A3C's (docs/papers.md 1.3) for ``a2c``."""
+    """Settings of an actor-critic learner; defaults are A3C's (docs/papers.md 1.3) for ``a2c``.
+
+    The RL experiments use it directly as their ``rl`` config section (checked when built)."""
 
     algorithm: str = "a2c"
+    """a2c (A3C's synchronous form) or ppo."""
     t_max: int = 5
-    """Rollout length per iteration (A3C's n-step 5)."""
+    """Steps of every env per update: A3C's n-step horizon (docs/papers.md 1.3)."""
     gamma: float = 0.99
+    """Discount factor."""
     value_cost: float = 0.5
+    """Weight of the value loss."""
     entropy_cost: float = 0.01
+    """Weight of the entropy bonus (the PNN paper's grid: 1e-2, 1e-3, 1e-4)."""
     clip_rewards: bool = True
     """Learn from rewards clipped to [-1, 1] (Atari); reported returns stay raw."""
     gae_lambda: float = 0.95
-    """PPO only."""
+    """PPO: lambda of generalised advantage estimation."""
     ppo_clip: float = 0.2
+    """PPO: clip range of the probability ratio."""
     ppo_epochs: int = 4
+    """PPO: passes over each rollout."""
     ppo_minibatches: int = 4
+    """PPO: minibatches per pass."""
     normalize_advantages: bool = True
+    """PPO: normalise advantages per population member over its valid samples."""
     truncation: str = "bootstrap"
-    """An episode cut by a time limit: ``bootstrap`` from the value of the state at the cut, or
-    treat it as ``terminal`` (:mod:`pnn_jax.rl.returns`)."""
+    """An episode cut by a time limit: bootstrap from the value of its last state, or terminal
+    (:mod:`pnn_jax.rl.returns`)."""
 
     def __post_init__(self):
         if self.algorithm not in ALGORITHMS:

@@ -27,9 +27,9 @@ trainer = PathNetAC(
     net,
     make_optimizer("adam", 0.003),
     ACConfig(algorithm="a2c", clip_rewards=False, t_max=8),
-    EvolutionConfig(population=4, envs_per_path=4, evolve_every=3),
+    EvolutionConfig(population=4, evolve_every=3),
 )
-envs = trainer.make_envs(EnvConfig("CartPole-v1", seed=0))
+envs = trainer.make_envs(EnvConfig("CartPole-v1", seed=0, num_envs=4))
 state, initial = trainer.init(jax.random.key(0))
 actor = trainer.start(envs, jax.random.key(1))
 loop = trainer.make_loop(envs, 7)

@@ -38,11 +38,11 @@ class PathNetRL(Protocol):
             for s in range(cfg.seeds)
             for method in cfg.methods
         ]
-        e, m = cfg.evolution, cfg.model
+        e, m = cfg.search, cfg.model
         header = [
             f"{cfg.experiment} ({cfg.preset}): {len(cfg.sequences)} sequence(s) x {cfg.seeds} seed(s) x "
             f"{len(cfg.methods)} method(s); {e.population} paths x {cfg.env.num_envs} envs, "
-            f"L/M/N = {m.layers if m.network == 'mlp' else 4}/{m.num_modules}/{m.max_active} "
+            f"L/M/N = {m.layers if m.network == 'mlp' else 4}/{m.modules}/{m.active} "
             f"({m.network}), {cfg.rl.algorithm} t_max {cfg.rl.t_max}, {cfg.steps_per_task:,} agent steps "
             "per task",
             *[f"  sequence {i}: {' -> '.join(s)}" for i, s in enumerate(cfg.sequences)],

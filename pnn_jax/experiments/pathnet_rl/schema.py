@@ -27,14 +27,14 @@ from __future__ import annotations
 import dataclasses
 
 from pnn_jax import methods
-from pnn_jax.config import ConfigError, check, check_choice, check_methods
+from pnn_jax.config import ConfigError, check, check_choice, check_methods, check_section
 from pnn_jax.envs import lunar_curriculum, transforms
 from pnn_jax.envs.envpool_env import EnvConfig, check_env_config, env_shapes
 from pnn_jax.experiments.rl_transfer.schema import (
     CheckpointSection,
     EnvSection,
     OptimSection,
-    RLSection,
+    rl_section,
 )
 from pnn_jax.nets.columns import Conv, Dense
 from pnn_jax.nets.pathnet import PathNet
@@ -54,26 +54,16 @@ class ModelSection:
     """mlp: L."""
     units: int = 32
     """mlp: units per module."""
-    num_modules: int = 8
+    modules: int = 8
     """M, modules per layer (Atari: 10)."""
-    max_active: int = 2
-    """N, modules per layer in a path (Atari: 4)."""
+    active: int = 2
+    """N, at most this many distinct modules per layer in a path (Atari: 4)."""
 
 
-@dataclasses.dataclass
-class EvolutionSection:
-    population: int = 8
-    """P, paths trained at once (the paper: 64 workers); split over the devices."""
-    evolve_every: int = 10
-    """Iterations per fitness window."""
-    compare: int = 1
-    """B, random others each path compares with."""
-    mutation_prob: float = 0.0
-    """Per gene; 0 = 1/(N*L) (docs/papers.md 2.2)."""
-    keep_fixed_path: bool = False
-    """Keep the previous task's locked path active in the forward pass."""
-    reset: str = "initial"
-    """Unlocked modules after a task: initial weights or fresh."""
+def search_section() -> EvolutionConfig:
+    """The ``search`` section: the path search's own config, with a fitness window of 10
+    iterations (the library's default is 20)."""
+    return EvolutionConfig(evolve_every=10)
 
 
 @dataclasses.dataclass
@@ -104,8 +94,8 @@ class Config:
     env: EnvSection = dataclasses.field(default_factory=EnvSection)
     """env.num_envs = envs of each path."""
     model: ModelSection = dataclasses.field(default_factory=ModelSection)
-    evolution: EvolutionSection = dataclasses.field(default_factory=EvolutionSection)
-    rl: RLSection = dataclasses.field(default_factory=RLSection)
+    search: EvolutionConfig = dataclasses.field(default_factory=search_section)
+    rl: ACConfig = dataclasses.field(default_factory=rl_section)
     optim: OptimSection = dataclasses.field(default_factory=OptimSection)
     checkpoint: CheckpointSection = dataclasses.field(default_factory=CheckpointSection)
 
@@ -128,11 +118,8 @@ def task_functions(task: str, seed: int):
 
 def validate(cfg: Config) -> None:
 
-    try:
-        ACConfig(**dataclasses.asdict(cfg.rl))
-        evolution_config(cfg)
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
+    check_section("rl", cfg.rl)
+    check_section("search", cfg.search)
     check(len(cfg.sequences) >= 1, "sequences", cfg.sequences, "needs at least one list of tasks")
     check_choice("model.network", cfg.model.network, NETWORKS)
     check_methods("methods", cfg.methods, "pathnet")
@@ -169,27 +156,13 @@ def validate(cfg: Config) -> None:
     check(cfg.env.num_envs >= 1, "env.num_envs", cfg.env.num_envs, "must be at least 1 (envs per path)")
     check(cfg.model.layers >= 1 and cfg.model.units >= 1, "model", cfg.model, "layers and units >= 1")
     check(
-        1 <= cfg.model.max_active <= cfg.model.num_modules,
-        "model.max_active",
-        cfg.model.max_active,
-        f"N must be in 1..num_modules (M={cfg.model.num_modules})",
+        1 <= cfg.model.active <= cfg.model.modules,
+        "model.active",
+        cfg.model.active,
+        f"N must be in 1..modules (M={cfg.model.modules})",
     )
     check_choice("optim.optimizer", cfg.optim.optimizer, OPTIMIZERS)
     check(cfg.optim.lr > 0, "optim.lr", cfg.optim.lr, "must be positive")
-
-
-def evolution_config(cfg: Config):
-
-    e = cfg.evolution
-    return EvolutionConfig(
-        population=e.population,
-        envs_per_path=cfg.env.num_envs,
-        evolve_every=e.evolve_every,
-        compare=e.compare,
-        mutation_prob=e.mutation_prob or None,
-        keep_fixed_path=e.keep_fixed_path,
-        reset=e.reset,
-    )
 
 
 def make_net(cfg: Config, obs_shape: tuple[int, ...], num_actions: int, num_heads: int):
@@ -202,4 +175,4 @@ def make_net(cfg: Config, obs_shape: tuple[int, ...], num_actions: int, num_head
         layers = (Conv(8, 8, 4), Conv(8, 4, 2), Conv(8, 3, 1), Dense(50))
         frames, h, w = obs_shape
         shape = (h, w, frames)
-    return PathNet(shape, layers, m.num_modules, m.max_active, num_heads, num_actions + 1)
+    return PathNet(shape, layers, m.modules, m.active, num_heads, num_actions + 1)

@@ -17,7 +17,6 @@ from pnn_jax.experiments import units as unitlib
 from pnn_jax.experiments.chunks import Chunk, loss_metrics, resume_seed, run_stage
 from pnn_jax.experiments.pathnet_rl.schema import (
     Config,
-    evolution_config,
     make_net,
     parse_task,
     task_functions,
@@ -26,7 +25,6 @@ from pnn_jax.experiments.rl_transfer.schema import (
     optim_kwargs,
 )
 from pnn_jax.rl.pathnet_ac import PathNetAC
-from pnn_jax.rl.policy import ACConfig
 from pnn_jax.train import population as pop
 from pnn_jax.train.optim import make_optimizer
 
@@ -38,11 +36,11 @@ def sequence_unit(cfg: Config, seq_index: int, method: str, seed: int):
         seq = cfg.sequences[seq_index]
         spec = methods.get(method)
         tasks = seq if spec.learns_source else seq[-1:]
-        ac = ACConfig(**dataclasses.asdict(cfg.rl))
+        ac = cfg.rl
         tx = make_optimizer(
             cfg.optim.optimizer, cfg.optim.lr, cfg.optim.grad_clip or None, **optim_kwargs(cfg)
         )
-        evo = evolution_config(cfg)
+        evo = cfg.search
         env_cache: dict = {}
         loops: dict = {}
         key = jax.random.key(seed)
@@ -50,7 +48,7 @@ def sequence_unit(cfg: Config, seq_index: int, method: str, seed: int):
         first_cfg = EnvConfig(parse_task(tasks[0])[0], seed=seed, **dataclasses.asdict(cfg.env))
         net = make_net(cfg, *env_shapes(first_cfg), len(seq))
         trainer = PathNetAC(net, tx, ac, evo, obs_fn=task_functions(tasks[0], seed)[0])
-        per_iteration = evo.population * evo.envs_per_path * ac.t_max  # agent steps, at most
+        per_iteration = evo.population * cfg.env.num_envs * ac.t_max  # agent steps, at most
         iterations = -(-cfg.steps_per_task // (per_iteration * cfg.chunk)) * cfg.chunk  # the estimate
         state, initial = trainer.init(jax.random.key(0))  # structure for a restore
         restored = ctx.restore(
@@ -170,7 +168,7 @@ def sequence_unit(cfg: Config, seq_index: int, method: str, seed: int):
             curve, mean_curve = acc["curve"], acc["mean_curve"]
             best = pop.to_host(state.shared.best_path)
             observed = pathnet_analysis.reuse_of_locked(best, locked)
-            baseline = pathnet_analysis.expected_reuse_of_locked(best, locked, cfg.model.num_modules)
+            baseline = pathnet_analysis.expected_reuse_of_locked(best, locked, cfg.model.modules)
             stages.append(
                 {
                     "task": task,

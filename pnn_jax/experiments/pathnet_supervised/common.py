@@ -19,7 +19,7 @@ from pnn_jax.config import ConfigError, check, check_choice
 from pnn_jax.data import class_task
 from pnn_jax.data.mnist import FILES, _find
 from pnn_jax.data.noise import NOISE_MODES, salt_and_pepper
-from pnn_jax.evolution import BOUNDARIES, INITIAL_PATHS, SCHEMES, Tournament
+from pnn_jax.evolution import BOUNDARIES, INITIAL_PATHS, SCHEMES, TournamentSettings, tournament
 from pnn_jax.experiments.units import fmt_ms, mean_std  # noqa: F401 (re-exported for the PathNet studies)
 from pnn_jax.jit import counted_jit
 from pnn_jax.nets.pathnet import AGGREGATIONS, RESET_MODES, mlp_pathnet
@@ -79,15 +79,10 @@ class PathNetConfig:
 
 
 @dataclasses.dataclass
-class SearchConfig:
-    population: int = 64
-    """P, paths in the population (docs/papers.md 2.2, 3.1)."""
-    tournament_size: int = 2
-    """k contestants per tournament (2 = the papers' binary tournament)."""
-    scheme: str = "replace_losers"
-    """replace_losers (winner over every other contestant), better_half or recombine."""
-    parallel: bool = False
-    """False: one tournament per generation (the papers); True: P // k tournaments at once."""
+class SearchConfig(TournamentSettings):
+    """The path search: the tournament's own settings (:class:`pnn_jax.evolution.TournamentSettings`,
+    the first keys) and how sessions are run, stopped and repeated."""
+
     schedule: str = "serial"
     """serial (the papers: one contestant after the other), isolated (fair: same start) or combined."""
     steps: int = 50
@@ -98,18 +93,8 @@ class SearchConfig:
     """Stop when a contestant's mean training accuracy reaches this (above 1: never, run max_generations)."""
     max_generations: int = 500
     """Generation limit per search; a search that reaches it is counted as not solved."""
-    mutation_prob: float | None = None
-    """Per-gene mutation probability; null = 1/(N*L) (docs/papers.md 2.2)."""
-    mutation_range: int = 2
-    """Genes move by randint[-r, r]."""
-    boundary: str = "wrap"
-    """wrap (modulo M, the papers) or clamp (the first author's MNIST code)."""
-    initial_paths: str = "full"
-    """full (every gene uniform: mostly N distinct modules per layer) or uniform_1_to_n (each
-    layer's size uniform in 1..N, then that many distinct modules: the thesis's code)."""
-    refill: bool = False
-    """Mutate a layer's distinct genes only and refill collapsed duplicates from the old genes, so
-    sizes are kept (the thesis's code); false: all N slots mutate and sizes drift."""
+    reset: str = "initial"
+    """After a task, unlocked modules get their initial weights (initial: the thesis) or a fresh draw."""
     repetition_mode: str = "auto"
     """How one compiled search runs the R repetitions: vmap (in lockstep: a run that has reached the
     threshold idles until the slowest stops; fills an accelerator), map (one after another, each
@@ -124,8 +109,6 @@ class OptimConfig:
     """sgd, adam or rmsprop."""
     lr: float = 0.001
     """Learning rate of the optimiser (our choice where a source does not state it: docs/experiments.md)."""
-    reset: str = "initial"
-    """After a task, unlocked modules get their initial weights (initial: the thesis) or a fresh draw."""
     loss: str = "cross_entropy"
     """cross_entropy (softmax, from the logits) or keras_bce (the thesis's Keras head: softmax,
     probabilities clipped to [1e-7, 1 - 1e-7], binary cross-entropy; no gradient when saturated)."""
@@ -193,7 +176,7 @@ def validate_common(data: DataConfig, net: PathNetConfig, search: SearchConfig, 
     check_choice("search.repetition_mode", search.repetition_mode, REPETITION_MODES)
     check_choice("optim.optimizer", optim.optimizer, OPTIMIZERS)
     check(optim.lr > 0, "optim.lr", optim.lr, "must be positive")
-    check_choice("optim.reset", optim.reset, RESET_MODES)
+    check_choice("search.reset", search.reset, RESET_MODES)
     check_choice("optim.loss", optim.loss, LOSSES)
 
 
@@ -313,21 +296,8 @@ class Engine:
             init_scheme=net_cfg.init,
         )
         self.tx = tx = make_optimizer(optim.optimizer, optim.lr)
-        self.reset = optim.reset
-        self.tournament = Tournament(
-            net_cfg.layers,
-            net_cfg.modules,
-            net_cfg.active,
-            population=search_cfg.population,
-            tournament_size=search_cfg.tournament_size,
-            scheme=search_cfg.scheme,
-            parallel=search_cfg.parallel,
-            mutation_prob=search_cfg.mutation_prob,
-            mutation_range=search_cfg.mutation_range,
-            boundary=search_cfg.boundary,
-            initial_paths=search_cfg.initial_paths,
-            refill=search_cfg.refill,
-        )
+        self.reset = search_cfg.reset
+        self.tournament = tournament(net_cfg.layers, net_cfg.modules, net_cfg.active, search_cfg)
         sparse = optim.lr if optim.optimizer == "sgd" else None  # the SGD step on the path's rows only
         noise = data.noise if data is not None and data.noise_mode == "minibatch" else 0.0
         self.session = tp.SessionConfig(
@@ -346,7 +316,7 @@ class Engine:
         fixed = tp.make_fixed_training(
             net, tx, self.session, max_fixed_sessions or search_cfg.max_generations
         )
-        reset = optim.reset
+        reset = search_cfg.reset
 
         def init(keys):
             params = jax.vmap(net.init)(keys)

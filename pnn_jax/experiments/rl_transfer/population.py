@@ -17,7 +17,6 @@ from pnn_jax.envs.envpool_env import VecEnv, env_shapes
 from pnn_jax.experiments.chunks import Chunk, loss_metrics, resume_seed, run_stage
 from pnn_jax.experiments.rl_transfer.schema import (
     Config,
-    ac_config,
     env_config,
     optim_kwargs,
     pair_label,
@@ -58,7 +57,7 @@ def population_unit(cfg: Config):
         tx = make_optimizer(
             cfg.optim.optimizer, cfg.optim.lr, cfg.optim.grad_clip or None, **optim_kwargs(cfg)
         )
-        popn = ColumnPopulation(net, tx, ac_config(cfg), fns)
+        popn = ColumnPopulation(net, tx, cfg.rl, fns)
         devices = popn.mesh.devices.size
         initial = {s: net.init(jax.random.key(s)) for s in seeds}
         # Phase 1: column 0 of every needed (source, seed)

@@ -15,7 +15,6 @@ from pnn_jax.experiments import shared_sources
 from pnn_jax.experiments.chunks import resume_seed, run_stage
 from pnn_jax.experiments.rl_transfer.schema import (
     Config,
-    ac_config,
     column_account,
     env_config,
     optim_kwargs,
@@ -75,7 +74,7 @@ def pair_unit(cfg: Config, pair_index: int, method: str, seed: int):
         )
         key = jax.random.key(seed)
         params = net.init(key)
-        ac = ac_config(cfg)
+        ac = cfg.rl
         loops = {}
         stages: list[dict] = []
         resumed = None
