@@ -57,26 +57,43 @@ VIZDOOM = (
 """envpool's ViZDoom scenarios (first-person 3D; Doom engine processes run beside the pool)."""
 
 
-@dataclasses.dataclass(frozen=True)
-class EnvConfig:
-    """One batch of ``num_envs`` copies of ``env_id``. Atari settings follow the papers
-    (docs/papers.md 1.2: 84x84 grayscale, 4 stacked frames, action repeat 4); ``max_episode_steps``
-    bounds an episode (a truncation), ``0`` keeps envpool's default."""
+@dataclasses.dataclass(kw_only=True)
+class EnvSettings:
+    """Settings of an envpool batch, whatever its environment. The RL experiments' ``env`` config
+    section is this class (their tasks name the environments); Atari settings follow the papers
+    (docs/papers.md 1.2: 84x84 grayscale, 4 stacked frames, action repeat 4)."""
+
+    num_envs: int = 8
+    """Parallel envs (one envpool pool, stepped inside jit; per column trained, or per path)."""
+    interface: str = "xla"
+    """xla (envpool's XLA step inside jit) or host (numpy interface via a callback; TPU)."""
+    img_size: int = 84
+    """Atari / ViZDoom frames: img_size x img_size (docs/papers.md 1.2)."""
+    stack_num: int = 4
+    """Atari / ViZDoom: frames stacked into one observation."""
+    frame_skip: int = 4
+    """Action repeat."""
+    gray_scale: bool = True
+    """Atari: grayscale frames."""
+    noop_max: int = 30
+    """Atari: up to this many no-op actions at the start of an episode."""
+    episodic_life: bool = False
+    """Atari: a lost life ends the episode for learning (envpool's episodic_life)."""
+    repeat_action_probability: float = 0.0
+    """Atari: sticky actions (0 = off, as in the paper's era)."""
+    full_action_space: bool = False
+    """Atari: all 18 actions for every game (needed when columns of different games share a head size)."""
+    max_episode_steps: int = 0
+    """Episode length bound (a truncation); 0 = envpool's default."""
+
+
+@dataclasses.dataclass
+class EnvConfig(EnvSettings):
+    """One batch of ``num_envs`` copies of ``env_id``, seeded with ``seed``:
+    ``EnvConfig("Pong-v5", seed=0, num_envs=16)``."""
 
     env_id: str = "CartPole-v1"
-    num_envs: int = 8
     seed: int = 0
-    interface: str = "xla"
-    img_size: int = 84
-    stack_num: int = 4
-    frame_skip: int = 4
-    gray_scale: bool = True
-    noop_max: int = 30
-    episodic_life: bool = False
-    repeat_action_probability: float = 0.0
-    full_action_space: bool = False
-    """All 18 Atari actions for every game (columns of different games then share a policy head size)."""
-    max_episode_steps: int = 0
 
     @property
     def is_atari(self) -> bool:

@@ -29,11 +29,11 @@ import dataclasses
 from pnn_jax import methods
 from pnn_jax.config import ConfigError, check, check_choice, check_methods, check_section
 from pnn_jax.envs import lunar_curriculum, transforms
-from pnn_jax.envs.envpool_env import EnvConfig, check_env_config, env_shapes
+from pnn_jax.envs.envpool_env import EnvConfig, EnvSettings, check_env_config, env_shapes
 from pnn_jax.experiments.rl_transfer.schema import (
     CheckpointSection,
-    EnvSection,
     OptimSection,
+    env_section,
     rl_section,
 )
 from pnn_jax.nets.columns import Conv, Dense
@@ -91,7 +91,7 @@ class Config:
     """Target return defining the time to criterion for the speedup."""
     out_dir: str = "runs"
     """Root of run directories: <out_dir>/<experiment>/<date>_<time>_<id>/."""
-    env: EnvSection = dataclasses.field(default_factory=EnvSection)
+    env: EnvSettings = dataclasses.field(default_factory=env_section)
     """env.num_envs = envs of each path."""
     model: ModelSection = dataclasses.field(default_factory=ModelSection)
     search: EvolutionConfig = dataclasses.field(default_factory=search_section)

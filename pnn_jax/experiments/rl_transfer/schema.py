@@ -8,7 +8,7 @@ import dataclasses
 from pnn_jax import methods
 from pnn_jax.config import ConfigError, check, check_choice, check_methods, check_section
 from pnn_jax.envs import transforms
-from pnn_jax.envs.envpool_env import EnvConfig, check_env_config, env_shapes
+from pnn_jax.envs.envpool_env import EnvConfig, EnvSettings, check_env_config, env_shapes
 from pnn_jax.experiments.chunks import Chunk, loss_metrics
 from pnn_jax.nets.columns import INIT_SCHEMES
 from pnn_jax.rl.policy import ACConfig
@@ -17,30 +17,9 @@ from pnn_jax.train.optim import OPTIMIZERS
 NETWORKS = ("mlp", "atari", "nature_cnn")
 
 
-@dataclasses.dataclass
-class EnvSection:
-    """Settings of every task's envpool batch (the tasks name the environments)."""
-
-    num_envs: int = 16
-    """Parallel envs per column being trained (one envpool pool, stepped inside jit)."""
-    max_episode_steps: int = 0
-    """0 = envpool's default."""
-    interface: str = "xla"
-    """xla (envpool's XLA step inside jit) or host (numpy interface via a callback; TPU)."""
-    full_action_space: bool = False
-    """Atari: all 18 actions for every game (needed when a pair mixes games)."""
-    img_size: int = 84
-    """Atari frames: img_size x img_size grayscale (docs/papers.md 1.2)."""
-    stack_num: int = 4
-    """Atari / ViZDoom: frames stacked into one observation."""
-    frame_skip: int = 4
-    """Action repeat."""
-    noop_max: int = 30
-    """Atari: up to this many no-op actions at the start of an episode."""
-    episodic_life: bool = False
-    """Atari: a lost life ends the episode for learning (envpool's episodic_life)."""
-    repeat_action_probability: float = 0.0
-    """Atari: sticky actions (0 = off, as in the paper's era)."""
+def env_section() -> EnvSettings:
+    """The ``env`` section: envpool's batch settings (:class:`EnvSettings`), 16 envs per column."""
+    return EnvSettings(num_envs=16)
 
 
 @dataclasses.dataclass
@@ -155,7 +134,7 @@ class Config:
     random streams as the sequential runs."""
     out_dir: str = "runs"
     """Root of run directories: <out_dir>/<experiment>/<date>_<time>_<id>/."""
-    env: EnvSection = dataclasses.field(default_factory=EnvSection)
+    env: EnvSettings = dataclasses.field(default_factory=env_section)
     model: ModelSection = dataclasses.field(default_factory=ModelSection)
     rl: ACConfig = dataclasses.field(default_factory=rl_section)
     optim: OptimSection = dataclasses.field(default_factory=OptimSection)
