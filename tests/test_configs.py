@@ -114,3 +114,26 @@ def test_show_rejects_bad_input_in_one_line(capsys):
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 3 and "experiment=<name> is required" in err[0]
     assert "unknown config key 'train.lrr'" in err[1] and "train.lr=-1" in err[2]
+
+
+def test_config_files_written_before_a_key_was_renamed_still_load(tmp_path, capsys):
+    """A run directory's config.yaml from before the renames (PathNet RL's evolution section and
+    model.num_modules / max_active, supervised PathNet's optim.reset) loads with the new names, a
+    line on stderr for each; ``mutation_prob: 0`` meant the default and becomes null."""
+    old = tmp_path / "config.yaml"
+    old.write_text(
+        "experiment: pathnet_atari\n"
+        "evolution: {population: 4, mutation_prob: 0.0, reset: fresh}\n"
+        "model: {num_modules: 10, max_active: 4}\n"
+    )
+    cfg = cfglib.load(experiments.get("pathnet_atari").Config, [old])
+    assert (cfg.search.population, cfg.search.mutation_prob, cfg.search.reset) == (4, None, "fresh")
+    assert (cfg.model.modules, cfg.model.active) == (10, 4)
+    assert "key 'evolution' is now 'search'" in capsys.readouterr().err
+    old.write_text("experiment: thesis_first_path\nsearch: {population: 8}\noptim: {reset: fresh, lr: 0.01}\n")
+    cfg = cfglib.load(experiments.get("thesis_first_path").Config, [old])
+    assert (cfg.search.population, cfg.search.reset, cfg.optim.lr) == (8, "fresh", 0.01)
+    for name in experiments.names():  # no schema uses an old name again
+        keys = [k for k, _ in docs.keys(experiments.get(name).Config)]
+        for old in cfglib.RENAMED:
+            assert not any(k == old or k.startswith(old + ".") for k in keys), (name, old)

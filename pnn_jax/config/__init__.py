@@ -7,6 +7,7 @@ value and what is allowed. Entry points print it and exit with code 2.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import typing
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -43,6 +44,46 @@ def _check_overrides(overrides: Sequence[str]) -> None:
             raise ConfigError(f"override {item!r} is not of the form key=value (e.g. train.lr=1e-3)")
 
 
+RENAMED = {
+    "evolution": "search",
+    "model.num_modules": "model.modules",
+    "model.max_active": "model.active",
+    "optim.reset": "search.reset",
+}
+"""Keys renamed so that a concept has one name in every experiment (PathNet RL's ``evolution``
+section and ``model.num_modules`` / ``model.max_active``; supervised PathNet's ``optim.reset``):
+old key -> new key. Config files written before (a run directory's ``config.yaml``) still load."""
+
+
+def upgrade(node: Any, source: Path | str = "config") -> Any:
+    """``node`` (a loaded YAML file) with :data:`RENAMED` keys moved to their new names, a line on
+    stderr for each. ``evolution.mutation_prob: 0`` meant the default 1/(N*L); it becomes null."""
+    container = OmegaConf.to_container(node)
+    if not isinstance(container, dict):
+        return node
+    if (container.get("evolution") or {}).get("mutation_prob") == 0:
+        container["evolution"]["mutation_prob"] = None
+    changed = False
+    for old, new in RENAMED.items():
+        *head, leaf = old.split(".")
+        parent = container
+        for part in head:
+            parent = parent.get(part) if isinstance(parent, dict) else None
+        if not isinstance(parent, dict) or leaf not in parent:
+            continue
+        value = parent.pop(leaf)
+        *new_head, new_leaf = new.split(".")
+        target = container
+        for part in new_head:
+            target = target.setdefault(part, {})
+        if isinstance(target.get(new_leaf), dict) and isinstance(value, dict):
+            value = {**value, **target[new_leaf]}
+        target[new_leaf] = value
+        changed = True
+        print(f"{source}: key '{old}' is now '{new}' (read as such)", file=sys.stderr)
+    return OmegaConf.create(container) if changed else node
+
+
 def load(
     schema: type[T], yaml_paths: Path | Sequence[Path] | None = None, overrides: Sequence[str] = ()
 ) -> T:
@@ -56,7 +97,7 @@ def load(
     for path in yaml_paths:
         if not Path(path).is_file():
             raise ConfigError(f"config file {path} not found")
-        layers.append(OmegaConf.load(path))
+        layers.append(upgrade(OmegaConf.load(path), path))
     try:
         merged = OmegaConf.merge(*layers, OmegaConf.from_dotlist(list(overrides)))
     except oc_errors.OmegaConfBaseException as e:
