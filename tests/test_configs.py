@@ -130,9 +130,9 @@ def test_config_files_written_before_a_key_was_renamed_still_load(tmp_path, caps
     assert (cfg.search.population, cfg.search.mutation_prob, cfg.search.reset) == (4, None, "fresh")
     assert (cfg.model.modules, cfg.model.active) == (10, 4)
     assert "key 'evolution' is now 'search'" in capsys.readouterr().err
-    old.write_text("experiment: thesis_first_path\nsearch: {population: 8}\noptim: {reset: fresh, lr: 0.01}\n")
+    old.write_text("experiment: thesis_first_path\nsearch: {population: 8}\noptim: {reset: fresh, lr: 0.1}\n")
     cfg = cfglib.load(experiments.get("thesis_first_path").Config, [old])
-    assert (cfg.search.population, cfg.search.reset, cfg.optim.lr) == (8, "fresh", 0.01)
+    assert (cfg.search.population, cfg.search.reset, cfg.optim.lr) == (8, "fresh", 0.1)
     for name in experiments.names():  # no schema uses an old name again
         keys = [k for k, _ in docs.keys(experiments.get(name).Config)]
         for old in cfglib.RENAMED:
