@@ -36,6 +36,7 @@ from pnn_jax.evolution import Tournament
 from pnn_jax.experiments.pathnet_supervised import common as pc
 from pnn_jax.nets.pathnet import mlp_pathnet
 from pnn_jax.train import pathnet as tp
+from pnn_jax.train import pathnet_search as search_lib
 
 
 def timed(fn, *args):
@@ -89,7 +90,7 @@ def compiled_search(
     session = tp.SessionConfig(
         50, 16, "combined" if parallel else "serial", 1e-3 if sparse and not parallel else None
     )
-    search = tp.make_search(net, tx, tour, session, threshold=2.0, max_generations=generations)
+    search = search_lib.make_search(net, tx, tour, session, threshold=2.0, max_generations=generations)
     if reps:
         fn = jax.jit(jax.vmap(search, in_axes=(0, 0, None)))
         keys = jax.random.split(jax.random.key(0), reps)

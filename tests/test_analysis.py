@@ -26,7 +26,7 @@ from pnn_jax.nets.pathnet import PathNet
 from pnn_jax.nets.progressive import ProgressiveNet
 from pnn_jax.rl import sensitivity as rl_sens
 from pnn_jax.tables.records import PNN_DIGITS
-from pnn_jax.train.pathnet import diversity as device_diversity
+from pnn_jax.train.pathnet_search import diversity as device_diversity
 
 # ------------------------------------------------------------------------------------------------
 # Transfer scores (docs/papers.md 1.4)

@@ -19,6 +19,7 @@ from pnn_jax.evolution import Tournament, mutate_path, random_paths, refill_muta
 from pnn_jax.experiments.pathnet_supervised import common as pc
 from pnn_jax.nets.pathnet import mlp_pathnet
 from pnn_jax.train import pathnet as tp
+from pnn_jax.train import pathnet_search as search_lib
 from pnn_jax.train.optim import make_optimizer
 
 
@@ -100,7 +101,7 @@ def test_minibatch_noise_is_fresh_per_minibatch_and_shared_by_contestants():
     results = {}
     for noise in (0.0, 1.0):
         sess = tp.SessionConfig(steps=20, batch_size=16, noise=noise)
-        search = jax.jit(tp.make_search(net, tx, tour, sess, threshold=2.0, max_generations=12))
+        search = jax.jit(search_lib.make_search(net, tx, tour, sess, threshold=2.0, max_generations=12))
         state = tp.init_state(net, net.init(jax.random.key(1)), tx)
         _, result = search(state, jax.random.key(2), data)
         results[noise] = float(np.nanmean(np.asarray(result.mean_curve)[6:]))

@@ -15,6 +15,7 @@ from pnn_jax.evolution import Tournament
 from pnn_jax.jit import counted_jit
 from pnn_jax.nets.pathnet import mlp_pathnet
 from pnn_jax.train import pathnet as tp
+from pnn_jax.train import pathnet_search as search_lib
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +94,7 @@ def test_combined_schedule_sums_gradients_of_shared_modules(digits_tasks):
 def test_search_stops_at_threshold_and_never_retraces(digits_tasks, schedule):
     net, tx, state, session = _setup(schedule, lr=0.1)
     tour = Tournament(3, 10, 3, population=8)
-    search = tp.make_search(net, tx, tour, session, threshold=0.9, max_generations=40)
+    search = search_lib.make_search(net, tx, tour, session, threshold=0.9, max_generations=40)
 
     run = counted_jit(jax.vmap(search, in_axes=(0, 0, None)))
     data = tp.task_data(digits_tasks)
@@ -117,11 +118,11 @@ def test_search_stops_at_threshold_and_never_retraces(digits_tasks, schedule):
 def test_generation_limit_and_isolated_needs_one_tournament(digits_tasks):
     net, tx, state, session = _setup("serial")
     tour = Tournament(3, 10, 3, population=8)
-    search = jax.jit(tp.make_search(net, tx, tour, session, threshold=2.0, max_generations=3))
+    search = jax.jit(search_lib.make_search(net, tx, tour, session, threshold=2.0, max_generations=3))
     _, res = search(state, jax.random.key(0), tp.task_data(digits_tasks)[0])
     assert int(res.generations) == 3 and not bool(res.solved)
     with pytest.raises(ValueError, match="isolated"):
-        tp.make_search(
+        search_lib.make_search(
             net, tx, Tournament(3, 10, 3, population=8, parallel=True), _setup("isolated")[3], 0.9, 3
         )
 
@@ -166,8 +167,8 @@ def test_diversity_counts_modules_used_by_exactly_one_of_two():
     net = mlp_pathnet(4)
     a = jnp.array([[0, 0, 0], [1, 1, 1], [2, 2, 2]])
     b = jnp.array([[0, 3, 3], [1, 1, 1], [4, 4, 4]])
-    assert float(tp.diversity(net, jnp.stack([a, b]))) == pytest.approx(3.0)  # {3} + {2, 4}
-    assert float(tp.diversity(net, jnp.stack([a, a, a]))) == 0.0
+    assert float(search_lib.diversity(net, jnp.stack([a, b]))) == pytest.approx(3.0)  # {3} + {2, 4}
+    assert float(search_lib.diversity(net, jnp.stack([a, a, a]))) == 0.0
 
 
 @pytest.mark.parametrize("schedule", ["serial", "isolated"])

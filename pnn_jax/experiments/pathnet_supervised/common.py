@@ -24,6 +24,7 @@ from pnn_jax.experiments.units import fmt_ms, mean_std  # noqa: F401 (re-exporte
 from pnn_jax.jit import counted_jit
 from pnn_jax.nets.pathnet import AGGREGATIONS, RESET_MODES, mlp_pathnet
 from pnn_jax.train import pathnet as tp
+from pnn_jax.train import pathnet_search as search_lib
 from pnn_jax.train.optim import OPTIMIZERS, make_optimizer
 from pnn_jax.train.pathnet import LOSSES, SCHEDULES
 from pnn_jax.train.population import shard_population
@@ -310,7 +311,7 @@ class Engine:
             loss=optim.loss,
         )
         self.max_generations = search_cfg.max_generations
-        search = tp.make_search(
+        search = search_lib.make_search(
             net, tx, self.tournament, self.session, search_cfg.threshold, search_cfg.max_generations
         )
         fixed = tp.make_fixed_training(
