@@ -54,170 +54,164 @@ def make_net(cfg: Config, obs_shape: tuple[int, ...], num_actions: int, columns:
 
 
 def pair_unit(cfg: Config, pair_index: int, method: str, seed: int):
-    def work(ctx) -> list[dict]:
+    """The unit's work: ``work(ctx) -> [record]`` (:class:`PairRun`)."""
+    return lambda ctx: PairRun(cfg, pair_index, method, seed).run(ctx)
 
-        t0 = time.perf_counter()
-        pair = cfg.pairs[pair_index]
-        plan = methods.get(method).plan(len(pair.sources), cfg.reset_heads)
-        lengths = stage_iterations(cfg, plan)
-        envs: dict[tuple[str, int], VecEnv] = {}
 
-        def env_for(env_id, env_seed=seed):
-            if (env_id, env_seed) not in envs:
-                envs[(env_id, env_seed)] = VecEnv(env_config(cfg, env_id, env_seed))
-            return envs[(env_id, env_seed)]
+class PairRun:
+    """One (pair, method, seed): the plan's stages in order (each resumable inside the stage, a
+    shared source column loaded if an earlier unit trained it), then the target's evaluation,
+    sensitivity and record. The PRNG key chain is one ``key`` split stage by stage."""
 
-        first = env_for(parse_task(pair.target)[0])
-        net = make_net(cfg, first.obs_shape, first.num_actions, plan.max_columns)
-        tx = make_optimizer(
+    def __init__(self, cfg: Config, pair_index: int, method: str, seed: int):
+        self.cfg, self.pair_index, self.method, self.seed = cfg, pair_index, method, seed
+        self.t0 = time.perf_counter()
+        self.pair = cfg.pairs[pair_index]
+        self.plan = methods.get(method).plan(len(self.pair.sources), cfg.reset_heads)
+        self.lengths = stage_iterations(cfg, self.plan)
+        self.envs: dict[tuple[str, int], VecEnv] = {}
+        first = self.env_for(parse_task(self.pair.target)[0])
+        self.net = make_net(cfg, first.obs_shape, first.num_actions, self.plan.max_columns)
+        self.tx = make_optimizer(
             cfg.optim.optimizer, cfg.optim.lr, cfg.optim.grad_clip or None, **optim_kwargs(cfg)
         )
-        key = jax.random.key(seed)
-        params = net.init(key)
-        ac = cfg.rl
-        loops = {}
-        stages: list[dict] = []
-        resumed = None
+        self.key = jax.random.key(seed)
+        self.params = self.net.init(self.key)
+        self.loops: dict = {}
+        self.stages: list[dict] = []
+        self.resumed = None  # (meta, state, actor key) of the stage a checkpoint was written in
+
+    def env_for(self, env_id: str, env_seed: int | None = None) -> VecEnv:
+        env_seed = self.seed if env_seed is None else env_seed
+        if (env_id, env_seed) not in self.envs:
+            self.envs[(env_id, env_seed)] = VecEnv(env_config(self.cfg, env_id, env_seed))
+        return self.envs[(env_id, env_seed)]
+
+    def run(self, ctx) -> list[dict]:
+        key = self.key
         restored = ctx.restore(
             lambda meta: {
-                "state": transfer.stage_state(net, params, tx, plan.stages[meta["stage"]], key),
+                "state": transfer.stage_state(
+                    self.net, self.params, self.tx, self.plan.stages[meta["stage"]], key
+                ),
                 "key": jax.random.key_data(key),
                 "actor_key": jax.random.key_data(key),
             }
         )
         if restored is not None:  # continue inside the stage the checkpoint was written in
             tree, meta = restored
-            stages = list(meta["stages"])
-            key = jax.random.wrap_key_data(tree["key"])
-            resumed = (meta, tree["state"], jax.random.wrap_key_data(tree["actor_key"]))
-        for index, stage in enumerate(plan.stages):
-            if index < len(stages):
-                continue
-            task = (
-                pair.target
-                if stage.task == "target"
-                else pair.sources[int(stage.task.removeprefix("source"))]
-            )
-            env_id, name = parse_task(task)
-            base = sum(lengths[:index])
-            shareable = cfg.share_sources and stage.task != "target" and stage.column == 0
-            if shareable and resumed is None:
-                template = transfer.column_weights(params, 0)
-                shared = shared_sources.load(ctx.run_dir, task, seed, template)
-                if shared is not None:  # trained by an earlier unit: the same computation
-                    key, _, _ = jax.random.split(key, 3)  # the key chain of a unit that trains it
-                    weights, record = shared
-                    params = transfer.with_column_weights(params, 0, weights)
-                    stages.append(record)
-                    continue
-            if resumed is not None:
-                meta, state, k_actor = resumed
-                done, acc = meta["iteration"], CurveAccumulator(cfg.window, meta["curve"])
-                env = env_for(env_id, resume_seed(seed, base + done))
-            else:
-                key, k_stage, k_actor = jax.random.split(key, 3)
-                state = transfer.stage_state(net, params, tx, stage, k_stage)
-                done, acc = 0, CurveAccumulator(cfg.window)
-                env = env_for(env_id)
-            if (task, env) not in loops:
-                loops[(task, env)] = make_loop(
-                    net,
-                    tx,
-                    env,
-                    ac,
-                    cfg.chunk,
-                    transforms.observation_transform(name, env.cfg.is_atari, seed),
-                )
+            self.stages = list(meta["stages"])
+            self.key = jax.random.wrap_key_data(tree["key"])
+            self.resumed = (meta, tree["state"], jax.random.wrap_key_data(tree["actor_key"]))
+        for index, stage in enumerate(self.plan.stages):
+            if index >= len(self.stages):
+                self.train_stage(ctx, index, stage)
+        return [self.record()]
 
-            def snapshot(st, actor, it, acc=acc, index=index, key=key):
-                tree = {
-                    "state": st,
-                    "key": jax.random.key_data(key),
-                    "actor_key": jax.random.key_data(actor.key),
-                }
-                return tree, {"stage": index, "iteration": it, "curve": acc.state(), "stages": stages}
+    def task_of(self, stage) -> str:
+        if stage.task == "target":
+            return self.pair.target
+        return self.pair.sources[int(stage.task.removeprefix("source"))]
 
-            state, _ = run_stage(
-                ctx,
-                loops[(task, env)],
-                state,
-                start(env, k_actor),
-                stage=f"{stage.task}:{task}",
-                iterations=lengths[index],
-                chunk=cfg.chunk,
-                done=done,
-                position=base,
-                every=cfg.checkpoint.every,
-                agent_steps=acc.steps,
-                account=column_account(cfg, acc),
-                finite=lambda st, m: {
-                    "loss": {k: m[k] for k in ("policy_loss", "value_loss") if k in m},
-                    "parameters": st.params,
-                },
-                snapshot=snapshot,
-            )
-            resumed = None
-            params = state.params
-            stages.append(
-                {
-                    "task": stage.task,
-                    "env_task": task,
-                    "column": stage.column,
-                    "scope": stage.scope,
-                    "curve": acc.points + acc.pending(),
-                    "agent_steps": acc.steps,
-                }
-            )
-            if shareable:
-                shared_sources.save(
-                    ctx.run_dir,
-                    task,
-                    seed,
-                    transfer.column_weights(params, 0),
-                    {**stages[-1], "trained_by": ctx.label},
-                )
-        env_id, name = parse_task(pair.target)
-        target_env = env_for(env_id)
-        evaluate = make_evaluate(
-            net,
-            target_env,
-            cfg.eval_episodes,
-            transform=transforms.observation_transform(name, target_env.cfg.is_atari, seed),
+    def train_stage(self, ctx, index: int, stage) -> None:
+        """Train ``stage`` (or load its column, trained by an earlier unit) and append its record."""
+        cfg, seed = self.cfg, self.seed
+        task = self.task_of(stage)
+        env_id, name = parse_task(task)
+        base = sum(self.lengths[:index])
+        shareable = cfg.share_sources and stage.task != "target" and stage.column == 0
+        if shareable and self.resumed is None:
+            shared = shared_sources.load(ctx.run_dir, task, seed, transfer.column_weights(self.params, 0))
+            if shared is not None:  # trained by an earlier unit: the same computation
+                self.key, _, _ = jax.random.split(self.key, 3)  # the key chain of a unit that trains it
+                weights, record = shared
+                self.params = transfer.with_column_weights(self.params, 0, weights)
+                self.stages.append(record)
+                return
+        if self.resumed is not None:
+            meta, state, k_actor = self.resumed
+            done, acc = meta["iteration"], CurveAccumulator(cfg.window, meta["curve"])
+            env = self.env_for(env_id, resume_seed(seed, base + done))
+        else:
+            self.key, k_stage, k_actor = jax.random.split(self.key, 3)
+            state = transfer.stage_state(self.net, self.params, self.tx, stage, k_stage)
+            done, acc = 0, CurveAccumulator(cfg.window)
+            env = self.env_for(env_id)
+        if (task, env) not in self.loops:
+            transform = transforms.observation_transform(name, env.cfg.is_atari, seed)
+            self.loops[(task, env)] = make_loop(self.net, self.tx, env, cfg.rl, cfg.chunk, transform)
+        key, stages = self.key, self.stages
+
+        def snapshot(st, actor, it):
+            tree = {"state": st, "key": jax.random.key_data(key), "actor_key": jax.random.key_data(actor.key)}
+            return tree, {"stage": index, "iteration": it, "curve": acc.state(), "stages": stages}
+
+        state, _ = run_stage(
+            ctx,
+            self.loops[(task, env)],
+            state,
+            start(env, k_actor),
+            stage=f"{stage.task}:{task}",
+            iterations=self.lengths[index],
+            chunk=cfg.chunk,
+            done=done,
+            position=base,
+            every=cfg.checkpoint.every,
+            agent_steps=acc.steps,
+            account=column_account(cfg, acc),
+            finite=lambda st, m: {
+                "loss": {k: m[k] for k in ("policy_loss", "value_loss") if k in m},
+                "parameters": st.params,
+            },
+            snapshot=snapshot,
         )
-        key, k_eval = jax.random.split(key)
-        _, ev = evaluate(params, plan.column_for("target"), start(target_env, k_eval))
-        target = stages[-1]
-        key, k_sens = jax.random.split(key)
-        sensitivity = sensitivity_of(
-            cfg,
-            method,
-            net,
-            params,
-            plan.column_for("target"),
-            target_env,
-            transforms.observation_transform(name, target_env.cfg.is_atari, seed),
-            k_sens,
-        )
-        return [
+        self.resumed = None
+        self.params = state.params
+        self.stages.append(
             {
-                "pair": pair_index,
-                "pair_label": pair_label(pair),
-                "sources": list(pair.sources),
-                "target": pair.target,
-                "method": method,
-                "seed": seed,
-                "columns": plan.max_columns,
-                "stages": stages,
-                "target_curve": target["curve"],
-                "auc": auc(target["curve"], cfg.score_offset),
-                "final": final_return(target["curve"]),
-                "eval_return": float(ev["return"]),
-                "seconds": time.perf_counter() - t0,
-                **sensitivity,
+                "task": stage.task,
+                "env_task": task,
+                "column": stage.column,
+                "scope": stage.scope,
+                "curve": acc.points + acc.pending(),
+                "agent_steps": acc.steps,
             }
-        ]
+        )
+        if shareable:
+            record = {**self.stages[-1], "trained_by": ctx.label}
+            shared_sources.save(ctx.run_dir, task, seed, transfer.column_weights(self.params, 0), record)
 
-    return work
+    def record(self) -> dict:
+        """The target column's greedy evaluation and sensitivity, and the unit's record."""
+        cfg, pair = self.cfg, self.pair
+        env_id, name = parse_task(pair.target)
+        target_env = self.env_for(env_id)
+        transform = transforms.observation_transform(name, target_env.cfg.is_atari, self.seed)
+        evaluate = make_evaluate(self.net, target_env, cfg.eval_episodes, transform=transform)
+        column = self.plan.column_for("target")
+        self.key, k_eval = jax.random.split(self.key)
+        _, ev = evaluate(self.params, column, start(target_env, k_eval))
+        target = self.stages[-1]
+        self.key, k_sens = jax.random.split(self.key)
+        sensitivity = sensitivity_of(
+            cfg, self.method, self.net, self.params, column, target_env, transform, k_sens
+        )
+        return {
+            "pair": self.pair_index,
+            "pair_label": pair_label(pair),
+            "sources": list(pair.sources),
+            "target": pair.target,
+            "method": self.method,
+            "seed": self.seed,
+            "columns": self.plan.max_columns,
+            "stages": self.stages,
+            "target_curve": target["curve"],
+            "auc": auc(target["curve"], cfg.score_offset),
+            "final": final_return(target["curve"]),
+            "eval_return": float(ev["return"]),
+            "seconds": time.perf_counter() - self.t0,
+            **sensitivity,
+        }
 
 
 def sensitivity_of(cfg: Config, method: str, net, params, column: int, env, transform, key) -> dict:
