@@ -40,16 +40,12 @@ from pnn_jax.tables.core import (
     find_runs,
     provenance,
 )
-from pnn_jax.tables.pathnet import (
-    binary_mnist_table,
-    cifar_svhn_table,
-    selection_pressure_table,
-    thesis_table,
-)
+from pnn_jax.tables.pathnet import binary_mnist_table, cifar_svhn_table
 from pnn_jax.tables.pathnet_rl import pathnet_rl_table
 from pnn_jax.tables.pnn import pnn_table1, rl_learning_curves_table, rl_transfer_table
 from pnn_jax.tables.pnn_supervised import pnn_digits_table
 from pnn_jax.tables.records import SCHEMAS, RecordSchema
+from pnn_jax.tables.thesis import selection_pressure_table, thesis_table
 
 __all__ = [
     "BUILDERS",

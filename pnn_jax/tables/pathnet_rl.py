@@ -29,6 +29,108 @@ def _locked_share(record: dict, task: int, num_modules: int) -> float:
 REFERENCE = methods.reference("pathnet").name  # the speedup's denominator
 
 
+def _speedup_rows(seq: str, rs: list[dict], scratch: dict, present: list[str], paper: dict) -> list[list]:
+    rows = []
+    for m in [m for m in present if m != REFERENCE]:
+        mine = {r["job"]: r["target_steps"] for r in rs if r["method"] == m}
+        s = sp.speedup(scratch, mine)
+        reached = sum(r["target_reached"] for r in rs if r["method"] == m)
+        ours = s["ratio_of_means"]
+        rows.append(
+            [
+                seq,
+                m,
+                ours,
+                s["mean_of_ratios"],
+                paper.get(m),
+                _diff(ours, paper.get(m)),
+                f"{reached}/{len(mine)}",
+            ]
+        )
+    return rows
+
+
+def _run_rows(seq: str, rs: list[dict], scratch: dict, present: list[str]) -> list[list]:
+    rows = []
+    for m in present:
+        mine = [r for r in rs if r["method"] == m]
+        paired = [r for r in mine if r["job"] in scratch]
+        saved = [scratch[r["job"]] - r["target_steps"] for r in paired]
+        rows.append(
+            [
+                seq,
+                m,
+                _ms([r["target_steps"] for r in mine], 0),
+                f"{sum(r['target_reached'] for r in mine)}/{len(mine)}",
+                _ms(sp.per_run_ratios(scratch, {r["job"]: r["target_steps"] for r in mine}), 2),
+                _ms(saved, 0),
+                _ms([s - r["earlier_steps"] for s, r in zip(saved, paired, strict=True)], 0),
+                _ms([r["target_auc"] for r in mine]),
+                _ms([r["target_final"] for r in mine]),
+            ]
+        )
+    return rows
+
+
+def _per_layer(stages: list[dict], key: str) -> str:
+    """The mean over runs of a per-layer list, as ``a / b / c``."""
+    return " / ".join(f"{v:.2f}" for v in np.mean([s[key] for s in stages], axis=0))
+
+
+def _reuse_rows(seq: str, rs: list[dict], modules: list[int], one_sequence: bool) -> list[list]:
+    """Per task of the sequence, over the runs of the method that locks paths."""
+    locking = [r for r in rs if methods.get(r["method"]).locks_path]
+    rows = []
+    for t, task in enumerate(seq.split(" -> ") if locking else []):
+        stages = [r["stages"][t] for r in locking]
+        training = [pa.mean_training(np.asarray(s["counters"]), np.asarray(s["best_path"])) for s in stages]
+        rows.append(
+            [
+                task if one_sequence else f"{seq}: {task}",
+                _ms([s["reuse"] for s in stages], 2),
+                _ms([s["random_reuse"] for s in stages], 2),
+                _per_layer(stages, "reuse_per_layer"),
+                _per_layer(stages, "random_reuse_per_layer"),
+                _ms([s["final_best"] for s in stages]),
+                _ms(training),
+                _ms([_locked_share(r, t, modules[r["job"][0]]) for r in locking], 2),
+            ]
+        )
+    return rows
+
+
+def _figures(records: list[dict], sequences: list[str], fig_dir: Path) -> list:
+    """The reuse histogram of the target paths (if a method locks paths) and the target curves."""
+    figures = []
+    locking = [r for r in records if methods.get(r["method"]).locks_path]
+    if locking:
+        reuse = [r["stages"][-1]["reuse"] for r in locking]
+        top = max(
+            (len(r["stages"][-1]["best_path"]) * len(r["stages"][-1]["best_path"][0]) for r in locking),
+            default=1,
+        )
+        figures += plots.grouped_bars(
+            {"pathnet": pa.reuse_histogram(reuse, top)},
+            [str(k) for k in range(top + 1)],
+            fig_dir / "reuse_histogram",
+            title="module reuse of the target path",
+            xlabel="reused modules",
+            ylabel="share of runs",
+        )
+    curves = {
+        seq: {
+            m: [r["stages"][-1]["curve"] for r in records if r["sequence_label"] == seq and r["method"] == m]
+            for m in methods.names("pathnet")
+            if any(r["method"] == m for r in records)
+        }
+        for seq in sequences[:6]
+    }
+    figures += plots.curves(
+        curves, fig_dir / "target_curves", xlabel="fitness windows", ylabel="best path's mean return"
+    )
+    return figures
+
+
 def pathnet_rl_table(name: str, runs: list[Run], options: Options, fig_dir: Path) -> Table:
 
     table = Table(f"{name}: PathNet in RL, speedup over learning from scratch and module reuse")
@@ -42,63 +144,9 @@ def pathnet_rl_table(name: str, runs: list[Run], options: Options, fig_dir: Path
         rs = [r for r in records if r["sequence_label"] == seq]
         scratch = {r["job"]: r["target_steps"] for r in rs if r["method"] == REFERENCE}
         present = [m for m in methods.names("pathnet") if any(r["method"] == m for r in rs)]
-        for m in [m for m in present if m != REFERENCE]:
-            mine = {r["job"]: r["target_steps"] for r in rs if r["method"] == m}
-            s = sp.speedup(scratch, mine)
-            reached = sum(r["target_reached"] for r in rs if r["method"] == m)
-            rows.append(
-                [
-                    seq,
-                    m,
-                    s["ratio_of_means"],
-                    s["mean_of_ratios"],
-                    paper.get(m),
-                    _diff(s["ratio_of_means"], paper.get(m)),
-                    f"{reached}/{len(mine)}",
-                ]
-            )
-        for m in present:
-            mine = [r for r in rs if r["method"] == m]
-            paired = [r for r in mine if r["job"] in scratch]
-            saved = [scratch[r["job"]] - r["target_steps"] for r in paired]
-            run_rows.append(
-                [
-                    seq,
-                    m,
-                    _ms([r["target_steps"] for r in mine], 0),
-                    f"{sum(r['target_reached'] for r in mine)}/{len(mine)}",
-                    _ms(sp.per_run_ratios(scratch, {r["job"]: r["target_steps"] for r in mine}), 2),
-                    _ms(saved, 0),
-                    _ms([s - r["earlier_steps"] for s, r in zip(saved, paired, strict=True)], 0),
-                    _ms([r["target_auc"] for r in mine]),
-                    _ms([r["target_final"] for r in mine]),
-                ]
-            )
-        pathnet = [r for r in rs if methods.get(r["method"]).locks_path]
-        for t, task in enumerate(seq.split(" -> ")):
-            if not pathnet:
-                continue
-            stages = [r["stages"][t] for r in pathnet]
-            locked = [_locked_share(r, t, modules[r["job"][0]]) for r in pathnet]
-            reuse_rows.append(
-                [
-                    task if len(sequences) == 1 else f"{seq}: {task}",
-                    _ms([s["reuse"] for s in stages], 2),
-                    _ms([s["random_reuse"] for s in stages], 2),
-                    " / ".join(f"{v:.2f}" for v in np.mean([s["reuse_per_layer"] for s in stages], axis=0)),
-                    " / ".join(
-                        f"{v:.2f}" for v in np.mean([s["random_reuse_per_layer"] for s in stages], axis=0)
-                    ),
-                    _ms([s["final_best"] for s in stages]),
-                    _ms(
-                        [
-                            pa.mean_training(np.asarray(s["counters"]), np.asarray(s["best_path"]))
-                            for s in stages
-                        ]
-                    ),
-                    _ms(locked, 2),
-                ]
-            )
+        rows += _speedup_rows(seq, rs, scratch, present, paper)
+        run_rows += _run_rows(seq, rs, scratch, present)
+        reuse_rows += _reuse_rows(seq, rs, modules, len(sequences) == 1)
     table.add(
         "Speedup = agent steps to criterion from scratch / of the method (docs/papers.md 2.4)",
         ["sequence", "method", "ratio of means", "mean of per-run ratios", "paper", "Δ", "reached criterion"],
@@ -134,40 +182,7 @@ def pathnet_rl_table(name: str, runs: list[Run], options: Options, fig_dir: Path
             ],
             reuse_rows,
         )
-        reuse = [r["stages"][-1]["reuse"] for r in records if methods.get(r["method"]).locks_path]
-        top = max(
-            (
-                len(r["stages"][-1]["best_path"]) * len(r["stages"][-1]["best_path"][0])
-                for r in records
-                if methods.get(r["method"]).locks_path
-            ),
-            default=1,
-        )
-        table.figures += plots.grouped_bars(
-            {"pathnet": pa.reuse_histogram(reuse, top)},
-            [str(k) for k in range(top + 1)],
-            fig_dir / "reuse_histogram",
-            title="module reuse of the target path",
-            xlabel="reused modules",
-            ylabel="share of runs",
-        )
-    table.figures += plots.curves(
-        {
-            seq: {
-                m: [
-                    r["stages"][-1]["curve"]
-                    for r in records
-                    if r["sequence_label"] == seq and r["method"] == m
-                ]
-                for m in methods.names("pathnet")
-                if any(r["method"] == m for r in records)
-            }
-            for seq in sequences[:6]
-        },
-        fig_dir / "target_curves",
-        xlabel="fitness windows",
-        ylabel="best path's mean return",
-    )
+    table.figures += _figures(records, sequences, fig_dir)
     if paper:
         table.notes.append(
             "Paper (docs/papers.md 2.4): " + ", ".join(f"{k} {v}" for k, v in paper.items()) + "."

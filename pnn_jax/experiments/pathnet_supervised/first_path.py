@@ -17,7 +17,7 @@ PRNG stream. Repetitions are a population: each compiled call runs ``chunk`` of 
 Per run (``runs.jsonl``): paths, generations, test accuracies, average training counters, module
 reuse (of path 2 in path 1, same layer) in total and per layer, the random-selection baseline,
 and the fitness curves. The summary table, figures (a), (b), (c) and training curves follow
-(:func:`pnn_jax.tables.pathnet.thesis_table`).
+(:func:`pnn_jax.tables.thesis.thesis_table`).
 """
 
 from __future__ import annotations
