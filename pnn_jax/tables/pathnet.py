@@ -14,6 +14,55 @@ from pnn_jax.analysis import speedup as sp
 from pnn_jax.tables.core import Options, Run, Table, _diff, _ms, _paper
 
 
+def _per_pair(
+    table: Table, runs: list[Run], records: list[dict], present: list[str], gens: dict, fig_dir: Path
+):
+    """Mean generations per pair and method (a section and a figure), and the per-run speedup of
+    the path-locking method against the overlap of its two paths (a figure)."""
+    ref = methods.reference("pathnet").name
+    labels = {}  # pair label "[A] -> [B]" per (run, pair), from each run's config
+    for i, run in enumerate(runs):
+        for j, (a, b) in enumerate(run.config.get("pairs") or []):
+            labels[(i, j)] = f"{list(a)} -> {list(b)}"
+    by_pair: dict[str, dict[str, list[int]]] = {}
+    for r in records:
+        label = labels.get(r["job"][:2], f"pair {r['pair']}")
+        by_pair.setdefault(label, {}).setdefault(r["method"], []).append(r["generations_b"])
+    pair_rows = []
+    for label, per in by_pair.items():
+        means = {m: float(np.mean(per[m])) if m in per else None for m in present}
+        ratio = means[ref] / means["pathnet"] if means.get("pathnet") and means.get(ref) else None
+        pair_rows.append([label, *[means[m] for m in present], ratio])
+    table.add(
+        "Mean generations to threshold on task B per pair (task A -> task B)",
+        ["pair", *present, "pathnet speedup (ratio of means)"],
+        pair_rows,
+    )
+    table.figures += plots.grouped_bars(
+        {m: [float(np.mean(per[m])) if m in per else np.nan for per in by_pair.values()] for m in present},
+        list(by_pair),
+        fig_dir / "generations_task_b",
+        title="generations to threshold on task B",
+        ylabel="generations",
+        errors={
+            m: [float(np.std(per[m])) if m in per else np.nan for per in by_pair.values()] for m in present
+        },
+    )
+    overlap = [
+        (r["overlap"], gens[ref][r["job"]] / max(r["generations_b"], 1))
+        for r in records
+        if methods.get(r["method"]).locks_path and "overlap" in r and ref in gens
+    ]
+    if overlap:
+        table.figures += plots.means_by_group(
+            {"pathnet": ([o for o, _ in overlap], [s for _, s in overlap])},
+            fig_dir / "speedup_vs_overlap",
+            title="per-run speedup vs overlap of path B with path A",
+            xlabel="modules of path B in path A (same layer)",
+            ylabel="speedup",
+        )
+
+
 def binary_mnist_table(name: str, runs: list[Run], options: Options, fig_dir: Path) -> Table:
 
     table = Table("PathNet binary MNIST: generations to solve task B and speedup over learning from scratch")
@@ -97,52 +146,12 @@ def binary_mnist_table(name: str, runs: list[Run], options: Options, fig_dir: Pa
             ["difference", "paired runs", "median difference", "W", "p"],
             test_rows,
         )
-    labels = {}  # pair label "[A] -> [B]" per (run, pair), from each run's config
-    for i, run in enumerate(runs):
-        for j, (a, b) in enumerate(run.config.get("pairs") or []):
-            labels[(i, j)] = f"{list(a)} -> {list(b)}"
-    by_pair: dict[str, dict[str, list[int]]] = {}
-    for r in records:
-        label = labels.get(r["job"][:2], f"pair {r['pair']}")
-        by_pair.setdefault(label, {}).setdefault(r["method"], []).append(r["generations_b"])
-    pair_rows = []
-    for label, per in by_pair.items():
-        means = {m: float(np.mean(per[m])) if m in per else None for m in present}
-        ratio = means[ref] / means["pathnet"] if means.get("pathnet") and means.get(ref) else None
-        pair_rows.append([label, *[means[m] for m in present], ratio])
-    table.add(
-        "Mean generations to threshold on task B per pair (task A -> task B)",
-        ["pair", *present, "pathnet speedup (ratio of means)"],
-        pair_rows,
-    )
-    table.figures += plots.grouped_bars(
-        {m: [float(np.mean(per[m])) if m in per else np.nan for per in by_pair.values()] for m in present},
-        list(by_pair),
-        fig_dir / "generations_task_b",
-        title="generations to threshold on task B",
-        ylabel="generations",
-        errors={
-            m: [float(np.std(per[m])) if m in per else np.nan for per in by_pair.values()] for m in present
-        },
-    )
-    overlap = [
-        (r["overlap"], gens[ref][r["job"]] / max(r["generations_b"], 1))
-        for r in records
-        if methods.get(r["method"]).locks_path and "overlap" in r and ref in gens
-    ]
-    if overlap:
-        table.figures += plots.means_by_group(
-            {"pathnet": ([o for o, _ in overlap], [s for _, s in overlap])},
-            fig_dir / "speedup_vs_overlap",
-            title="per-run speedup vs overlap of path B with path A",
-            xlabel="modules of path B in path A (same layer)",
-            ylabel="speedup",
-        )
+    _per_pair(table, runs, records, present, gens, fig_dir)
     thresholds = sorted({str(r.config.get("search", {}).get("threshold")) for r in runs})
     table.notes.append(
         f"Our threshold: {', '.join(thresholds)} training accuracy (the paper's: {paper.get('threshold')}). "
         "The paper's speedup 1.18 matches the ratio of its means (195 / 167); docs/papers.md 2.4. "
-        "Runs are paired by (run directory, pair, repetition): the present of a repetition share "
+        "Runs are paired by (run directory, pair, repetition): the methods of a repetition share "
         "task B's initial population and minibatch stream; bootstrap: 10,000 resamples of runs."
     )
     return table

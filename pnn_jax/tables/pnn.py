@@ -109,19 +109,9 @@ def _table1_rows(name: str, scores: dict, keys: list[str]) -> tuple[list[list], 
     return rows, summary
 
 
-def rl_transfer_table(name: str, runs: list[Run], options: Options, fig_dir: Path) -> Table:
-
-    table = Table(f"{name}: transfer (AUC of the target curve / baseline 1's, %)")
-    scores, per_job, keys = pnn_scores(runs, options)
-    rows, _ = _table1_rows(name, scores, keys)
-    agg = f"mean of the top {options.top_k} jobs" if options.top_k else "mean over jobs of per-job scores"
-    table.add(
-        f"Table 1 column (docs/papers.md 1.6): transfer % over pairs ({agg})",
-        ["method", "mean", "median", "paper mean", "paper median", "Δ mean", "Δ median", "pairs"],
-        rows,
-    )
-    records = [r for run in runs for r in run.records]
-    target_of = {r["pair_label"]: _target(r) for r in records}
+def _transfer_matrix(table: Table, records: list[dict], scores: dict, keys: list[str], fig_dir: Path):
+    """The transfer matrix of one-source pairs (rows: source, columns: target): a section for the
+    2-column progressive net, heat maps for every method."""
     two_col = {r["pair_label"]: (_sources(r)[0], _target(r)) for r in records if len(_sources(r)) == 1}
     sources = sorted({s for s, _ in two_col.values()})
     targets = sorted({t for _, t in two_col.values()})
@@ -141,6 +131,13 @@ def rl_transfer_table(name: str, runs: list[Run], options: Options, fig_dir: Pat
         )
     if matrices:
         table.figures += plots.transfer_heatmaps(matrices, sources, targets, fig_dir / "transfer_matrix")
+
+
+def _transfer_counts(
+    table: Table, name: str, records: list[dict], scores: dict, keys: list[str], options: Options
+):
+    """Targets with positive / negative transfer per method, beside the paper's counts."""
+    target_of = {r["pair_label"]: _target(r) for r in records}
     paper = _paper(name)
     count_rows = []
     for m in keys:
@@ -171,6 +168,22 @@ def rl_transfer_table(name: str, runs: list[Run], options: Options, fig_dir: Pat
         ["method", "positive", "negative", "neutral", "targets", "paper positive", "paper negative"],
         count_rows,
     )
+
+
+def rl_transfer_table(name: str, runs: list[Run], options: Options, fig_dir: Path) -> Table:
+
+    table = Table(f"{name}: transfer (AUC of the target curve / baseline 1's, %)")
+    scores, per_job, keys = pnn_scores(runs, options)
+    rows, _ = _table1_rows(name, scores, keys)
+    agg = f"mean of the top {options.top_k} jobs" if options.top_k else "mean over jobs of per-job scores"
+    table.add(
+        f"Table 1 column (docs/papers.md 1.6): transfer % over pairs ({agg})",
+        ["method", "mean", "median", "paper mean", "paper median", "Δ mean", "Δ median", "pairs"],
+        rows,
+    )
+    records = [r for run in runs for r in run.records]
+    _transfer_matrix(table, records, scores, keys, fig_dir)
+    _transfer_counts(table, name, records, scores, keys, options)
     pair_rows = []
     for p in sorted({r["pair_label"] for r in records}):
         for m in keys:
