@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from smoke_runs import group
 
 RUN = [sys.executable, "-m", "pnn_jax.cli", "run", "experiment=pnn_digits", "preset=smoke", "quiet=true"]
 RESUME = [sys.executable, "-m", "pnn_jax.cli", "resume"]
@@ -33,17 +34,15 @@ def checkpoints(run_dir: Path, folder: str = "checkpoints") -> list[int]:
     return sorted(int(p.name) for p in path.iterdir() if p.name.isdigit()) if path.exists() else []
 
 
-# One worker for the whole file under `--dist loadgroup` (make test): the module-scoped reference
-# is then made once, not once per worker.
-pytestmark = pytest.mark.xdist_group("resume")
+# On the worker of pnn_digits' session smoke run (`--dist loadgroup`, make test), which is the
+# uninterrupted reference: made once per session, read only (tests copy it before changing it).
+pytestmark = group("pnn_digits")
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> Path:
-    """An uninterrupted smoke run."""
-    root = tmp_path_factory.mktemp("reference")
-    subprocess.run([*RUN, f"out_dir={root}"], check=True, capture_output=True, timeout=300)
-    return run_dir_in(root)
+@pytest.fixture
+def reference(smoke_run) -> Path:
+    """An uninterrupted smoke run (the session's, :mod:`smoke_runs`)."""
+    return smoke_run("pnn_digits")
 
 
 def test_killed_run_resumes_to_the_same_parameters(reference, tmp_path):

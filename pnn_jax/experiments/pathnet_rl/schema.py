@@ -34,6 +34,7 @@ from pnn_jax.experiments.rl_transfer.schema import (
     CheckpointSection,
     OptimSection,
     env_section,
+    parse_task,
     rl_section,
 )
 from pnn_jax.nets.columns import Conv, Dense
@@ -98,11 +99,6 @@ class Config:
     rl: ACConfig = dataclasses.field(default_factory=rl_section)
     optim: OptimSection = dataclasses.field(default_factory=OptimSection)
     checkpoint: CheckpointSection = dataclasses.field(default_factory=CheckpointSection)
-
-
-def parse_task(task: str) -> tuple[str, str]:
-    env_id, _, variant = task.partition(":")
-    return env_id, variant or ("pong" if env_id.endswith("-v5") else "identity")
 
 
 def task_functions(task: str, seed: int):
