@@ -44,6 +44,7 @@ bench: venv
 	$(PY) benchmarks/bench_columns.py $(ARGS)
 	$(PY) benchmarks/bench_pathnet.py
 	$(PY) benchmarks/bench_rl.py
+	$(PY) benchmarks/bench_ppo_floor.py
 	$(PY) benchmarks/bench_pathnet_rl.py
 	$(PY) benchmarks/bench_sweep.py
 
