@@ -4,6 +4,7 @@ LunarLander sub-task rewards."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import jax.numpy as jnp
 import numpy as np
@@ -12,9 +13,10 @@ from smoke_runs import group, smoke_dir
 from table_check import build_and_check
 
 from pnn_jax import config as cfglib
-from pnn_jax import experiments
+from pnn_jax import experiments, tables
 from pnn_jax.envs import lunar_curriculum
 from pnn_jax.envs.envpool_env import EnvConfig, EnvOutput, check_env_config
+from pnn_jax.tables.core import find_runs
 
 
 def compose(name, tmp_path, *overrides):
@@ -103,3 +105,27 @@ def test_vizdoom_substitute_smoke(smoke_run):
     assert [r["method"] for r in summary["rows"]] == ["progressive, 2 columns", "baseline1"]
     assert "HealthGathering-v1 -> HealthGatheringSupreme-v1" in (run_dir / "table.md").read_text()
     build_and_check("pnn_table1", [run_dir], "Labyrinth (ViZDoom substitute): ours", "491 / 115")
+
+
+@group("pathnet_lunarlander_curriculum")
+def test_a_run_directory_with_the_old_key_names_builds_the_same_table(smoke_run, tmp_path):
+    """A run written before model.num_modules / max_active and evolution were renamed: its
+    config.yaml is read through config.RENAMED, so the table (capacity used, from M) is the same."""
+    run_dir = smoke_run("pathnet_lunarlander_curriculum")
+    old = tmp_path / "pathnet_lunarlander_curriculum" / "old"
+    shutil.copytree(run_dir, old)
+    config = (old / "config.yaml").read_text()
+    config = config.replace("search:", "evolution:").replace("  modules:", "  num_modules:")
+    (old / "config.yaml").write_text(config.replace("  active:", "  max_active:"))
+    (run,) = find_runs([old], ("pathnet_lunarlander_curriculum",))
+    assert (
+        run.config["model"]["modules"]
+        == cfglib.load(
+            experiments.get("pathnet_lunarlander_curriculum").Config, [run_dir / "config.yaml"]
+        ).model.modules
+    )
+    assert "evolution" not in run.config and "num_modules" not in run.config["model"]
+    new = tables.build("pathnet_lunarlander_curriculum", [run_dir], out=tmp_path / "a")[0]
+    built = tables.build("pathnet_lunarlander_curriculum", [old], out=tmp_path / "b")[0]
+    sections = lambda md: md[md.index("\n**") :]  # noqa: E731  (after the provenance lines)
+    assert "capacity used" in new and sections(new) == sections(built)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
-from pnn_jax.config import ConfigError, load_paper
+from pnn_jax.config import ConfigError, load_paper, upgrade
 from pnn_jax.tables.records import SCHEMAS
 
 RUNS_FILE = "runs.jsonl"
@@ -107,7 +107,7 @@ def find_runs(paths: list[Path], experiments: tuple[str, ...]) -> list[Run]:
             d = f.parent
             if d in seen or not (d / "summary.json").exists() or not (d / "config.yaml").exists():
                 continue
-            config = OmegaConf.to_container(OmegaConf.load(d / "config.yaml"))
+            config = OmegaConf.to_container(upgrade(OmegaConf.load(d / "config.yaml"), d / "config.yaml"))
             if config.get("experiment") not in experiments:
                 continue
             seen.add(d)

@@ -13,12 +13,6 @@ from pnn_jax.analysis import speedup as sp
 from pnn_jax.tables.core import Options, Run, Table, _diff, _ms, _paper
 
 
-def _get(config: dict, section: str, key: str, old_key: str):
-    """``config[section][key]``, or its name before the rename (``old_key``), or 0."""
-    values = config.get(section, {})
-    return values.get(key, values.get(old_key, 0))
-
-
 def _locked_share(record: dict, task: int, num_modules: int) -> float:
     """Share of the ``L x M`` modules locked once tasks ``0..task`` of a PathNet record are done."""
     paths = [np.asarray(s["best_path"]) for s in record["stages"][: task + 1]]
@@ -136,8 +130,7 @@ def pathnet_rl_table(name: str, runs: list[Run], options: Options, fig_dir: Path
     table = Table(f"{name}: PathNet in RL, speedup over learning from scratch and module reuse")
     paper = _paper(name).get("speedup", {})
     records = [dict(r, job=(i, r["seed"])) for i, run in enumerate(runs) for r in run.records]
-    # model.modules; runs written before the key was renamed have model.num_modules
-    modules = [int(_get(run.config, "model", "modules", "num_modules")) for run in runs]
+    modules = [int(run.config.get("model", {}).get("modules", 0)) for run in runs]
     rows, run_rows, reuse_rows = [], [], []
     sequences = sorted({r["sequence_label"] for r in records})
     for seq in sequences:
