@@ -173,8 +173,7 @@ class RunLog:
         def keep(rec: dict) -> bool:
             return not (rec.get("kind") == "chunk" and rec.get("unit") == unit and rec["position"] > after)
 
-        lines = [ln for ln in file.read_text().splitlines() if ln.strip() and keep(json.loads(ln))]
-        file.write_text("".join(ln + "\n" for ln in lines))
+        write_atomic(file, "".join(json.dumps(r) + "\n" for r in read_jsonl(file) if keep(r)))
         self._metrics = file.open("a")
 
     def close(self) -> None:
@@ -187,25 +186,39 @@ class RunLog:
 
 def read_metrics(path: Path) -> list[dict]:
     """The records of ``metrics.jsonl`` (empty if there is none)."""
-    file = path / METRICS_FILE
+    return read_jsonl(path / METRICS_FILE)
+
+
+def read_jsonl(file: Path) -> list[dict]:
+    """The records of an appended JSONL file (empty if there is none). A last line without its
+    newline is a write torn by a kill: it is dropped (the run redoes that step after a resume)."""
     if not file.exists():
         return []
-    return [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+    text = file.read_text()
+    lines = text.splitlines()
+    if lines and not text.endswith("\n"):
+        lines = lines[:-1]
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def write_atomic(file: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``file`` and rename it over ``file``: a kill at
+    any moment leaves either the old content or the new one, never a truncated file."""
+    tmp = file.with_name(file.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(file)
 
 
 def write_summary(path: Path, summary: dict) -> None:
-    """``summary.json``, written to a temporary file and renamed (never half-written)."""
-    tmp = path / (SUMMARY_FILE + ".tmp")
-    tmp.write_text(json.dumps(summary, indent=2, default=_jsonable))
-    tmp.replace(path / SUMMARY_FILE)
+    """``summary.json`` (written atomically)."""
+    write_atomic(path / SUMMARY_FILE, json.dumps(summary, indent=2, default=_jsonable))
 
 
 def _truncate_metrics(file: Path, last_step: int) -> None:
-    """Drop records logged after ``last_step`` (they are redone after a resume)."""
-    if not file.exists():
-        return
-    keep = [ln for ln in file.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= last_step]
-    file.write_text("".join(ln + "\n" for ln in keep))
+    """Drop records logged after ``last_step`` (they are redone after a resume), and a line torn
+    by the kill."""
+    if file.exists():
+        write_atomic(file, "".join(json.dumps(r) + "\n" for r in read_jsonl(file) if r["step"] <= last_step))
 
 
 def _jsonable(v):

@@ -47,3 +47,36 @@ def test_resume_drops_records_after_the_checkpoint(tmp_path):
     log.advance(30, {"loss": 0.1}, "redo")
     log.close()
     assert [r["step"] for r in rundir.read_metrics(tmp_path)] == [10, 20, 30]
+
+
+def test_a_line_torn_by_a_kill_is_dropped_on_resume(tmp_path):
+    """A kill in the middle of an append leaves a last line without its newline; reading skips it
+    and the resume rewrites the file without it (CI once saw a resume fail on a torn file)."""
+    rundir.prepare_run_dir(tmp_path)
+    file = tmp_path / rundir.METRICS_FILE
+    file.write_text(json.dumps({"step": 10}) + "\n" + '{"step": 2')
+    assert [r["step"] for r in rundir.read_metrics(tmp_path)] == [10]
+    log = rundir.RunLog(tmp_path, total_steps=40, start_step=10, stream=io.StringIO())
+    log.advance(20, {}, "redo")
+    log.close()
+    assert [r["step"] for r in rundir.read_metrics(tmp_path)] == [10, 20]
+
+
+def test_atomic_writes_leave_the_old_or_the_new_file(tmp_path, monkeypatch):
+    """``write_atomic`` never truncates the target: a failure while writing (as a kill would)
+    leaves the previous content in place."""
+    file = tmp_path / "started.json"
+    rundir.write_atomic(file, '{"commits": ["a"]}')
+    real = type(file).write_text
+
+    def torn(self, text, *a, **k):
+        real(self, text[:3], *a, **k)
+        raise KeyboardInterrupt  # killed half-way through the write
+
+    monkeypatch.setattr(type(file), "write_text", torn)
+    try:
+        rundir.write_atomic(file, '{"commits": ["a", "b"]}')
+    except KeyboardInterrupt:
+        pass
+    monkeypatch.undo()
+    assert json.loads(file.read_text()) == {"commits": ["a"]}

@@ -29,7 +29,7 @@ from pnn_jax import config as cfglib
 from pnn_jax import provenance, tables
 from pnn_jax.config import EXPERIMENTS_DIR
 from pnn_jax.experiments.units import RUNS_FILE, UnitContext, jsonable, run_units
-from pnn_jax.rundir import CONFIG_FILE, LOG_FILE, prepare_run_dir, write_summary
+from pnn_jax.rundir import CONFIG_FILE, LOG_FILE, prepare_run_dir, write_atomic, write_summary
 from pnn_jax.tables.records import RecordSchema
 
 Unit = tuple[str, Callable[[UnitContext], list[dict]]]
@@ -154,9 +154,9 @@ def begin(run_dir: Path, cfg: Any, resume: bool) -> None:
     provenance names the code that ran, not only the checkout at the end."""
     if not resume:
         prepare_run_dir(run_dir)
-        (run_dir / CONFIG_FILE).write_text(cfglib.to_yaml(cfg))
+        write_atomic(run_dir / CONFIG_FILE, cfglib.to_yaml(cfg))
     commits = _started_commits(run_dir)
-    (run_dir / STARTED_FILE).write_text(json.dumps({"commits": [*commits, provenance.commit()]}))
+    write_atomic(run_dir / STARTED_FILE, json.dumps({"commits": [*commits, provenance.commit()]}))
 
 
 def _started_commits(run_dir: Path) -> list[str]:
@@ -211,7 +211,7 @@ def finish(
     )
     write_summary(run_dir, summary)
     text = table + "\n" + "".join(f"\n{n}" for n in notes)
-    (run_dir / "table.md").write_text(text + "\n")
+    write_atomic(run_dir / "table.md", text + "\n")
     with (run_dir / LOG_FILE).open("a") as f:
         f.write("\n" + text + "\n")
     if not quiet:

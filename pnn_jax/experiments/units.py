@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from pnn_jax.checkpoint import Checkpointer
-from pnn_jax.rundir import RunLog
+from pnn_jax.rundir import RunLog, write_atomic
 
 UNIT_CHECKPOINTS = "unit_checkpoints"
 
@@ -350,10 +350,7 @@ class _sigterm_requests_stop:
 
 
 def _write_jsonl(path: Path, records: list[dict]) -> None:
-
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
-    tmp.replace(path)
+    write_atomic(path, "".join(json.dumps(r) + "\n" for r in records))
 
 
 def num(value) -> float:
