@@ -4,8 +4,10 @@ population mode of the RL transfer protocol."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -14,7 +16,7 @@ from pnn_jax import experiments, freezing, methods
 from pnn_jax.config import ConfigError
 from pnn_jax.envs import transforms
 from pnn_jax.envs.envpool_env import EnvConfig
-from pnn_jax.nets.columns import mlp_column
+from pnn_jax.nets.columns import atari_column, mlp_column
 from pnn_jax.nets.progressive import ProgressiveNet
 from pnn_jax.rl.actor_critic import ACConfig
 from pnn_jax.rl.column_population import ColumnPopulation
@@ -24,14 +26,72 @@ from pnn_jax.train.optim import make_optimizer
 from pnn_jax.train.population import population_mesh
 
 
-def population(devices=1):
+def population(devices=1, member_loop="auto"):
     net = ProgressiveNet(mlp_column(4, [8], {"policy": 2, "value": 1}), 2)
     fns = [transforms.observation_transform(n, False) for n in ("identity", "mirror")]
     tx = make_optimizer("adam", 0.01)
     popn = ColumnPopulation(
-        net, tx, ACConfig(t_max=4, clip_rewards=False), fns, mesh=population_mesh(jax.devices()[:devices])
+        net,
+        tx,
+        ACConfig(t_max=4, clip_rewards=False),
+        fns,
+        mesh=population_mesh(jax.devices()[:devices]),
+        member_loop=member_loop,
     )
     return net, tx, popn
+
+
+def test_auto_runs_members_one_after_another_on_cpu():
+    """vmapped conv members are grouped convolutions, slow on XLA:CPU (resolve_member_loop)."""
+    assert population()[2].member_loop == "unroll"
+    with pytest.raises(ValueError, match="member_loop must be one of"):
+        population(member_loop="scan")
+
+
+def test_conv_members_give_the_same_heads_and_gradients_in_every_member_loop():
+    """Members' conv columns (the paper's Atari column on small frames, 2 columns with adapters)
+    vmapped, unrolled or lax.mapped: the same outputs and gradients within float tolerance."""
+    net = ProgressiveNet(atari_column(3, frame_shape=(36, 36)), 2)
+    m, b = 3, 5
+    params = jax.tree.map(lambda *a: jnp.stack(a), *[net.init(jax.random.key(i)) for i in range(m)])
+    state = SimpleNamespace(params=params, column=jnp.array([1, 0, 1], jnp.int32))
+    members = SimpleNamespace(state=state, variant=jnp.array([0, 1, 0], jnp.int32))
+    fns = [lambda o: o, lambda o: o[..., ::-1]]  # two observation variants
+    obs = jax.random.randint(jax.random.key(9), (m * b, 4, 36, 36), 0, 256).astype(jnp.uint8)
+    results = {}
+    for loop in ("vmap", "unroll", "map"):
+        policy = ColumnPopulation(
+            net, make_optimizer("adam", 0.01), ACConfig(), fns, member_loop=loop
+        ).policy(m)
+
+        def loss(p, policy=policy):
+            out = policy.train(p, members, obs)
+            return jnp.sum(out["policy"] ** 2) + jnp.sum(out["value"])
+
+        acted = jax.jit(
+            lambda p, policy=policy: policy.act(SimpleNamespace(state=state, variant=members.variant), obs)
+        )(params)
+        results[loop] = (acted, jax.jit(jax.grad(loss))(params))
+    for loop in ("unroll", "map"):
+        for a, b_ in zip(jax.tree.leaves(results[loop]), jax.tree.leaves(results["vmap"]), strict=True):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b_), rtol=2e-4, atol=2e-5, err_msg=loop)
+
+
+def test_members_train_alike_in_every_member_loop():
+    """Two iterations of CartPole learners: the members' parameters agree across the loops."""
+    after = {}
+    for loop in ("vmap", "unroll", "map"):
+        net, tx, popn = population(member_loop=loop)
+        params = net.init(jax.random.key(0))
+        stage = methods.get("progressive").plan(1).stages[-1]
+        states = [transfer.stage_state(net, params, tx, stage, jax.random.key(1)) for _ in range(2)]
+        members = popn.members(states, [0, 1])
+        pools = DevicePools(EnvConfig("CartPole-v1", seed=0), popn.mesh, 2, 2)
+        members, _, _ = popn.make_loop(pools, 3)(members, pools.start(jax.random.key(2)))
+        after[loop] = jax.device_get(members.state.params)
+    for loop in ("unroll", "map"):
+        for a, b in zip(jax.tree.leaves(after[loop]), jax.tree.leaves(after["vmap"]), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=loop)
 
 
 def test_members_train_their_own_slices_exactly():

@@ -62,7 +62,7 @@ class PopulationRun:
         self.tx = make_optimizer(
             cfg.optim.optimizer, cfg.optim.lr, cfg.optim.grad_clip or None, **optim_kwargs(cfg)
         )
-        self.popn = ColumnPopulation(self.net, self.tx, cfg.rl, self.fns)
+        self.popn = ColumnPopulation(self.net, self.tx, cfg.rl, self.fns, member_loop=cfg.member_loop)
         self.devices = self.popn.mesh.devices.size
         self.initial = {s: self.net.init(jax.random.key(s)) for s in self.seeds}
         # Phase 1: column 0 of every needed (source, seed)

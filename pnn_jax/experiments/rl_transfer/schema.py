@@ -11,6 +11,7 @@ from pnn_jax.envs import transforms
 from pnn_jax.envs.envpool_env import EnvConfig, EnvSettings, check_env_config, env_shapes
 from pnn_jax.experiments.chunks import Chunk, loss_metrics
 from pnn_jax.nets.columns import INIT_SCHEMES
+from pnn_jax.rl.column_population import MEMBER_LOOPS
 from pnn_jax.rl.policy import ACConfig
 from pnn_jax.train.optim import OPTIMIZERS
 
@@ -132,6 +133,10 @@ class Config:
     source columns at once, then all target stages at once) instead of one after another.
     Needs one source per pair and one env id; statistically the same protocol, not the same
     random streams as the sequential runs."""
+    member_loop: str = "auto"
+    """population=true: how a device runs its members' networks: vmap (one batched program),
+    unroll (one after another, written out), map (lax.map) or auto (unroll on CPU, vmap
+    elsewhere; :func:`pnn_jax.rl.column_population.resolve_member_loop` has the measurements)."""
     out_dir: str = "runs"
     """Root of run directories: <out_dir>/<experiment>/<date>_<time>_<id>/."""
     env: EnvSettings = dataclasses.field(default_factory=env_section)
@@ -206,6 +211,7 @@ def validate(cfg: Config) -> None:
             sorted(ids),
             "population=true needs one env id (tasks differ by transform)",
         )
+    check_choice("member_loop", cfg.member_loop, MEMBER_LOOPS)
     check_methods("methods", cfg.methods, "progressive")
     check(cfg.analysis.states >= 1, "analysis.states", cfg.analysis.states, "must be at least 1")
     check(
