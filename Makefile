@@ -39,14 +39,11 @@ lint: venv
 docs: venv
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
-## Benchmarks: prints a table and appends it to benchmarks/RESULTS.md.
+## Benchmarks (benchmarks/run_all.py): each prints its table and appends it to benchmarks/RESULTS.md
+## and its figures to benchmarks/results.jsonl; then the README's figures are regenerated.
+## ARGS="--only bench_sweep" runs some of them; ARGS="--quick" uses tiny sizes (nothing shown).
 bench: venv
-	$(PY) benchmarks/bench_columns.py $(ARGS)
-	$(PY) benchmarks/bench_pathnet.py
-	$(PY) benchmarks/bench_rl.py
-	$(PY) benchmarks/bench_ppo_floor.py
-	$(PY) benchmarks/bench_pathnet_rl.py
-	$(PY) benchmarks/bench_sweep.py
+	$(PY) benchmarks/run_all.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache runs site

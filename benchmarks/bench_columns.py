@@ -23,14 +23,13 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from common import append_results, commit, machine, record
 
 from pnn_jax.nets.columns import atari_column
 from pnn_jax.nets.progressive import ProgressiveNet
-from pnn_jax.provenance import commit, machine
 from pnn_jax.train import progressive as ptrain
 from pnn_jax.train.optim import make_optimizer
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 README = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 MARKERS = ("<!-- bench_columns:start -->", "<!-- bench_columns:end -->")
 NUM_ACTIONS = 18  # Atari's full action set
@@ -104,15 +103,6 @@ def bench_activation(lateral: str, capacity: int, batch, iters: int) -> tuple[li
     return [1e3 * statistics.median(t) for t in times], step.traces
 
 
-def append_results(text: str) -> None:
-    """Append ``text`` to benchmarks/RESULTS.md (made with its header if missing)."""
-    if not RESULTS.exists():
-        RESULTS.write_text("# Benchmark results\n\nAppended by `make bench` (benchmarks/). Newest last.\n\n")
-    with RESULTS.open("a") as f:
-        f.write(text)
-    print(f"appended to {RESULTS}")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=256)
@@ -121,7 +111,10 @@ def main() -> None:
     ap.add_argument("--laterals", default="adapter,plain")
     ap.add_argument("--no-write", action="store_true", help="print only; do not append to RESULTS.md")
     ap.add_argument("--readme", action="store_true", help="also put the table into docs/benchmarks.md")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes (a dry run): batch 8, 4 steps, K <= 2")
     args = ap.parse_args()
+    if args.quick:
+        args.batch, args.iters, args.max_k = 8, 4, 2
 
     batch = make_batch(args.batch)
     configs = [prepare(lat, k, batch) for lat in args.laterals.split(",") for k in range(1, args.max_k + 1)]
@@ -176,7 +169,14 @@ def main() -> None:
     print(table)
     if not args.no_write:
         append_results(table + "\n")
-    if args.readme:
+        top = [r for r in rows if r["K"] == args.max_k]
+        record(
+            "columns",
+            {f"k{args.max_k}_over_k1_{r['lateral']}": round(r["ratio"], 3) for r in top}
+            | {"batch": args.batch, "max_k": args.max_k},
+            quick=args.quick,
+        )
+    if args.readme and not args.quick:
         text = README.read_text()
         start, end = text.index(MARKERS[0]) + len(MARKERS[0]), text.index(MARKERS[1])
         README.write_text(text[:start] + "\n" + table + "\n" + text[end:])

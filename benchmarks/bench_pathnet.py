@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from bench_columns import append_results, commit, machine
+from common import append_results, commit, machine, record
 
 from pnn_jax import config as cfglib
 from pnn_jax import experiments
@@ -130,7 +130,10 @@ def main() -> None:
     ap.add_argument("--generations", type=int, default=20)
     ap.add_argument("--mnist-root", default="data/mnist")
     ap.add_argument("--no-write", action="store_true", help="print only; do not append to RESULTS.md")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes (a dry run): 2 generations")
     args = ap.parse_args()
+    if args.quick:
+        args.generations = 2
     g = args.generations
     data_cfg = pc.DataConfig(mnist_root=args.mnist_root)
     source = pc.resolve_source(data_cfg)
@@ -176,6 +179,16 @@ def main() -> None:
     print(text)
     if not args.no_write:
         append_results(text)
+        ratios = {name: round(paths / sec / base, 3) for name, paths, _, sec, _ in rows}
+        record(
+            "pathnet",
+            {
+                "serial_search_over_python_loop": ratios[rows[1][0]],
+                "vmapped_repetitions_over_python_loop": ratios[rows[4][0]],
+                "ss_run_s": round(ss_seconds, 1),
+            },
+            quick=args.quick,
+        )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ Prints a table and appends it to benchmarks/RESULTS.md.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -25,7 +26,7 @@ from pathlib import Path
 import jax
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_columns import append_results, commit, machine
+from common import append_results, commit, machine, record
 
 from pnn_jax.envs.envpool_env import EnvConfig
 from pnn_jax.nets.columns import Conv, Dense
@@ -94,6 +95,11 @@ def split(devices: int) -> dict:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="tiny sizes (a dry run): P = 1, 8; 1-2 devices")
+    args = ap.parse_args()
+    sizes = ((1, 4), (8, 2)) if args.quick else ((1, 40), (8, 10), (64, 2))
+    figures = {}
     rows = [
         "| PathNet Atari population (4/10/4 conv modules, Pong, A2C) | forward | agent steps/s | per path | "
         "per path / single path | compile s |",
@@ -101,10 +107,11 @@ def main() -> None:
     ]
     for forward in ("gather", "masked"):
         single = None
-        for paths, iters in ((1, 40), (8, 10), (64, 2)):
+        for paths, iters in sizes:
             rate, compile_s = atari(paths, iters, forward)
             per = rate / paths
             single = single or per
+            figures[f"p{paths}_{forward}_total_over_single"] = round(rate / single, 3)
             rows.append(
                 f"| P = {paths} | {forward} | {rate:,.0f} | {per:,.1f} | {per / single:.2f} | "
                 f"{compile_s:.1f} |"
@@ -117,7 +124,7 @@ def main() -> None:
         "|---|---|---|---|",
     ]
     base = None
-    for d in (1, 2, 4):
+    for d in (1, 2) if args.quick else (1, 2, 4):
         r = split(d)
         base = base or r["rate"]
         rows.append(
@@ -130,6 +137,7 @@ def main() -> None:
     )
     print(text)
     append_results(text)
+    record("pathnet_rl", figures, quick=args.quick)
 
 
 if __name__ == "__main__":

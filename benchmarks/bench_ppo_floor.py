@@ -28,19 +28,19 @@ import jax
 import jax.numpy as jnp
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_columns import append_results
+from common import PUBLIC_PPO_CPU, append_results, commit, machine, record
 
 from pnn_jax.envs.envpool_env import EnvConfig, VecEnv
 from pnn_jax.nets.columns import nature_cnn_column
 from pnn_jax.nets.progressive import ProgressiveNet
-from pnn_jax.provenance import commit, machine
 from pnn_jax.rl.actor_critic import build_iteration
 from pnn_jax.rl.policy import ACConfig, column_policy, preprocess
 from pnn_jax.rl.rollout import Members, make_rollout, start
 from pnn_jax.train.optim import make_optimizer
 from pnn_jax.train.progressive import init_state
 
-ENVS, T_MAX, EPOCHS, MINIBATCHES = 8, 128, 4, 4
+FULL = {"envs": 8, "t_max": 128, "epochs": 4, "minibatches": 4}
+QUICK = {"envs": 2, "t_max": 16, "epochs": 1, "minibatches": 2}  # --quick: a dry run
 
 
 def timed(fn, *args, repeats: int) -> tuple[float, float]:
@@ -56,12 +56,14 @@ def timed(fn, *args, repeats: int) -> tuple[float, float]:
     return statistics.median(times), first
 
 
-def measure(repeats: int) -> list[tuple[str, float, float]]:
+def measure(
+    repeats: int, envs: int, t_max: int, epochs: int, minibatches: int
+) -> list[tuple[str, float, float]]:
     """``[(piece, seconds, first call seconds)]``: the full iteration, then the floor's pieces."""
-    env = VecEnv(EnvConfig("Pong-v5", num_envs=ENVS))
+    env = VecEnv(EnvConfig("Pong-v5", num_envs=envs))
     net = ProgressiveNet(nature_cnn_column(env.num_actions), 1)
     tx = make_optimizer("adam", 2.5e-4, grad_clip=0.5)
-    cfg = ACConfig(algorithm="ppo", t_max=T_MAX, ppo_epochs=EPOCHS, ppo_minibatches=MINIBATCHES)
+    cfg = ACConfig(algorithm="ppo", t_max=t_max, ppo_epochs=epochs, ppo_minibatches=minibatches)
     state = init_state(net, net.init(jax.random.key(0)), tx, 0)
     policy = column_policy(net, tx)
     actor = start(env, jax.random.key(1))
@@ -79,20 +81,20 @@ def measure(repeats: int) -> list[tuple[str, float, float]]:
         ]
 
     out.append(
-        (f"{T_MAX} forwards at batch {ENVS}", *timed(jax.jit(forwards), state, traj["obs"], repeats=repeats))
+        (f"{t_max} forwards at batch {envs}", *timed(jax.jit(forwards), state, traj["obs"], repeats=repeats))
     )
 
     def env_steps(handle):
         def body(h, _):
-            h, o = env.step(h, jnp.zeros((ENVS,), jnp.int32))
+            h, o = env.step(h, jnp.zeros((envs,), jnp.int32))
             return h, o.reward.sum()
 
-        return jax.lax.scan(body, handle, None, length=T_MAX)[1].sum()
+        return jax.lax.scan(body, handle, None, length=t_max)[1].sum()
 
     env_t = timed(jax.jit(env_steps), actor.handle, repeats=repeats)
-    out.append((f"{T_MAX * ENVS:,} env steps", *env_t))
+    out.append((f"{t_max * envs:,} env steps", *env_t))
 
-    size = T_MAX * ENVS // MINIBATCHES
+    size = t_max * envs // minibatches
     batch = traj["obs"].reshape(-1, *traj["obs"].shape[2:])[:size]
 
     def train_step(st):
@@ -105,8 +107,8 @@ def measure(repeats: int) -> list[tuple[str, float, float]]:
     step, first = timed(jax.jit(train_step), state, repeats=repeats)
     out.append(
         (
-            f"{EPOCHS * MINIBATCHES} x (forward + backward + Adam) at batch {size}",
-            EPOCHS * MINIBATCHES * step,
+            f"{epochs * minibatches} x (forward + backward + Adam) at batch {size}",
+            epochs * minibatches * step,
             first,
         )
     )
@@ -117,8 +119,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes (a dry run): 2 envs x 16 steps")
     args = ap.parse_args()
-    rows = measure(args.repeats)
+    sizes = QUICK if args.quick else FULL
+    rows = measure(1 if args.quick else args.repeats, **sizes)
     full = rows[0][1]
     floor = sum(s for _, s, _ in rows[1:])
     lines = [
@@ -128,15 +132,28 @@ def main() -> None:
         *[f"| {name} | {1000 * s:,.0f} | {s / floor:.1%} | {first:.1f} |" for name, s, first in rows[1:]],
         f"| floor (sum of the pieces) | {1000 * floor:,.0f} | 100% | |",
     ]
-    rate = T_MAX * ENVS / full
+    steps = sizes["t_max"] * sizes["envs"]
+    rate, floor_rate = steps / full, steps / floor
+    public = PUBLIC_PPO_CPU
     text = (
         f"\n## bench_ppo_floor ({time.strftime('%Y-%m-%d')}, commit {commit()})\n\n"
-        f"{machine()}; jax {jax.__version__}. Our iteration: {rate:.0f} agent steps/s; the floor allows "
-        f"{T_MAX * ENVS / floor:.0f}.\n\n" + "\n".join(lines) + "\n"
+        f"{machine()}; jax {jax.__version__}. {sizes['envs']} envs x {sizes['t_max']} steps, "
+        f"{sizes['epochs']} x {sizes['minibatches']} minibatches. Our iteration: {rate:.0f} agent "
+        f"steps/s; the floor allows {floor_rate:.0f}. The public JAX + envpool PPO script with the "
+        f"full settings measured {public['rate_low']}-{public['rate_high']} agent steps/s on the "
+        "project's 2-core CPU (issue 16).\n\n" + "\n".join(lines) + "\n"
     )
     print(text)
     if not args.no_write:
         append_results(text)
+        figures = {
+            "rate": round(rate, 1),
+            "floor_rate": round(floor_rate, 1),
+            "over_floor": round(full / floor, 3),
+            "shares": {name: round(s / floor, 3) for name, s, _ in rows[1:]},
+            "first_call_s": round(rows[0][2], 1),
+        }
+        record("ppo_floor", figures | {"settings": sizes}, quick=args.quick)
 
 
 if __name__ == "__main__":
