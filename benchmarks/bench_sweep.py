@@ -51,12 +51,17 @@ def timed(args: list[str], out: str) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="tiny sizes (a dry run): 2 methods, 4 iterations")
+    ap.add_argument(
+        "--member-loop", default="auto", help="the population's member_loop (auto, vmap, unroll, map)"
+    )
     args = ap.parse_args()
     iterations = 4 if args.quick else 40
     methods = 2 if args.quick else 5
     base = common(iterations, args.quick)
     with tempfile.TemporaryDirectory() as tmp:
-        pop = timed([*base, f"pairs=[{','.join(PAIRS)}]", "population=true"], tmp)
+        pop = timed(
+            [*base, f"pairs=[{','.join(PAIRS)}]", "population=true", f"member_loop={args.member_loop}"], tmp
+        )
         per_pair = [timed([*base, f"pairs=[{p}]"], tmp) for p in PAIRS]
     total = sum(per_pair)
     rows = [
@@ -64,7 +69,8 @@ def main() -> None:
         "4 envs | "
         "wall s (compile included) | vs population |",
         "|---|---|---|",
-        f"| one population (population=true), one process | {pop:.1f} | 1.00 |",
+        f"| one population (population=true, member_loop={args.member_loop}), one process | "
+        f"{pop:.1f} | 1.00 |",
         f"| one process per pair ({len(PAIRS)} processes, one after another) | {total:.1f} | "
         f"{total / pop:.2f} |",
     ]
@@ -78,6 +84,7 @@ def main() -> None:
         "sweep",
         {
             "methods": methods,
+            "member_loop": args.member_loop,
             "iterations": iterations,
             "population_s": round(pop, 1),
             "per_pair_s": round(total, 1),

@@ -118,10 +118,24 @@ def rows_of(rec: dict) -> list[tuple]:
                 f"{f[big]:.2f}x the agent steps/s",
             )
         ]
+    if bench == "pong_ppo":
+        ret = (
+            f"; mean return {f['first_return']:.1f} at first, {f['last_return']:.1f} at the end"
+            if f["first_return"] is not None
+            else ""
+        )
+        return [
+            (
+                f"Pong PPO, Nature CNN, {f['envs']} envs, {f['seconds']:.0f} s of training "
+                "(`scripts/pong_ppo.py`)",
+                f"{f['rate']:,.0f} agent steps/s ({f['rate'] / f['public_gpu_rate']:.2f}x the public "
+                f"script's published {f['public_gpu_rate']:,}/s on a GPU){ret}",
+            )
+        ]
     raise ValueError(f"no rows for benchmark {bench!r}")
 
 
-ORDER = ["ppo_floor", "rl", "sweep", "columns", "pathnet", "pathnet_rl"]
+ORDER = ["ppo_floor", "rl", "pong_ppo", "sweep", "columns", "pathnet", "pathnet_rl"]
 
 
 def render(records: list[dict]) -> str:
@@ -131,7 +145,7 @@ def render(records: list[dict]) -> str:
 
     def order(item):  # accelerators first, then the benchmarks in ORDER
         (bench, backend), _ = item
-        return backend == "cpu", ORDER.index(bench)
+        return backend == "cpu", ORDER.index(bench) if bench in ORDER else len(ORDER)
 
     for _, rec in sorted(newest.items(), key=order):
         where = f"{rec['machine']}; {rec['date']}, commit {rec['commit']}"

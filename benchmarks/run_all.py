@@ -3,11 +3,13 @@ process; then the README's and docs' benchmark block is rendered from the new re
 
 Usage: ``python benchmarks/run_all.py [--quick] [--only NAME ...]``. ``--quick`` passes tiny
 sizes to each benchmark (a dry run: its records are marked and never shown as current figures).
+With ``PNN_BENCH_RESULTS`` set (benchmarks/common.py) the README is left alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -38,7 +40,7 @@ def main() -> None:
         extra = ["--quick"] if args.quick else []
         subprocess.run([sys.executable, str(HERE / f"{name}.py"), *extra], check=True)
         print(f"== {name}: {time.perf_counter() - t0:.0f} s", flush=True)
-    if not args.quick:
+    if not args.quick and "PNN_BENCH_RESULTS" not in os.environ:  # the repository's own records
         readme.main(["--write"])
 
 

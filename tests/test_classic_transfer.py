@@ -125,6 +125,7 @@ def test_a_source_column_is_trained_once_and_reused_by_later_units(tmp_path):
         (["env.interface=tpu"], "interface must be one of"),
         (["iterations=0"], "iterations=0"),
         (["optim.lr=0"], "optim.lr=0.0"),
+        (["member_loop=scan"], "member_loop='scan'"),
     ],
 )
 def test_bad_input(args, message, tmp_path, capsys):
