@@ -122,14 +122,14 @@ ppo() {
 }
 
 report() {
-  local device jaxv
-  device=$(grep -m1 -v "^GPU: none" "$DIR/device.log" | head -1)
+  local device="none, CPU only (dry run)" jaxv
+  [ "$DRY" = 1 ] || device=$(head -1 "$DIR/device.log")  # nvidia-smi: name, driver, memory
   jaxv=$(grep -m1 "^jax " "$DIR/device.log")
   {
     echo
     echo "## gpu_check ($(date +%Y-%m-%d), commit $COMMIT)$([ "$DRY" = 1 ] && echo ', dry run: tiny sizes, CPU')"
     echo
-    echo "Device: ${device:-unknown}. ${jaxv:-jax unknown}. Host: $(nproc) cores."
+    echo "GPU (name, driver, memory): ${device:-unknown}. ${jaxv:-jax unknown}. Host: $(nproc) cores."
     echo
     echo "| step | status | seconds |"
     echo "|---|---|---|"
