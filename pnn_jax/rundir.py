@@ -30,6 +30,7 @@ from pnn_jax.config import ConfigError
 
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.jsonl"
+RUNS_FILE = "runs.jsonl"  # the run's records, one line per run and condition (pnn_jax.tables reads them)
 SUMMARY_FILE = "summary.json"
 LOG_FILE = "run.log"
 

@@ -15,7 +15,14 @@ import pytest
 envpool = pytest.importorskip("envpool")
 
 from pnn_jax.envs import pong_soup  # noqa: E402
-from pnn_jax.envs.envpool_env import EnvConfig, Episodes, VecEnv, check_env_config, update_episodes  # noqa: E402
+from pnn_jax.envs.envpool_env import (  # noqa: E402
+    EnvConfig,
+    EnvSettings,
+    Episodes,
+    VecEnv,
+    check_env_config,
+    update_episodes,
+)
 from pnn_jax.jit import counted_jit  # noqa: E402
 
 
@@ -155,6 +162,13 @@ def test_truncated_step_returns_the_real_last_observation():
         np.testing.assert_allclose(obs[t + 1][0], obs[t][0] + 0.02 * obs[t][1], atol=1e-5)
     assert flags[cut + 1][2] == 0  # the auto-reset step: a fresh state drawn from U(-0.05, 0.05)
     assert np.all(np.abs(obs[cut + 2]) <= 0.05) and not np.all(np.abs(obs[cut + 1]) <= 0.05)
+
+
+def test_settings_name_an_env_and_a_seed():
+    """An experiment's ``env`` section (:class:`EnvSettings`) makes each task's :class:`EnvConfig`."""
+    settings = EnvSettings(num_envs=3, max_episode_steps=40)
+    assert settings.for_env("Pong-v5", 7) == EnvConfig("Pong-v5", seed=7, num_envs=3, max_episode_steps=40)
+    assert EnvConfig("Pong-v5", seed=1, num_envs=3).for_env("Breakout-v5", 2).env_id == "Breakout-v5"
 
 
 def test_bad_env_config():

@@ -86,6 +86,11 @@ class EnvSettings:
     max_episode_steps: int = 0
     """Episode length bound (a truncation); 0 = envpool's default."""
 
+    def for_env(self, env_id: str, seed: int) -> EnvConfig:
+        """The :class:`EnvConfig` of ``env_id`` seeded with ``seed``, with these settings."""
+        settings = {f.name: getattr(self, f.name) for f in dataclasses.fields(EnvSettings)}
+        return EnvConfig(env_id, seed=seed, **settings)
+
 
 @dataclasses.dataclass
 class EnvConfig(EnvSettings):

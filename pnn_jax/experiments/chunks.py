@@ -128,3 +128,16 @@ def loss_metrics(m: dict[str, np.ndarray]) -> dict[str, float]:
     """Chunk means of the learner's losses and entropy (whichever the metrics hold)."""
     keys = ("policy_loss", "value_loss", "entropy", "clip_fraction")
     return {k: float(np.mean(m[k])) for k in keys if k in m}
+
+
+def finite_losses_and(params_of: Callable[[Any], Any]) -> Callable[[Any, dict], dict[str, Any]]:
+    """``finite`` for :func:`run_stage` of an RL stage: the update's policy and value losses and
+    the trained parameters (``params_of(state)``) must stay finite."""
+
+    def finite(state, m: dict) -> dict[str, Any]:
+        return {
+            "loss": {k: m[k] for k in ("policy_loss", "value_loss") if k in m},
+            "parameters": params_of(state),
+        }
+
+    return finite

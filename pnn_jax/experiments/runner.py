@@ -28,8 +28,8 @@ import jax
 from pnn_jax import config as cfglib
 from pnn_jax import provenance, tables
 from pnn_jax.config import EXPERIMENTS_DIR
-from pnn_jax.experiments.units import RUNS_FILE, UnitContext, jsonable, run_units
-from pnn_jax.rundir import CONFIG_FILE, LOG_FILE, prepare_run_dir, write_atomic, write_summary
+from pnn_jax.experiments.units import UnitContext, jsonable, run_units
+from pnn_jax.rundir import CONFIG_FILE, LOG_FILE, RUNS_FILE, prepare_run_dir, write_atomic, write_summary
 from pnn_jax.tables.records import RecordSchema
 
 Unit = tuple[str, Callable[[UnitContext], list[dict]]]

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from pnn_jax.checkpoint import Checkpointer
-from pnn_jax.rundir import RunLog, write_atomic
+from pnn_jax.rundir import RUNS_FILE, RunLog, write_atomic
 
 UNIT_CHECKPOINTS = "unit_checkpoints"
 
@@ -240,9 +240,6 @@ def jsonable(value: Any):
     if isinstance(value, float) and value != value:  # NaN -> None (valid JSON)
         return None
     return value
-
-
-RUNS_FILE = "runs.jsonl"
 
 
 def run_units(

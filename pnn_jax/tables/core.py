@@ -11,9 +11,9 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from pnn_jax.config import ConfigError, load_paper, upgrade
+from pnn_jax.rundir import CONFIG_FILE, RUNS_FILE, SUMMARY_FILE, read_jsonl
 from pnn_jax.tables.records import SCHEMAS
 
-RUNS_FILE = "runs.jsonl"
 RL_TRANSFER = ("pnn_classic_transfer", "pnn_pong_soup", "pnn_atari", "pnn_labyrinth_vizdoom")
 TABLE1_DOMAINS = {"pnn_pong_soup": "Pong Soup", "pnn_atari": "Atari", "pnn_labyrinth_vizdoom": "Labyrinth"}
 
@@ -105,14 +105,14 @@ def find_runs(paths: list[Path], experiments: tuple[str, ...]) -> list[Run]:
         found = 0
         for f in sorted(path.rglob(RUNS_FILE)):
             d = f.parent
-            if d in seen or not (d / "summary.json").exists() or not (d / "config.yaml").exists():
+            if d in seen or not (d / SUMMARY_FILE).exists() or not (d / CONFIG_FILE).exists():
                 continue
-            config = OmegaConf.to_container(upgrade(OmegaConf.load(d / "config.yaml"), d / "config.yaml"))
+            config = OmegaConf.to_container(upgrade(OmegaConf.load(d / CONFIG_FILE), d / CONFIG_FILE))
             if config.get("experiment") not in experiments:
                 continue
             seen.add(d)
-            records = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
-            summary = json.loads((d / "summary.json").read_text())
+            records = read_jsonl(f)
+            summary = json.loads((d / SUMMARY_FILE).read_text())
             stamp = summary.get("records")
             if stamp is not None:  # None: written before record schemas were versioned
                 if stamp.get("schema") not in SCHEMAS:

@@ -219,20 +219,18 @@ def selection_pressure_table(name: str, runs: list[Run], options: Options, fig_d
         return [r[key] for r in records if r["scheme"] == scheme and r["task"] == task]
 
     labels = [label for _, label in tasks]
-    table.figures += plots.grouped_bars(
-        {s: [float(np.mean(pick(s, t, "generations"))) for t, _ in tasks] for s in schemes},
-        labels,
-        fig_dir / "generations_per_task",
-        title="generations to threshold per task",
-        ylabel="generations",
-    )
-    table.figures += plots.grouped_bars(
-        {s: [float(np.mean(pick(s, t, "capacity_used"))) for t, _ in tasks] for s in schemes},
-        labels,
-        fig_dir / "capacity_used",
-        title="share of modules locked after each task",
-        ylabel="capacity used",
-    )
+    bars = [
+        ("generations", "generations_per_task", "generations to threshold per task", "generations"),
+        ("capacity_used", "capacity_used", "share of modules locked after each task", "capacity used"),
+    ]
+    for key, file, title, ylabel in bars:
+        table.figures += plots.grouped_bars(
+            {s: [float(np.mean(pick(s, t, key))) for t, _ in tasks] for s in schemes},
+            labels,
+            fig_dir / file,
+            title=title,
+            ylabel=ylabel,
+        )
     table.figures += plots.curves(
         {f"task {t + 1}: {label}": {s: pick(s, t, "diversity_curve") for s in schemes} for t, label in tasks},
         fig_dir / "diversity",

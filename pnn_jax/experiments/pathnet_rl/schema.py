@@ -29,7 +29,7 @@ import dataclasses
 from pnn_jax import methods
 from pnn_jax.config import ConfigError, check, check_choice, check_methods, check_section
 from pnn_jax.envs import lunar_curriculum, transforms
-from pnn_jax.envs.envpool_env import EnvConfig, EnvSettings, check_env_config, env_shapes
+from pnn_jax.envs.envpool_env import EnvSettings, check_env_config, env_shapes
 from pnn_jax.experiments.rl_transfer.schema import (
     CheckpointSection,
     OptimSection,
@@ -124,7 +124,7 @@ def validate(cfg: Config) -> None:
         shapes = set()
         for task in seq:
             env_id, _ = parse_task(task)
-            ecfg = EnvConfig(env_id, seed=cfg.seed, **dataclasses.asdict(cfg.env))
+            ecfg = cfg.env.for_env(env_id, cfg.seed)
             try:
                 check_env_config(ecfg)
                 task_functions(task, cfg.seed)

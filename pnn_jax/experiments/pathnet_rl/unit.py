@@ -3,7 +3,6 @@ checkpoints inside it (:class:`pnn_jax.experiments.units.UnitContext`)."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import jax
@@ -12,18 +11,16 @@ import numpy as np
 from pnn_jax import methods
 from pnn_jax.analysis import pathnet as pathnet_analysis
 from pnn_jax.analysis import speedup
-from pnn_jax.envs.envpool_env import EnvConfig, env_shapes
+from pnn_jax.envs.envpool_env import env_shapes
 from pnn_jax.experiments import units as unitlib
-from pnn_jax.experiments.chunks import Chunk, loss_metrics, resume_seed, run_stage
+from pnn_jax.experiments.chunks import Chunk, finite_losses_and, loss_metrics, resume_seed, run_stage
 from pnn_jax.experiments.pathnet_rl.schema import (
     Config,
     make_net,
     parse_task,
     task_functions,
 )
-from pnn_jax.experiments.rl_transfer.schema import (
-    optim_kwargs,
-)
+from pnn_jax.experiments.rl_transfer.schema import optim_kwargs
 from pnn_jax.rl.pathnet_ac import PathNetAC
 from pnn_jax.train import population as pop
 from pnn_jax.train.optim import make_optimizer
@@ -82,7 +79,7 @@ class SequenceRun:
         tx = make_optimizer(
             cfg.optim.optimizer, cfg.optim.lr, cfg.optim.grad_clip or None, **optim_kwargs(cfg)
         )
-        first_cfg = EnvConfig(parse_task(self.tasks[0])[0], seed=seed, **dataclasses.asdict(cfg.env))
+        first_cfg = cfg.env.for_env(parse_task(self.tasks[0])[0], seed)
         net = make_net(cfg, *env_shapes(first_cfg), len(self.seq))
         self.trainer = PathNetAC(net, tx, cfg.rl, cfg.search, obs_fn=task_functions(self.tasks[0], seed)[0])
         per_iteration = cfg.search.population * cfg.env.num_envs * cfg.rl.t_max  # agent steps, at most
@@ -136,7 +133,7 @@ class SequenceRun:
                 self.state = trainer.next_task(self.state, k_next, self.initial, lock=self.spec.locks_path)
             done, env_seed, acc = 0, seed, fresh_curve()
         if (env_id, env_seed) not in self.env_cache:
-            ecfg = EnvConfig(env_id, seed=env_seed, **dataclasses.asdict(cfg.env))
+            ecfg = cfg.env.for_env(env_id, env_seed)
             self.env_cache[(env_id, env_seed)] = trainer.make_envs(ecfg)
         envs = self.env_cache[(env_id, env_seed)]
         if (task, env_seed) not in self.loops:  # one compiled loop per task (its transform and reward)
@@ -171,10 +168,7 @@ class SequenceRun:
             every=cfg.checkpoint.every,
             agent_steps=acc["steps"],
             account=lambda m: account_chunk(acc, m),
-            finite=lambda st, m: {
-                "loss": {k: m[k] for k in ("policy_loss", "value_loss") if k in m},
-                "parameters": st.shared.params,
-            },
+            finite=finite_losses_and(lambda st: st.shared.params),
             snapshot=snapshot,
             finished=lambda d: acc["steps"] >= cfg.steps_per_task,
         )

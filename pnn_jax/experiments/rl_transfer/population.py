@@ -11,17 +11,17 @@ import jax.numpy as jnp
 import numpy as np
 
 from pnn_jax import methods
-from pnn_jax.analysis.transfer import CurveAccumulator, auc, final_return
+from pnn_jax.analysis.transfer import CurveAccumulator
 from pnn_jax.envs import transforms
 from pnn_jax.envs.envpool_env import VecEnv, env_shapes
-from pnn_jax.experiments.chunks import Chunk, loss_metrics, resume_seed, run_stage
+from pnn_jax.experiments.chunks import Chunk, finite_losses_and, loss_metrics, resume_seed, run_stage
 from pnn_jax.experiments.rl_transfer.schema import (
     Config,
-    env_config,
     optim_kwargs,
-    pair_label,
+    pair_record,
     parse_task,
     source_iterations,
+    stage_record,
 )
 from pnn_jax.experiments.rl_transfer.sequential import make_net, sensitivity_of
 from pnn_jax.rl.column_population import ColumnPopulation
@@ -57,7 +57,7 @@ class PopulationRun:
         is_atari = self.env_id.endswith("-v5")
         self.fns = [transforms.observation_transform(n, is_atari, cfg.seed) for n in self.names]
         self.seeds = [cfg.seed + s for s in range(cfg.seeds)]
-        self.probe = env_config(cfg, self.env_id, cfg.seed)
+        self.probe = cfg.env.for_env(self.env_id, cfg.seed)
         self.net = make_net(cfg, *env_shapes(self.probe), 2)
         self.tx = make_optimizer(
             cfg.optim.optimizer, cfg.optim.lr, cfg.optim.grad_clip or None, **optim_kwargs(cfg)
@@ -167,10 +167,7 @@ class PopulationRun:
             every=cfg.checkpoint.every,
             agent_steps=sum(a.steps for a in accs),
             account=lambda m: account_members(accs, m),
-            finite=lambda mem, m: {
-                "loss": {k: m[k] for k in ("policy_loss", "value_loss") if k in m},
-                "parameters": mem.state.params,
-            },
+            finite=finite_losses_and(lambda mem: mem.state.params),
             snapshot=snapshot,
         )
         curves = [a.points + a.pending() for a in accs]
@@ -188,40 +185,15 @@ class PopulationRun:
             stages = []
             for stage in plan.stages:
                 if stage.task == "target":
-                    task, info = pair.target, {"curve": curves[i], "agent_steps": int(agent_steps[i])}
+                    stages.append(stage_record(stage, pair.target, curves[i], int(agent_steps[i])))
                 else:
-                    task = pair.sources[0]
-                    info = self.source_info[(task, s)]
-                stages.append(
-                    {
-                        "task": stage.task,
-                        "env_task": task,
-                        "column": stage.column,
-                        "scope": stage.scope,
-                        **info,
-                    }
-                )
-            records.append(
-                {
-                    "pair": p,
-                    "pair_label": pair_label(pair),
-                    "sources": list(pair.sources),
-                    "target": pair.target,
-                    "method": m,
-                    "seed": s,
-                    "columns": plan.max_columns,
-                    "stages": stages,
-                    "target_curve": curves[i],
-                    "auc": auc(curves[i], cfg.score_offset),
-                    "final": final_return(curves[i]),
-                    "eval_return": float(evals[i]),
-                    "seconds": seconds / len(self.members_spec),
-                }
-            )
+                    info = self.source_info[(pair.sources[0], s)]
+                    stages.append(stage_record(stage, pair.sources[0], info["curve"], info["agent_steps"]))
+            records.append(pair_record(cfg, p, m, s, stages, evals[i], seconds / len(self.members_spec)))
             if cfg.analysis.afs and methods.get(m).sensitivity:
                 key, k = jax.random.split(key)
                 member_params = jax.tree.map(lambda a, i=i: jnp.asarray(a[i]), trained_params)
-                target_env = VecEnv(env_config(cfg, self.env_id, s))
+                target_env = VecEnv(cfg.env.for_env(self.env_id, s))
                 fn = self.fns[variants[i]]
                 records[-1].update(sensitivity_of(cfg, m, self.net, member_params, 1, target_env, fn, k))
         return records

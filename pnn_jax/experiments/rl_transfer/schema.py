@@ -6,10 +6,12 @@ from __future__ import annotations
 import dataclasses
 
 from pnn_jax import methods
+from pnn_jax.analysis.transfer import auc, final_return
 from pnn_jax.config import ConfigError, check, check_choice, check_methods, check_section
 from pnn_jax.envs import transforms
-from pnn_jax.envs.envpool_env import EnvConfig, EnvSettings, check_env_config, env_shapes
+from pnn_jax.envs.envpool_env import EnvSettings, check_env_config, env_shapes
 from pnn_jax.experiments.chunks import Chunk, loss_metrics
+from pnn_jax.methods import Stage
 from pnn_jax.nets.columns import INIT_SCHEMES
 from pnn_jax.rl.column_population import MEMBER_LOOPS
 from pnn_jax.rl.policy import ACConfig
@@ -153,11 +155,6 @@ def parse_task(task: str) -> tuple[str, str]:
     return env_id, name or ("pong" if env_id.endswith("-v5") else "identity")
 
 
-def env_config(cfg: Config, env_id: str, seed: int):
-    """The :class:`EnvConfig` of ``env_id``: ``env`` settings (same field names) and ``seed``."""
-    return EnvConfig(env_id, seed=seed, **dataclasses.asdict(cfg.env))
-
-
 def optim_kwargs(cfg) -> dict:
     """``eps`` and ``eps_in_sqrt`` of the ``optim`` section for :func:`make_optimizer`."""
     return {"eps": cfg.optim.eps or None, "eps_in_sqrt": cfg.optim.eps_in_sqrt}
@@ -174,7 +171,7 @@ def validate(cfg: Config) -> None:
         shapes = set()
         for task in [*pair.sources, pair.target]:
             env_id, name = parse_task(task)
-            ecfg = env_config(cfg, env_id, cfg.seed)
+            ecfg = cfg.env.for_env(env_id, cfg.seed)
             try:
                 check_env_config(ecfg)
                 transforms.observation_transform(name, ecfg.is_atari)
@@ -275,6 +272,47 @@ def column_account(cfg: Config, acc):
 
 def pair_label(pair: PairSpec) -> str:
     return " + ".join(pair.sources) + " -> " + pair.target
+
+
+def stage_record(stage: Stage, task: str, curve: list, agent_steps: int) -> dict:
+    """A record's entry for one stage: the plan's stage, the task it trained on, its curve."""
+    return {
+        "task": stage.task,
+        "env_task": task,
+        "column": stage.column,
+        "scope": stage.scope,
+        "curve": curve,
+        "agent_steps": agent_steps,
+    }
+
+
+def pair_record(
+    cfg: Config,
+    pair_index: int,
+    method: str,
+    seed: int,
+    stages: list[dict],
+    eval_return: float,
+    seconds: float,
+) -> dict:
+    """The record of one (pair, method, seed) run (the schema of ``runs.jsonl``, sequential or
+    population); the last of ``stages`` is the target's."""
+    pair, curve = cfg.pairs[pair_index], stages[-1]["curve"]
+    return {
+        "pair": pair_index,
+        "pair_label": pair_label(pair),
+        "sources": list(pair.sources),
+        "target": pair.target,
+        "method": method,
+        "seed": seed,
+        "columns": methods.get(method).plan(len(pair.sources), cfg.reset_heads).max_columns,
+        "stages": stages,
+        "target_curve": curve,
+        "auc": auc(curve, cfg.score_offset),
+        "final": final_return(curve),
+        "eval_return": float(eval_return),
+        "seconds": seconds,
+    }
 
 
 def source_iterations(cfg: Config) -> int:

@@ -8,19 +8,19 @@ import time
 import jax
 
 from pnn_jax import methods
-from pnn_jax.analysis.transfer import CurveAccumulator, auc, final_return
+from pnn_jax.analysis.transfer import CurveAccumulator
 from pnn_jax.envs import transforms
 from pnn_jax.envs.envpool_env import VecEnv
 from pnn_jax.experiments import shared_sources
-from pnn_jax.experiments.chunks import resume_seed, run_stage
+from pnn_jax.experiments.chunks import finite_losses_and, resume_seed, run_stage
 from pnn_jax.experiments.rl_transfer.schema import (
     Config,
     column_account,
-    env_config,
     optim_kwargs,
-    pair_label,
+    pair_record,
     parse_task,
     stage_iterations,
+    stage_record,
 )
 from pnn_jax.nets.columns import atari_column, mlp_column, nature_cnn_column
 from pnn_jax.nets.progressive import ProgressiveNet
@@ -84,7 +84,7 @@ class PairRun:
     def env_for(self, env_id: str, env_seed: int | None = None) -> VecEnv:
         env_seed = self.seed if env_seed is None else env_seed
         if (env_id, env_seed) not in self.envs:
-            self.envs[(env_id, env_seed)] = VecEnv(env_config(self.cfg, env_id, env_seed))
+            self.envs[(env_id, env_seed)] = VecEnv(self.cfg.env.for_env(env_id, env_seed))
         return self.envs[(env_id, env_seed)]
 
     def run(self, ctx) -> list[dict]:
@@ -159,24 +159,12 @@ class PairRun:
             every=cfg.checkpoint.every,
             agent_steps=acc.steps,
             account=column_account(cfg, acc),
-            finite=lambda st, m: {
-                "loss": {k: m[k] for k in ("policy_loss", "value_loss") if k in m},
-                "parameters": st.params,
-            },
+            finite=finite_losses_and(lambda st: st.params),
             snapshot=snapshot,
         )
         self.resumed = None
         self.params = state.params
-        self.stages.append(
-            {
-                "task": stage.task,
-                "env_task": task,
-                "column": stage.column,
-                "scope": stage.scope,
-                "curve": acc.points + acc.pending(),
-                "agent_steps": acc.steps,
-            }
-        )
+        self.stages.append(stage_record(stage, task, acc.points + acc.pending(), acc.steps))
         if shareable:
             record = {**self.stages[-1], "trained_by": ctx.label}
             shared_sources.save(ctx.run_dir, task, seed, transfer.column_weights(self.params, 0), record)
@@ -191,27 +179,13 @@ class PairRun:
         column = self.plan.column_for("target")
         self.key, k_eval = jax.random.split(self.key)
         _, ev = evaluate(self.params, column, start(target_env, k_eval))
-        target = self.stages[-1]
         self.key, k_sens = jax.random.split(self.key)
         sensitivity = sensitivity_of(
             cfg, self.method, self.net, self.params, column, target_env, transform, k_sens
         )
-        return {
-            "pair": self.pair_index,
-            "pair_label": pair_label(pair),
-            "sources": list(pair.sources),
-            "target": pair.target,
-            "method": self.method,
-            "seed": self.seed,
-            "columns": self.plan.max_columns,
-            "stages": self.stages,
-            "target_curve": target["curve"],
-            "auc": auc(target["curve"], cfg.score_offset),
-            "final": final_return(target["curve"]),
-            "eval_return": float(ev["return"]),
-            "seconds": time.perf_counter() - self.t0,
-            **sensitivity,
-        }
+        seconds = time.perf_counter() - self.t0
+        record = pair_record(cfg, self.pair_index, self.method, self.seed, self.stages, ev["return"], seconds)
+        return {**record, **sensitivity}
 
 
 def sensitivity_of(cfg: Config, method: str, net, params, column: int, env, transform, key) -> dict:
