@@ -26,7 +26,7 @@ from pathlib import Path
 import jax
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import append_results, commit, machine, record
+from common import append_results, heading, record
 
 from pnn_jax.envs.envpool_env import EnvConfig
 from pnn_jax.nets.columns import Conv, Dense
@@ -131,10 +131,7 @@ def main() -> None:
             f"| {d} forced CPU device(s) | {r['rate']:,.0f} | {r['rate'] / base:.2f} | {r['compile']:.1f} |"
         )
         print(rows[-1], flush=True)
-    text = (
-        f"\n## bench_pathnet_rl ({time.strftime('%Y-%m-%d')}, commit {commit()})\n\n"
-        f"{machine()}; jax {jax.__version__}.\n\n" + "\n".join(rows) + "\n"
-    )
+    text = f"{heading('bench_pathnet_rl')}\n\n" + "\n".join(rows) + "\n"
     print(text)
     append_results(text)
     record("pathnet_rl", figures, quick=args.quick)

@@ -28,19 +28,11 @@ import jax
 import jax.numpy as jnp
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import PUBLIC_PPO_CPU, append_results, commit, machine, record
+from common import PPO_FULL, PPO_QUICK, PUBLIC_PPO_CPU, append_results, heading, ppo_reference, record
 
-from pnn_jax.envs.envpool_env import EnvConfig, VecEnv
-from pnn_jax.nets.columns import nature_cnn_column
-from pnn_jax.nets.progressive import ProgressiveNet
 from pnn_jax.rl.actor_critic import build_iteration
-from pnn_jax.rl.policy import ACConfig, column_policy, preprocess
-from pnn_jax.rl.rollout import Members, make_rollout, start
-from pnn_jax.train.optim import make_optimizer
-from pnn_jax.train.progressive import init_state
-
-FULL = {"envs": 8, "t_max": 128, "epochs": 4, "minibatches": 4}
-QUICK = {"envs": 2, "t_max": 16, "epochs": 1, "minibatches": 2}  # --quick: a dry run
+from pnn_jax.rl.policy import column_policy, preprocess
+from pnn_jax.rl.rollout import Members, make_rollout
 
 
 def timed(fn, *args, repeats: int) -> tuple[float, float]:
@@ -60,13 +52,8 @@ def measure(
     repeats: int, envs: int, t_max: int, epochs: int, minibatches: int
 ) -> list[tuple[str, float, float]]:
     """``[(piece, seconds, first call seconds)]``: the full iteration, then the floor's pieces."""
-    env = VecEnv(EnvConfig("Pong-v5", num_envs=envs))
-    net = ProgressiveNet(nature_cnn_column(env.num_actions), 1)
-    tx = make_optimizer("adam", 2.5e-4, grad_clip=0.5)
-    cfg = ACConfig(algorithm="ppo", t_max=t_max, ppo_epochs=epochs, ppo_minibatches=minibatches)
-    state = init_state(net, net.init(jax.random.key(0)), tx, 0)
+    env, net, tx, cfg, state, actor = ppo_reference(envs, t_max, epochs, minibatches)
     policy = column_policy(net, tx)
-    actor = start(env, jax.random.key(1))
     out = []
 
     iteration = jax.jit(build_iteration(policy, env.step, cfg))
@@ -121,7 +108,7 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--quick", action="store_true", help="tiny sizes (a dry run): 2 envs x 16 steps")
     args = ap.parse_args()
-    sizes = QUICK if args.quick else FULL
+    sizes = PPO_QUICK if args.quick else PPO_FULL
     rows = measure(1 if args.quick else args.repeats, **sizes)
     full = rows[0][1]
     floor = sum(s for _, s, _ in rows[1:])
@@ -136,8 +123,7 @@ def main() -> None:
     rate, floor_rate = steps / full, steps / floor
     public = PUBLIC_PPO_CPU
     text = (
-        f"\n## bench_ppo_floor ({time.strftime('%Y-%m-%d')}, commit {commit()})\n\n"
-        f"{machine()}; jax {jax.__version__}. {sizes['envs']} envs x {sizes['t_max']} steps, "
+        f"{heading('bench_ppo_floor')} {sizes['envs']} envs x {sizes['t_max']} steps, "
         f"{sizes['epochs']} x {sizes['minibatches']} minibatches. Our iteration: {rate:.0f} agent "
         f"steps/s; the floor allows {floor_rate:.0f}. The public JAX + envpool PPO script with the "
         f"full settings measured {public['rate_low']}-{public['rate_high']} agent steps/s on the "

@@ -24,7 +24,7 @@ import time
 
 import jax
 import numpy as np
-from common import PUBLIC_PPO_CPU, append_results, commit, machine, record
+from common import PUBLIC_PPO_CPU, append_results, commit, machine, ppo_reference, record
 
 from pnn_jax.envs.envpool_env import EnvConfig, VecEnv
 from pnn_jax.nets.columns import atari_column, nature_cnn_column
@@ -92,14 +92,9 @@ def learner(envs: int, columns: int, algorithm: str, chunk: int, repeats: int) -
 
 def reference(network: str, iterations: int, envs: int = 8) -> dict:
     """PPO with the reference settings (``envs`` envs); run in its own process (``--reference``)."""
-    env = VecEnv(EnvConfig("Pong-v5", num_envs=envs))
-    column = (nature_cnn_column if network == "nature_cnn" else atari_column)(env.num_actions)
-    net = ProgressiveNet(column, 1)
-    tx = make_optimizer("adam", 2.5e-4, grad_clip=0.5)
-    cfg = ACConfig(algorithm="ppo", t_max=128, ppo_epochs=4, ppo_minibatches=4)
-    state = init_state(net, net.init(jax.random.key(0)), tx, 0)
+    column = nature_cnn_column if network == "nature_cnn" else atari_column
+    env, net, tx, cfg, state, actor = ppo_reference(envs, column=column)
     loop = make_iteration(net, tx, env, cfg)
-    actor = start(env, jax.random.key(1))
     t = time.perf_counter()
     lowered = loop.lower(state, actor)
     compiled = lowered.compile()

@@ -19,8 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-import jax
-from common import append_results, commit, machine, record
+from common import append_results, heading, record
 
 PAIRS = ["{sources:[Pong-v5:pong],target:Pong-v5:hflip}", "{sources:[Pong-v5:pong],target:Pong-v5:noisy}"]
 METHODS = "methods=[progressive,baseline1,baseline2,baseline3,baseline4]"
@@ -74,10 +73,7 @@ def main() -> None:
         f"| one process per pair ({len(PAIRS)} processes, one after another) | {total:.1f} | "
         f"{total / pop:.2f} |",
     ]
-    text = (
-        f"\n## bench_sweep ({time.strftime('%Y-%m-%d')}, commit {commit()})\n\n"
-        f"{machine()}; jax {jax.__version__}.\n\n" + "\n".join(rows) + "\n"
-    )
+    text = f"{heading('bench_sweep')}\n\n" + "\n".join(rows) + "\n"
     print(text)
     append_results(text)
     record(

@@ -19,12 +19,18 @@ from pathlib import Path
 
 import jax
 
+from pnn_jax.envs.envpool_env import EnvConfig, VecEnv
+from pnn_jax.nets.columns import nature_cnn_column
+from pnn_jax.nets.progressive import ProgressiveNet
 from pnn_jax.provenance import commit, machine
+from pnn_jax.rl.actor_critic import ACConfig, start
+from pnn_jax.train.optim import make_optimizer
+from pnn_jax.train.progressive import init_state
 
 HERE = Path(__file__).resolve().parent
 HEADER = "# Benchmark results\n\nAppended by `make bench` (benchmarks/). Newest last.\n\n"
 
-__all__ = ["append_results", "commit", "machine", "record", "results_dir"]
+__all__ = ["append_results", "commit", "heading", "machine", "ppo_reference", "record", "results_dir"]
 
 
 def results_dir() -> Path:
@@ -41,6 +47,13 @@ def append_results(text: str) -> None:
     with path.open("a") as f:
         f.write(text)
     print(f"appended to {path}")
+
+
+def heading(bench: str) -> str:
+    """The head of a benchmark's ``RESULTS.md`` entry: its name, date and commit, then the machine
+    and jax version (the sentence goes on after it)."""
+    date = time.strftime("%Y-%m-%d")
+    return f"\n## {bench} ({date}, commit {commit()})\n\n{machine()}; jax {jax.__version__}."
 
 
 def record(bench: str, figures: dict, *, quick: bool = False) -> dict:
@@ -76,3 +89,24 @@ PUBLIC_PPO_CPU = {
 }
 # The same script's published GPU figure: 10M agent steps of Pong in 36.8 minutes (CleanRL's docs).
 PUBLIC_PPO_GPU_RATE = 10_000_000 / (36.8 * 60)
+
+
+PPO_FULL = {"envs": 8, "t_max": 128, "epochs": 4, "minibatches": 4}
+"""The public script's PPO settings: envs x steps per iteration, epochs x minibatches."""
+PPO_QUICK = {"envs": 2, "t_max": 16, "epochs": 1, "minibatches": 2}
+"""Tiny sizes for a dry run (``--quick``)."""
+
+
+def ppo_reference(
+    envs: int = 8, t_max: int = 128, epochs: int = 4, minibatches: int = 4, column=nature_cnn_column
+):
+    """PPO on Pong with the public JAX + envpool script's settings (one ``column`` net, the
+    Nature CNN by default, orthogonal init; Adam 2.5e-4, gradient clip 0.5; ``epochs`` x
+    ``minibatches`` per rollout of ``envs`` x ``t_max`` steps), ready to run:
+    ``(env, net, tx, ac_config, state, actor)``."""
+    env = VecEnv(EnvConfig("Pong-v5", num_envs=envs))
+    net = ProgressiveNet(column(env.num_actions), 1, init_scheme="orthogonal")
+    tx = make_optimizer("adam", 2.5e-4, grad_clip=0.5)
+    cfg = ACConfig(algorithm="ppo", t_max=t_max, ppo_epochs=epochs, ppo_minibatches=minibatches)
+    state = init_state(net, net.init(jax.random.key(0)), tx, 0)
+    return env, net, tx, cfg, state, start(env, jax.random.key(1))

@@ -12,11 +12,12 @@ Usage: ``python benchmarks/readme.py [--write | --check] [--results FILE]``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from common import PUBLIC_PPO_CPU, PUBLIC_PPO_GPU_RATE
+
+from pnn_jax.rundir import read_jsonl
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -155,12 +156,6 @@ def render(records: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def read(path: Path) -> list[dict]:
-    return (
-        [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
-    )
-
-
 def fill(text: str, table: str, where: Path) -> str:
     if START not in text or END not in text:
         raise SystemExit(f"{where} has no '{START}' ... '{END}' block")
@@ -176,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     group.add_argument("--write", action="store_true")
     group.add_argument("--check", action="store_true")
     args = ap.parse_args(argv)
-    table = render(read(Path(args.results)))
+    table = render(read_jsonl(Path(args.results)))
     print(table)
     for path in TARGETS:
         text = path.read_text()

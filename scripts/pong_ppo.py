@@ -28,14 +28,9 @@ import matplotlib.pyplot as plt  # no display here: matplotlib falls back to Agg
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from common import PUBLIC_PPO_GPU_RATE, record
+from common import PPO_FULL, PPO_QUICK, PUBLIC_PPO_GPU_RATE, ppo_reference, record
 
-from pnn_jax.envs.envpool_env import EnvConfig, VecEnv
-from pnn_jax.nets.columns import nature_cnn_column
-from pnn_jax.nets.progressive import ProgressiveNet
-from pnn_jax.rl.actor_critic import ACConfig, make_loop, start
-from pnn_jax.train.optim import make_optimizer
-from pnn_jax.train.progressive import init_state
+from pnn_jax.rl.actor_critic import make_loop
 
 
 def plot(curve: list[dict], path: Path, title: str) -> None:
@@ -61,19 +56,14 @@ def main() -> None:
     args = ap.parse_args()
     if args.seconds <= 0 or args.envs < 1 or args.chunk < 1:
         sys.exit("error: --seconds, --envs and --chunk must be positive")
-    t_max, epochs, minibatches = (16, 1, 2) if args.quick else (128, 4, 4)
+    sizes = {**PPO_FULL, "envs": args.envs}
     if args.quick:
-        args.envs, args.chunk = min(args.envs, 2), 2
+        sizes, args.chunk = {**PPO_QUICK, "envs": min(args.envs, PPO_QUICK["envs"])}, 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    env = VecEnv(EnvConfig("Pong-v5", num_envs=args.envs))
-    net = ProgressiveNet(nature_cnn_column(env.num_actions), 1, init_scheme="orthogonal")
-    tx = make_optimizer("adam", 2.5e-4, grad_clip=0.5)
-    cfg = ACConfig(algorithm="ppo", t_max=t_max, ppo_epochs=epochs, ppo_minibatches=minibatches)
-    state = init_state(net, net.init(jax.random.key(0)), tx, 0)
+    env, net, tx, cfg, state, actor = ppo_reference(**sizes)
     loop = make_loop(net, tx, env, cfg, args.chunk)
-    actor = start(env, jax.random.key(1))
 
     t0 = time.perf_counter()
     state, actor, m = jax.block_until_ready(loop(state, actor))  # compiles; its chunk counts below
@@ -101,8 +91,8 @@ def main() -> None:
     returns = [p["mean_return"] for p in curve if p["episodes"]]
     summary = {
         "device": str(jax.devices()[0]),
-        "envs": args.envs,
-        "settings": {"t_max": t_max, "epochs": epochs, "minibatches": minibatches},
+        "envs": sizes["envs"],
+        "settings": {k: v for k, v in sizes.items() if k != "envs"},
         "seconds": round(trained, 1),
         "agent_steps": steps,
         "rate": round(rate, 1),
@@ -113,7 +103,7 @@ def main() -> None:
     }
     (out / "curve.jsonl").write_text("".join(json.dumps(p) + "\n" for p in curve))
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    plot(curve, out / "curve.png", f"Pong PPO, Nature CNN, {args.envs} envs, {summary['device']}")
+    plot(curve, out / "curve.png", f"Pong PPO, Nature CNN, {sizes['envs']} envs, {summary['device']}")
     record("pong_ppo", summary, quick=args.quick)
     print(json.dumps(summary))
 
