@@ -64,55 +64,11 @@ def _per_pair(
 
 
 def binary_mnist_table(name: str, runs: list[Run], options: Options, fig_dir: Path) -> Table:
-
     table = Table("PathNet binary MNIST: generations to solve task B and speedup over learning from scratch")
     paper = _paper(name)
-    paper_gen, paper_speed = paper["generations_task_b"], paper["speedup_ratio"]
     records = [dict(r, job=(i, r["pair"], r["run"])) for i, run in enumerate(runs) for r in run.records]
     present = [m for m in methods.names("pathnet") if any(r["method"] == m for r in records)]
-    ref = methods.reference("pathnet").name
     gens = {m: {r["job"]: r["generations_b"] for r in records if r["method"] == m} for m in present}
-    rows, speed_rows, test_rows = [], [], []
-
-    def interval(low, high, digits=2):
-        return f"[{low:.{digits}f}, {high:.{digits}f}]"
-
-    for m in present:
-        g = list(gens[m].values())
-        p = paper_gen.get(methods.get(m).paper_name or m)
-        solved = sum(r["solved_b"] for r in records if r["method"] == m)
-        mean, low, high = sp.mean_interval(g)
-        rows.append(
-            [
-                m,
-                _ms(g),
-                interval(low, high, 1),
-                p,
-                _diff(mean, p),
-                f"{solved}/{len(g)}",
-                _ms([r["test_acc_b"] for r in records if r["method"] == m], 3),
-            ]
-        )
-        if m != ref and ref in gens:
-            s = sp.speedup(gens[ref], gens[m])
-            ci = sp.bootstrap_speedup(gens[ref], gens[m])
-            ps = paper_speed.get(m)
-            speed_rows.append(
-                [
-                    m,
-                    s["ratio_of_means"],
-                    interval(*ci["ratio_of_means"]),
-                    ps,
-                    _diff(s["ratio_of_means"], ps),
-                    s["mean_of_ratios"],
-                    interval(*ci["mean_of_ratios"]),
-                    s["runs"],
-                ]
-            )
-    for a, b in itertools.combinations(present, 2):  # every pair of methods, in registry order
-        w = sp.paired_wilcoxon(gens[a], gens[b])
-        p_value = f"{w['p']:.2g}"  # two significant digits: 9.4e-08, not 0.00
-        test_rows.append([f"{a} - {b}", w["runs"], w["median_difference"], w["statistic"], p_value])
     table.add(
         "Generations to threshold on task B (docs/papers.md 2.4)",
         [
@@ -124,7 +80,7 @@ def binary_mnist_table(name: str, runs: list[Run], options: Options, fig_dir: Pa
             "reached threshold",
             "test accuracy, task B",
         ],
-        rows,
+        _generation_rows(present, records, gens, paper["generations_task_b"]),
     )
     table.add(
         "Speedup = generations from scratch / generations of the method (95% paired bootstrap intervals)",
@@ -138,8 +94,9 @@ def binary_mnist_table(name: str, runs: list[Run], options: Options, fig_dir: Pa
             "interval",
             "paired runs",
         ],
-        speed_rows,
+        _speedup_rows(present, gens, paper["speedup_ratio"]),
     )
+    test_rows = _paired_test_rows(present, gens)
     if test_rows:
         table.add(
             "Paired test of generations on task B (Wilcoxon signed-rank, two-sided, scipy)",
@@ -155,6 +112,67 @@ def binary_mnist_table(name: str, runs: list[Run], options: Options, fig_dir: Pa
         "task B's initial population and minibatch stream; bootstrap: 10,000 resamples of runs."
     )
     return table
+
+
+def _interval(low: float, high: float, digits: int = 2) -> str:
+    return f"[{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def _generation_rows(present: list[str], records: list[dict], gens: dict, paper_gen: dict) -> list[list]:
+    """Per method: generations to task B's threshold (mean ± std, t interval), the paper's, solved runs."""
+    rows = []
+    for m in present:
+        g = list(gens[m].values())
+        p = paper_gen.get(methods.get(m).paper_name or m)
+        solved = sum(r["solved_b"] for r in records if r["method"] == m)
+        mean, low, high = sp.mean_interval(g)
+        rows.append(
+            [
+                m,
+                _ms(g),
+                _interval(low, high, 1),
+                p,
+                _diff(mean, p),
+                f"{solved}/{len(g)}",
+                _ms([r["test_acc_b"] for r in records if r["method"] == m], 3),
+            ]
+        )
+    return rows
+
+
+def _speedup_rows(present: list[str], gens: dict, paper_speed: dict) -> list[list]:
+    """Per method but the reference (scratch): both speedups with paired bootstrap intervals."""
+    ref = methods.reference("pathnet").name
+    rows = []
+    for m in present:
+        if m == ref or ref not in gens:
+            continue
+        s = sp.speedup(gens[ref], gens[m])
+        ci = sp.bootstrap_speedup(gens[ref], gens[m])
+        ps = paper_speed.get(m)
+        rows.append(
+            [
+                m,
+                s["ratio_of_means"],
+                _interval(*ci["ratio_of_means"]),
+                ps,
+                _diff(s["ratio_of_means"], ps),
+                s["mean_of_ratios"],
+                _interval(*ci["mean_of_ratios"]),
+                s["runs"],
+            ]
+        )
+    return rows
+
+
+def _paired_test_rows(present: list[str], gens: dict) -> list[list]:
+    """Wilcoxon signed-rank tests of generations for every pair of methods, in registry order."""
+    rows = []
+    for a, b in itertools.combinations(present, 2):
+        w = sp.paired_wilcoxon(gens[a], gens[b])
+        p_value = f"{w['p']:.2g}"  # two significant digits: 9.4e-08, not 0.00
+        rows.append([f"{a} - {b}", w["runs"], w["median_difference"], w["statistic"], p_value])
+    return rows
 
 
 def cifar_svhn_table(name: str, runs: list[Run], options: Options, fig_dir: Path) -> Table:

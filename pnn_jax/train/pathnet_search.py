@@ -53,20 +53,7 @@ def make_search(
 
     def search(state: PathNetState, key, data: TaskData):
         key, k_init = jax.random.split(key)
-        nan = jnp.full((max_generations,), jnp.nan, jnp.float32)
-        carry = dict(
-            state=state,
-            search=tournament.init(k_init),
-            key=key,
-            gen=jnp.zeros((), jnp.int32),
-            solved=jnp.zeros((), bool),
-            path=jnp.zeros((net.num_layers, net.max_active), jnp.int32),
-            fitness=jnp.asarray(-jnp.inf, jnp.float32),
-            curve=nan,
-            mean_curve=nan,
-            diversity=nan,
-            reuse=nan,
-        )
+        carry = _initial_carry(net, state, tournament.init(k_init), key, max_generations)
 
         def cond(c):
             return ~c["solved"] & (c["gen"] < max_generations)
@@ -74,11 +61,7 @@ def make_search(
         def body(c):
             search, index, paths = tournament.ask(c["search"])
             key, k_batch = jax.random.split(c["key"])
-            idx = jax.random.randint(k_batch, (t, session.steps, session.batch_size), 0, data.n_train)
-            idx = jnp.repeat(idx, k, axis=0)  # the contestants of a tournament share minibatches
-            noise_keys = session.noise_keys(k_batch, (t, session.steps))
-            if noise_keys is not None:
-                noise_keys = jnp.repeat(noise_keys, k, axis=0)  # ... and their noise
+            idx, noise_keys = _shared_minibatches(k_batch, session, t, k, data.n_train)
             st, acc = train_contestants(
                 net, tx, session, c["state"], paths.reshape(t * k, *paths.shape[2:]), idx, data, noise_keys
             )
@@ -118,6 +101,34 @@ def make_search(
         return c["state"], result
 
     return search
+
+
+def _initial_carry(net: PathNet, state: PathNetState, search, key, max_generations: int) -> dict:
+    """The search loop's carry before generation 0; the curves ``[max_generations]`` are NaN."""
+    nan = jnp.full((max_generations,), jnp.nan, jnp.float32)
+    return dict(
+        state=state,
+        search=search,
+        key=key,
+        gen=jnp.zeros((), jnp.int32),
+        solved=jnp.zeros((), bool),
+        path=jnp.zeros((net.num_layers, net.max_active), jnp.int32),
+        fitness=jnp.asarray(-jnp.inf, jnp.float32),
+        curve=nan,
+        mean_curve=nan,
+        diversity=nan,
+        reuse=nan,
+    )
+
+
+def _shared_minibatches(key, session: SessionConfig, t: int, k: int, n_train: int):
+    """One generation's minibatch indices ``[t * k, steps, B]`` and noise keys (or None): the ``k``
+    contestants of each of the ``t`` tournaments share both."""
+    idx = jax.random.randint(key, (t, session.steps, session.batch_size), 0, n_train)
+    noise_keys = session.noise_keys(key, (t, session.steps))
+    if noise_keys is not None:
+        noise_keys = jnp.repeat(noise_keys, k, axis=0)
+    return jnp.repeat(idx, k, axis=0), noise_keys
 
 
 def diversity(net: PathNet, paths: jax.Array) -> jax.Array:

@@ -17,6 +17,7 @@ whose frozen columns do not match their recorded SHA-256 is an error.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import time
@@ -58,7 +59,9 @@ class PnnDigits(Protocol):
         task_a, task_b, data, population, method = setup(cfg)
         stages = [len(method(i).plan.stages) for i in range(len(cfg.methods))]
         before = [cfg.train.steps * sum(stages[:i]) for i in range(len(stages))]  # global steps
-        units = [(f"method {m}", _unit(cfg, method(i), data, before[i])) for i, m in enumerate(cfg.methods)]
+        units = [
+            (f"method {m}", _MethodUnit(cfg, method(i), data, before[i])) for i, m in enumerate(cfg.methods)
+        ]
         header = [
             f"{cfg.experiment} ({cfg.preset}): A = digits {cfg.task_a} ({len(task_a.y_train)} train / "
             f"{len(task_a.y_test)} test), B = digits {cfg.task_b} ({len(task_b.y_train)} / "
@@ -100,97 +103,125 @@ class PnnDigits(Protocol):
         }
 
 
-def _unit(cfg: Config, m: Method, data, steps_before: int):
-    """Train method ``m``'s stages in chunks, checkpointing inside the unit; one record per member."""
-    steps = cfg.train.steps
+class _MethodUnit:
+    """Method ``m``'s stages trained in chunks, checkpointing inside the unit; one record per member.
 
-    def verify(state, meta):
-        got = m.frozen_checksums(state["train"])
+    A unit of the runner (``unit(ctx) -> records``). ``steps_before`` is the number of global steps
+    the earlier methods take, so checkpoint boundaries fall on the run's global step count.
+    """
+
+    def __init__(self, cfg: Config, m: Method, data, steps_before: int):
+        self.cfg, self.m, self.data, self.steps_before = cfg, m, data, steps_before
+        self.steps = cfg.train.steps
+
+    def verify(self, state, meta) -> None:
+        """A restored checkpoint's frozen columns must match the checksums recorded with it."""
+        got = self.m.frozen_checksums(state["train"])
         for col, digest in meta["frozen_sha256"].items():
             if got.get(col) != digest:
                 member, _, k = col.partition(":")
                 raise CheckpointError(
-                    f"frozen column {k} of {m.name} (member {member}) does not match its checksum "
+                    f"frozen column {k} of {self.m.name} (member {member}) does not match its checksum "
                     f"in the checkpoint ({got.get(col)} != {digest}); the checkpoint is corrupt"
                 )
 
-    def work(ctx: UnitContext) -> list[dict]:
+    def __call__(self, ctx: UnitContext) -> list[dict]:
         t0 = time.perf_counter()
-        restored = ctx.restore(lambda meta: m.state_template(), verify)
-        if restored is not None:
-            state, meta = restored
-            keys = jax.random.wrap_key_data(jnp.asarray(state["key"]))
-            states = state["train"]
-            first, done = meta["stage_index"], meta["steps_done"]
-            a_before, a_checksum = meta["a_before"], meta["a_checksum"]
-        else:
-            params, keys = m.init()
-            first, done, a_before, a_checksum = 0, None, None, None
-        t_chunk = time.perf_counter()
-        for si in range(first, len(m.plan.stages)):
-            stage = m.plan.stages[si]
+        first, done = self._restore_or_init(ctx)
+        self.t_chunk = time.perf_counter()
+        for si in range(first, len(self.m.plan.stages)):
+            stage = self.m.plan.stages[si]
             if done is None:  # a fresh stage
-                keys, stage_keys = split_keys(keys)
-                states = m.stage_states(params, stage, stage_keys)
+                self.keys, stage_keys = split_keys(self.keys)
+                self.states = self.m.stage_states(self.params, stage, stage_keys)
                 done = 0
-            while done < steps:
-                n = min(cfg.train.log_every, steps - done)
-                keys, chunk_keys = split_keys(keys)
-                states, metrics = m.loop(states, data[stage.task][0], chunk_keys, num_steps=n)
-                done += n
-                position = si * steps + done
-                acc = held_out_accuracies(m, states.params, data, si)
-                loss, train_acc = float(jnp.mean(metrics["loss"])), float(jnp.mean(metrics["accuracy"]))
-                now = time.perf_counter()
-                rate, t_chunk = n / max(now - t_chunk, 1e-9), now
-                ctx.metrics(
-                    position,
-                    {
-                        "global_step": steps_before + position,
-                        "method": m.name,
-                        "stage": si,
-                        "column": stage.column,
-                        "method_step": position,
-                        "steps_per_s": round(rate, 3),
-                        "loss": loss,
-                        "train_acc": train_acc,
-                        **{k: (None if v is None else float(np.mean(v))) for k, v in acc.items()},
-                    },
-                    f"  {m.name:<12} stage {si + 1}/{len(m.plan.stages)} ({stage.task}, column "
-                    f"{stage.column}, {stage.scope}) step {done:>5}/{steps}: loss {loss:.4f} "
-                    f"train acc {train_acc:.3f} [{rate:.0f} steps/s]",
-                )
-                if done == steps and stage.task == "source0":  # the task boundary
-                    a_before, a_checksum = task_a_result(m, states.params, data, stage.column)
-                every = cfg.checkpoint.every
-                due = done == steps or bool(every and (steps_before + position) % every == 0)
-                ctx.boundary(
-                    position,
-                    lambda st=states, k=keys, si=si, done=done, ab=a_before, ac=a_checksum: (
-                        {"train": st, "key": jax.random.key_data(k)},
-                        {
-                            "method": m.name,
-                            "method_index": ctx.index,  # a unit per method, in order
-                            "stage": si,
-                            "iteration": done,
-                            "stage_index": si,
-                            "steps_done": done,
-                            "a_before": ab,
-                            "a_checksum": ac,
-                            "frozen_sha256": m.frozen_checksums(st),
-                        },
-                    ),
-                    due,
-                )
-            params, done = states.params, None
-        rows = result_rows(m, params, data, a_before, a_checksum, time.perf_counter() - t0)
+            while done < self.steps:
+                done = self._chunk(ctx, si, stage, done)
+            self.params, done = self.states.params, None
+        return self._records(time.perf_counter() - t0)
+
+    def _restore_or_init(self, ctx: UnitContext) -> tuple[int, int | None]:
+        """The newest checkpoint of this unit, else fresh parameters: (first stage, steps done in it)."""
+        restored = ctx.restore(lambda meta: self.m.state_template(), self.verify)
+        if restored is None:
+            self.params, self.keys = self.m.init()
+            self.a_before = self.a_checksum = None
+            return 0, None
+        state, meta = restored
+        self.keys = jax.random.wrap_key_data(jnp.asarray(state["key"]))
+        self.states = state["train"]
+        self.a_before, self.a_checksum = meta["a_before"], meta["a_checksum"]
+        return meta["stage_index"], meta["steps_done"]
+
+    def _chunk(self, ctx: UnitContext, si: int, stage, done: int) -> int:
+        """One compiled chunk of ``train.log_every`` steps, its metrics, and a checkpoint when due."""
+        m, steps = self.m, self.steps
+        n = min(self.cfg.train.log_every, steps - done)
+        self.keys, chunk_keys = split_keys(self.keys)
+        self.states, metrics = m.loop(self.states, self.data[stage.task][0], chunk_keys, num_steps=n)
+        done += n
+        position = si * steps + done
+        self._log(ctx, si, stage, done, position, n, metrics)
+        if done == steps and stage.task == "source0":  # the task boundary
+            self.a_before, self.a_checksum = task_a_result(m, self.states.params, self.data, stage.column)
+        every = self.cfg.checkpoint.every
+        due = done == steps or bool(every and (self.steps_before + position) % every == 0)
+        snapshot = functools.partial(
+            self._snapshot, ctx.index, self.states, self.keys, si, done, self.a_before, self.a_checksum
+        )
+        ctx.boundary(position, snapshot, due)
+        return done
+
+    def _log(self, ctx: UnitContext, si: int, stage, done: int, position: int, n: int, metrics) -> None:
+        """The chunk's metric record and progress line (held-out accuracies read back once a chunk)."""
+        m, steps = self.m, self.steps
+        acc = held_out_accuracies(m, self.states.params, self.data, si)
+        loss, train_acc = float(jnp.mean(metrics["loss"])), float(jnp.mean(metrics["accuracy"]))
+        now = time.perf_counter()
+        rate, self.t_chunk = n / max(now - self.t_chunk, 1e-9), now
+        ctx.metrics(
+            position,
+            {
+                "global_step": self.steps_before + position,
+                "method": m.name,
+                "stage": si,
+                "column": stage.column,
+                "method_step": position,
+                "steps_per_s": round(rate, 3),
+                "loss": loss,
+                "train_acc": train_acc,
+                **{k: (None if v is None else float(np.mean(v))) for k, v in acc.items()},
+            },
+            f"  {m.name:<12} stage {si + 1}/{len(m.plan.stages)} ({stage.task}, column "
+            f"{stage.column}, {stage.scope}) step {done:>5}/{steps}: loss {loss:.4f} "
+            f"train acc {train_acc:.3f} [{rate:.0f} steps/s]",
+        )
+
+    def _snapshot(self, index, states, keys, si, done, a_before, a_checksum) -> tuple[dict, dict]:
+        """The checkpoint at a chunk's end: (state tree, metadata)."""
+        state = {"train": states, "key": jax.random.key_data(keys)}
+        meta = {
+            "method": self.m.name,
+            "method_index": index,  # a unit per method, in order
+            "stage": si,
+            "iteration": done,
+            "stage_index": si,
+            "steps_done": done,
+            "a_before": a_before,
+            "a_checksum": a_checksum,
+            "frozen_sha256": self.m.frozen_checksums(states),
+        }
+        return state, meta
+
+    def _records(self, seconds: float) -> list[dict]:
+        """One record per member: the results and the SHA-256 of every (and every frozen) column."""
+        m, params = self.m, self.params
+        rows = result_rows(m, params, self.data, self.a_before, self.a_checksum, seconds)
         sums = m.column_checksums(params)
-        frozen = m.frozen_checksums(states)  # columns frozen in the method's last stage
+        frozen = m.frozen_checksums(self.states)  # columns frozen in the method's last stage
         for p, row in enumerate(rows):
             row["column_sha256"] = sums[p]
             row["frozen_sha256"] = {
                 k.split(":")[1]: d for k, d in frozen.items() if k.split(":")[0] == str(p)
             }
         return rows
-
-    return work

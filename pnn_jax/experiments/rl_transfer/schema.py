@@ -164,8 +164,35 @@ def validate(cfg: Config) -> None:
     """One-line :class:`ConfigError` for any bad value, before anything compiles."""
 
     check_section("rl", cfg.rl)
-    check(len(cfg.pairs) >= 1, "pairs", cfg.pairs, "needs at least one {sources, target} pair")
     check_choice("model.network", cfg.model.network, NETWORKS)
+    _check_pairs(cfg)
+    check_choice("member_loop", cfg.member_loop, MEMBER_LOOPS)
+    check_methods("methods", cfg.methods, "progressive")
+    _check_analysis(cfg.analysis)
+    for key in ("seeds", "iterations", "chunk", "window", "eval_episodes"):
+        check(getattr(cfg, key) >= 1, key, getattr(cfg, key), "must be at least 1")
+    check(
+        cfg.source_iterations >= 0,
+        "source_iterations",
+        cfg.source_iterations,
+        "must be >= 0 (0 = iterations)",
+    )
+    check(cfg.env.num_envs >= 1, "env.num_envs", cfg.env.num_envs, "must be at least 1")
+    check(min(cfg.model.widths, default=0) >= 1, "model.widths", cfg.model.widths, "positive widths")
+    check_choice("model.lateral", cfg.model.lateral, ("adapter", "plain", "none"))
+    check_choice("model.init", cfg.model.init, INIT_SCHEMES)
+    check_choice("model.adapter_width", cfg.model.adapter_width, ("in", "out"))
+    check_choice("optim.optimizer", cfg.optim.optimizer, OPTIMIZERS)
+    check(cfg.optim.lr > 0, "optim.lr", cfg.optim.lr, "must be positive")
+    check(cfg.optim.grad_clip >= 0, "optim.grad_clip", cfg.optim.grad_clip, "must be >= 0 (0 = off)")
+    check(cfg.optim.eps >= 0, "optim.eps", cfg.optim.eps, "must be >= 0 (0 = the optimizer's default)")
+    check(cfg.checkpoint.every >= 0, "checkpoint.every", cfg.checkpoint.every, "must be >= 0 (0 = off)")
+
+
+def _check_pairs(cfg: Config) -> None:
+    """Every task of every pair makes an env; a pair's tasks agree in shapes; populations need one
+    source per pair and one env id."""
+    check(len(cfg.pairs) >= 1, "pairs", cfg.pairs, "needs at least one {sources, target} pair")
     for i, pair in enumerate(cfg.pairs):
         check(len(pair.sources) >= 1, f"pairs[{i}].sources", pair.sources, "needs at least one source task")
         shapes = set()
@@ -208,40 +235,24 @@ def validate(cfg: Config) -> None:
             sorted(ids),
             "population=true needs one env id (tasks differ by transform)",
         )
-    check_choice("member_loop", cfg.member_loop, MEMBER_LOOPS)
-    check_methods("methods", cfg.methods, "progressive")
-    check(cfg.analysis.states >= 1, "analysis.states", cfg.analysis.states, "must be at least 1")
+
+
+def _check_analysis(analysis: AnalysisSection) -> None:
+    """The AFS/APS settings: state count, APS episodes and its noise grid."""
+    check(analysis.states >= 1, "analysis.states", analysis.states, "must be at least 1")
     check(
-        cfg.analysis.aps_episodes >= 0,
+        analysis.aps_episodes >= 0,
         "analysis.aps_episodes",
-        cfg.analysis.aps_episodes,
+        analysis.aps_episodes,
         "must be >= 0 (0 = off)",
     )
-    grid = cfg.analysis.aps_grid
+    grid = analysis.aps_grid
     check(
         len(grid) >= 2 and all(v > 0 for v in grid) and list(grid) == sorted(grid),
         "analysis.aps_grid",
         grid,
         "needs 2+ positive, increasing noise variances",
     )
-    for key in ("seeds", "iterations", "chunk", "window", "eval_episodes"):
-        check(getattr(cfg, key) >= 1, key, getattr(cfg, key), "must be at least 1")
-    check(
-        cfg.source_iterations >= 0,
-        "source_iterations",
-        cfg.source_iterations,
-        "must be >= 0 (0 = iterations)",
-    )
-    check(cfg.env.num_envs >= 1, "env.num_envs", cfg.env.num_envs, "must be at least 1")
-    check(min(cfg.model.widths, default=0) >= 1, "model.widths", cfg.model.widths, "positive widths")
-    check_choice("model.lateral", cfg.model.lateral, ("adapter", "plain", "none"))
-    check_choice("model.init", cfg.model.init, INIT_SCHEMES)
-    check_choice("model.adapter_width", cfg.model.adapter_width, ("in", "out"))
-    check_choice("optim.optimizer", cfg.optim.optimizer, OPTIMIZERS)
-    check(cfg.optim.lr > 0, "optim.lr", cfg.optim.lr, "must be positive")
-    check(cfg.optim.grad_clip >= 0, "optim.grad_clip", cfg.optim.grad_clip, "must be >= 0 (0 = off)")
-    check(cfg.optim.eps >= 0, "optim.eps", cfg.optim.eps, "must be >= 0 (0 = the optimizer's default)")
-    check(cfg.checkpoint.every >= 0, "checkpoint.every", cfg.checkpoint.every, "must be >= 0 (0 = off)")
 
 
 def column_account(cfg: Config, acc):
