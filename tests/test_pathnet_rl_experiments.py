@@ -52,6 +52,21 @@ def test_lunar_subtask_rewards():
         lunar_curriculum.reward_fn("hover")
 
 
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["sequences=[[CartPole-v1,Acrobot-v1]]"], r"sequences\[0\]=.* the same observation shape"),
+        (["sequences=[[LunarLander-v3:stabilise,CartPole-v1:approach]]"], "needs a LunarLander env"),
+        (["model.network=atari"], "LunarLander-v3 has vector observations: use mlp"),
+        (["sequences=[[]]"], "needs at least one task"),
+    ],
+)
+def test_bad_sequences_are_one_line_errors(overrides, message, tmp_path):
+    module, cfg = compose("pathnet_lunarlander_curriculum", tmp_path, *overrides)
+    with pytest.raises(cfglib.ConfigError, match=message):
+        module.validate(cfg)
+
+
 def test_vizdoom_needs_the_host_interface():
     with pytest.raises(ValueError, match=r"use env\.interface=host"):
         check_env_config(EnvConfig("HealthGathering-v1", interface="xla"))

@@ -27,12 +27,13 @@ from __future__ import annotations
 import dataclasses
 
 from pnn_jax import methods
-from pnn_jax.config import ConfigError, check, check_choice, check_methods, check_section
+from pnn_jax.config import check, check_choice, check_methods, check_section
 from pnn_jax.envs import lunar_curriculum, transforms
-from pnn_jax.envs.envpool_env import EnvSettings, check_env_config, env_shapes
+from pnn_jax.envs.envpool_env import EnvSettings
 from pnn_jax.experiments.rl_transfer.schema import (
     CheckpointSection,
     OptimSection,
+    check_tasks,
     env_section,
     parse_task,
     rl_section,
@@ -121,31 +122,14 @@ def validate(cfg: Config) -> None:
     check_methods("methods", cfg.methods, "pathnet")
     for i, seq in enumerate(cfg.sequences):
         check(len(seq) >= 1, f"sequences[{i}]", seq, "needs at least one task")
-        shapes = set()
-        for task in seq:
-            env_id, _ = parse_task(task)
-            ecfg = cfg.env.for_env(env_id, cfg.seed)
-            try:
-                check_env_config(ecfg)
-                task_functions(task, cfg.seed)
-            except ValueError as e:
-                raise ConfigError(f"sequences[{i}]: {e}") from None
-            obs_shape, num_actions = env_shapes(ecfg)
-            shapes.add((obs_shape, num_actions))
-            vector = len(obs_shape) == 1
-            check(
-                vector == (cfg.model.network == "mlp"),
-                "model.network",
-                cfg.model.network,
-                f"{env_id} has {'vector' if vector else 'image'} observations: "
-                f"use {'mlp' if vector else 'atari'}",
-            )
-        check(
-            len(shapes) == 1,
-            f"sequences[{i}]",
+        check_tasks(
+            cfg.env,
+            cfg.seed,
+            cfg.model.network,
             seq,
-            "all tasks need the same observation shape and action count "
-            "(for different Atari games set env.full_action_space=true)",
+            f"sequences[{i}]",
+            lambda task, ecfg: task_functions(task, cfg.seed),
+            image_networks="atari",
         )
     for key in ("seeds", "steps_per_task", "chunk"):
         check(getattr(cfg, key) >= 1, key, getattr(cfg, key), "must be at least 1")

@@ -155,6 +155,48 @@ def parse_task(task: str) -> tuple[str, str]:
     return env_id, name or ("pong" if env_id.endswith("-v5") else "identity")
 
 
+def check_tasks(
+    env: EnvSettings,
+    seed: int,
+    network: str,
+    tasks: list[str],
+    where: str,
+    check_task,
+    image_networks: str,
+    group: str = "",
+) -> None:
+    """The tasks of one pair or sequence (config key ``where``): each makes an env and passes
+    ``check_task(task, env_config)`` (a ``ValueError`` for a bad variant), its observations suit
+    ``network`` (``mlp`` for vectors, ``image_networks`` for images), and all share one
+    observation shape and action count."""
+    shapes = set()
+    for task in tasks:
+        env_id, _ = parse_task(task)
+        ecfg = env.for_env(env_id, seed)
+        try:
+            check_env_config(ecfg)
+            check_task(task, ecfg)
+        except ValueError as e:
+            raise ConfigError(f"{where}: {e}") from None
+        obs_shape, num_actions = env_shapes(ecfg)
+        shapes.add((obs_shape, num_actions))
+        vector = len(obs_shape) == 1
+        check(
+            vector == (network == "mlp"),
+            "model.network",
+            network,
+            f"{env_id} has {'vector' if vector else 'image'} observations: use "
+            f"{'mlp' if vector else image_networks}",
+        )
+    check(
+        len(shapes) == 1,
+        where,
+        tasks,
+        f"all tasks{group} need the same observation shape and action count "
+        "(for different Atari games set env.full_action_space=true)",
+    )
+
+
 def optim_kwargs(cfg) -> dict:
     """``eps`` and ``eps_in_sqrt`` of the ``optim`` section for :func:`make_optimizer`."""
     return {"eps": cfg.optim.eps or None, "eps_in_sqrt": cfg.optim.eps_in_sqrt}
@@ -195,31 +237,15 @@ def _check_pairs(cfg: Config) -> None:
     check(len(cfg.pairs) >= 1, "pairs", cfg.pairs, "needs at least one {sources, target} pair")
     for i, pair in enumerate(cfg.pairs):
         check(len(pair.sources) >= 1, f"pairs[{i}].sources", pair.sources, "needs at least one source task")
-        shapes = set()
-        for task in [*pair.sources, pair.target]:
-            env_id, name = parse_task(task)
-            ecfg = cfg.env.for_env(env_id, cfg.seed)
-            try:
-                check_env_config(ecfg)
-                transforms.observation_transform(name, ecfg.is_atari)
-            except ValueError as e:
-                raise ConfigError(f"pairs[{i}]: {e}") from None
-            obs_shape, num_actions = env_shapes(ecfg)
-            shapes.add((obs_shape, num_actions))
-            vector = len(obs_shape) == 1
-            check(
-                vector == (cfg.model.network == "mlp"),
-                "model.network",
-                cfg.model.network,
-                f"{env_id} has {'vector' if vector else 'image'} observations: use "
-                f"{'mlp' if vector else 'atari or nature_cnn'}",
-            )
-        check(
-            len(shapes) == 1,
-            f"pairs[{i}]",
+        check_tasks(
+            cfg.env,
+            cfg.seed,
+            cfg.model.network,
             [*pair.sources, pair.target],
-            "all tasks of a pair need the same observation shape and action count "
-            "(for different Atari games set env.full_action_space=true)",
+            f"pairs[{i}]",
+            lambda task, ecfg: transforms.observation_transform(parse_task(task)[1], ecfg.is_atari),
+            image_networks="atari or nature_cnn",
+            group=" of a pair",
         )
     if cfg.population:
         check(
