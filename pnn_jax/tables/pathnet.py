@@ -20,6 +20,7 @@ def _per_pair(
     """Mean generations per pair and method (a section and a figure), and the per-run speedup of
     the path-locking method against the overlap of its two paths (a figure)."""
     ref = methods.reference("pathnet").name
+    lock = next(m for m in methods.names("pathnet") if methods.get(m).locks_path)  # PathNet itself
     labels = {}  # pair label "[A] -> [B]" per (run, pair), from each run's config
     for i, run in enumerate(runs):
         for j, (a, b) in enumerate(run.config.get("pairs") or []):
@@ -31,11 +32,11 @@ def _per_pair(
     pair_rows = []
     for label, per in by_pair.items():
         means = {m: float(np.mean(per[m])) if m in per else None for m in present}
-        ratio = means[ref] / means["pathnet"] if means.get("pathnet") and means.get(ref) else None
+        ratio = means[ref] / means[lock] if means.get(lock) and means.get(ref) else None
         pair_rows.append([label, *[means[m] for m in present], ratio])
     table.add(
         "Mean generations to threshold on task B per pair (task A -> task B)",
-        ["pair", *present, "pathnet speedup (ratio of means)"],
+        ["pair", *present, f"{lock} speedup (ratio of means)"],
         pair_rows,
     )
     table.figures += plots.grouped_bars(
@@ -55,7 +56,7 @@ def _per_pair(
     ]
     if overlap:
         table.figures += plots.means_by_group(
-            {"pathnet": ([o for o, _ in overlap], [s for _, s in overlap])},
+            {lock: ([o for o, _ in overlap], [s for _, s in overlap])},
             fig_dir / "speedup_vs_overlap",
             title="per-run speedup vs overlap of path B with path A",
             xlabel="modules of path B in path A (same layer)",
