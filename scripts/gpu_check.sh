@@ -19,7 +19,7 @@
 # --dry-run: the same steps at tiny sizes on any machine (CPU): no install (the current .venv),
 # no GPU required, the tests collected in full and the freezing tests run, the benchmarks with
 # --quick, PPO at 2 and 4 envs, a 15-second Pong run; the report stays in DIR (the repository's
-# results files are not touched). tests/test_gpu_check.py runs it (a slow test).
+# results files are not touched). tests/test_benchmarks.py runs it (a slow test).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -102,8 +102,8 @@ tests() {
   local rl
   rl=$("$PY" -c 'from pnn_jax import experiments as e
 print(" or ".join(n for n in e.names() if type(e.get(n).protocol).__module__.split(".")[2] in ("rl_transfer", "pathnet_rl")))') || return 1
-  local smoke=(tests/test_experiments.py -k "test_smoke_run_through_the_runner and ($rl)")
-  local others=(tests/test_population_devices.py tests/test_column_population.py tests/test_freezing.py)
+  local smoke=(tests/experiments/test_experiments.py -k "test_smoke_run_through_the_runner and ($rl)")
+  local others=(tests/rl/test_population_devices.py tests/rl/test_column_population.py tests/test_freezing.py)
   if [ "$DRY" = 1 ]; then  # collect everything, run the freezing tests
     "$PY" -m pytest -q -m "" -p no:cacheprovider --collect-only "${smoke[@]}" | tail -1 || return 1
     "$PY" -m pytest -q -m "" -p no:cacheprovider --collect-only "${others[@]}" | tail -1 || return 1

@@ -11,7 +11,7 @@ in its first phase. Only column 0 is shared: a later source column depends on th
 A unit that trains the source itself then runs its target stage on the same envpool env object
 (same env id), continuing that env's random stream; a unit that loads it starts the env fresh. The
 target stages therefore agree in distribution, not bit for bit (the source stage does, bit for bit:
-``tests/test_classic_transfer.py``).
+``tests/experiments/test_classic_transfer.py``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A short PathNet population training for the multi-process test (tests/test_pathnet_rl.py).
+"""A short PathNet population training for the multi-process test (tests/rl/test_pathnet_ac.py).
 
 Joins the run described by JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID (a single
 process when unset), trains two tasks and prints one JSON line: this process's checksum of the

@@ -49,7 +49,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.slow  # make test runs the RL population's device test (tests/test_pathnet_rl.py)
+@pytest.mark.slow  # make test runs the RL population's device test (tests/rl/test_pathnet_ac.py)
 def test_four_devices_equal_one_device():
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
     done = subprocess.run(

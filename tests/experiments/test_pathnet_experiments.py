@@ -193,7 +193,7 @@ def test_thesis_bad_input(args, message, tmp_path, capsys):
     assert not (tmp_path / "thesis_first_path").exists()
 
 
-SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-test10k"
+SHARED_MNIST = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist-test10k"
 
 
 @pytest.mark.skipif(not SHARED_MNIST.exists(), reason="the real MNIST test digits are not present")

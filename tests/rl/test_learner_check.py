@@ -66,7 +66,7 @@ def test_a3c_rmsprop_eps_with_a_mean_loss_barely_moves_it():
 def test_the_pong_check_compares_first_and_last_play_by_episodes():
     """``scripts/check_pong_learns.py``'s statistic: episode-weighted mean returns of the chunks at
     each end of the run, with the standard error from the spread of the chunk means."""
-    path = Path(__file__).parents[1] / "scripts" / "check_pong_learns.py"
+    path = Path(__file__).parents[2] / "scripts" / "check_pong_learns.py"
     spec = importlib.util.spec_from_file_location("check_pong_learns", path)
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
@@ -100,7 +100,7 @@ def test_check_script_judges_an_existing_run(tmp_path):
                 }
             )
     (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
-    script = Path(__file__).parents[1] / "scripts" / "check_pong_learns.py"
+    script = Path(__file__).parents[2] / "scripts" / "check_pong_learns.py"
 
     def check(*args):
         done = subprocess.run(

@@ -11,7 +11,7 @@ import pytest
 from pnn_jax.config import ConfigError
 from pnn_jax.data.mnist import load_mnist, read_idx
 
-SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-test10k"
+SHARED_MNIST = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist-test10k"
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

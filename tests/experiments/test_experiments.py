@@ -110,7 +110,7 @@ def test_adding_an_experiment_takes_its_module_its_yaml_and_its_paper_yaml(tmp_p
     """A copy of the package plus three files (the module, config.yaml with a preset, paper.yaml)
     and nothing else edited: the new experiment is listed, runs through the runner and has its
     table (its protocol's, with its own paper.yaml)."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     shutil.copytree(root / "pnn_jax", tmp_path / "pnn_jax", symlinks=True)
     shutil.copytree(root / "experiments", tmp_path / "experiments")
     (tmp_path / "pnn_jax" / "experiments" / "thesis_other_pair.py").write_text(NEW_MODULE)

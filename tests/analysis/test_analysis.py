@@ -346,7 +346,7 @@ def test_readme_block_is_replaced_between_its_markers(tmp_path):
 
 def test_reproduce_scripts_run_a_table_and_list_every_table(tmp_path):
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "OUT": str(tmp_path)}
     done = subprocess.run(
         ["scripts/reproduce.sh", "thesis_first_path", "smoke"],

@@ -24,7 +24,7 @@ from pnn_jax.rl.pathnet_ac import EvolutionConfig, PathNetAC
 from pnn_jax.train.optim import make_optimizer
 from pnn_jax.train.population import population_mesh
 
-SCRIPT = Path(__file__).parent / "scripts" / "pathnet_rl_population.py"
+SCRIPT = Path(__file__).parents[1] / "scripts" / "pathnet_rl_population.py"
 
 
 def tiny(evo=None, algorithm="a2c", devices=None):
@@ -165,7 +165,7 @@ def test_bad_settings_are_one_line_errors():
 DEVICES = textwrap.dedent(
     """
     import json, jax, numpy as np
-    from tests.test_pathnet_rl import tiny
+    from tests.rl.test_pathnet_ac import tiny
     from pnn_jax.envs.envpool_env import EnvConfig
     from pnn_jax.rl.pathnet_ac import EvolutionConfig
     out = {}
@@ -184,7 +184,7 @@ DEVICES = textwrap.dedent(
                 "paths": np.asarray(state.members.paths).tolist(),
                 "returns": np.asarray(m["path_return_sum"]).tolist(),
             }
-    from tests.test_column_population import population
+    from tests.rl.test_column_population import population
     from pnn_jax.rl.pools import DevicePools
     from pnn_jax import methods
     from pnn_jax.train import transfer
@@ -222,7 +222,7 @@ def test_four_devices_equal_one_device():
         text=True,
         env=env,
         timeout=600,
-        cwd=Path(__file__).parent.parent,
+        cwd=Path(__file__).parents[2],
     )
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
