@@ -168,60 +168,34 @@ def _unit(cfg: Config, engine: pc.Engine, d1, d2, first: int, count: int):
 
 
 def _both_conditions(cfg: Config, engine: pc.Engine, d1, d2, first: int, count: int) -> dict:
-    """S+S and P+S for ``count`` runs on the device; their results read back once, ``[count, ...]``."""
+    """S+S and P+S for ``count`` runs on the device, their results read back once: ``generations1
+    [count]`` (S+S's search on task 1, which sets P+S's training budget) and, per condition, a dict
+    of the same keys (``path1``, ``curve1``, ``solved1`` (None for P+S), ``acc1``, ``c1``, ``g2``,
+    ``solved2``, ``path2``, ``curve2``, ``acc2``, ``c2``), each ``[count, ...]``."""
     k_init, k_s1, k_pick, k_p1, k_s2, k_reset = pc.split_keys(cfg.seed, first, count, 6)
     params0, states = engine.init(k_init)
-    # S+S
-    ss1, r1 = engine.search(states, k_s1, d1)
-    ss_acc1 = engine.test_acc(ss1.params, r1.path, 0, d1)
-    ss_counters1 = ss1.counters
-    ss2 = engine.next_task(ss1, r1.path, params0, k_reset, lock=True)
-    ss2, r2 = engine.search(ss2, k_s2, d2)
-    ss_acc2 = engine.test_acc(ss2.params, r2.path, 1, d2)
+    ss1, r1 = engine.search(states, k_s1, d1)  # S+S: the path is searched for on task 1
     # P+S: a path trained for as many sessions as S+S needed generations on task 1
     pick = engine.random_paths(k_pick) if cfg.pick == "random" else r1.path
     ps1, pick_curve = engine.fixed(states, pick, r1.generations, k_p1, d1)
-    ps_acc1 = engine.test_acc(ps1.params, pick, 0, d1)
-    ps_counters1 = ps1.counters
-    ps2 = engine.next_task(ps1, pick, params0, k_reset, lock=True)
-    ps2, rp2 = engine.search(ps2, k_s2, d2)
-    ps_acc2 = engine.test_acc(ps2.params, rp2.path, 1, d2)
-    return jax.device_get(
-        dict(
-            g1=r1.generations,
-            solved1=r1.solved,
-            path1=r1.path,
-            curve1=r1.curve,
-            acc1=ss_acc1,
-            c1=ss_counters1,
-            ss_g2=r2.generations,
-            ss_solved2=r2.solved,
-            ss_path2=r2.path,
-            ss_curve2=r2.curve,
-            ss_acc2=ss_acc2,
-            ss_c2=ss2.counters,
-            pick=pick,
-            pick_curve=pick_curve,
-            ps_acc1=ps_acc1,
-            ps_c1=ps_counters1,
-            ps_g2=rp2.generations,
-            ps_solved2=rp2.solved,
-            ps_path2=rp2.path,
-            ps_curve2=rp2.curve,
-            ps_acc2=ps_acc2,
-            ps_c2=ps2.counters,
-        )
-    )
+    task1 = {"S+S": (ss1, r1.path, r1.curve, r1.solved), "P+S": (ps1, pick, pick_curve, None)}
+    out = {"generations1": r1.generations}
+    for cond, (st1, path1, curve1, solved1) in task1.items():
+        one = dict(path1=path1, curve1=curve1, solved1=solved1, c1=st1.counters)
+        one["acc1"] = engine.test_acc(st1.params, path1, 0, d1)
+        st2 = engine.next_task(st1, path1, params0, k_reset, lock=True)  # task 2 searched by both
+        st2, r2 = engine.search(st2, k_s2, d2)
+        one.update(g2=r2.generations, solved2=r2.solved, path2=r2.path, curve2=r2.curve, c2=st2.counters)
+        one["acc2"] = engine.test_acc(st2.params, r2.path, 1, d2)
+        out[cond] = one
+    return jax.device_get(out)
 
 
 def _record(cfg: Config, h: dict, first: int, i: int, cond: str, rng: np.random.Generator) -> dict:
     """Run ``first + i``'s record for one condition: paths, generations, accuracies, reuse."""
-    g1 = int(h["g1"][i])
-    ss = cond == "S+S"
-    p1 = h["path1"][i] if ss else h["pick"][i]
-    pre = "ss_" if ss else "ps_"
-    p2 = h[pre + "path2"][i]
-    g2 = int(h[pre + "g2"][i])
+    c = h[cond]
+    g1, g2 = int(h["generations1"][i]), int(c["g2"][i])
+    p1, p2 = c["path1"][i], c["path2"][i]
     per_layer = pa.reuse_per_layer(p1, p2)
     rand = pa.random_reuse(p1, p2, cfg.pathnet.modules, cfg.random_draws, rng)
     total = rand.sum(axis=1)
@@ -231,19 +205,19 @@ def _record(cfg: Config, h: dict, first: int, i: int, cond: str, rng: np.random.
         "path1": p1,
         "path2": p2,
         "generations1": g1,
-        "solved1": bool(h["solved1"][i]) if ss else None,
+        "solved1": None if c["solved1"] is None else bool(c["solved1"][i]),
         "generations2": g2,
-        "solved2": bool(h[pre + "solved2"][i]),
-        "test_acc1": float(h["acc1"][i] if ss else h["ps_acc1"][i]),
-        "test_acc2": float(h[pre + "acc2"][i]),
-        "training1": pa.mean_training(h["c1"][i] if ss else h["ps_c1"][i], p1),
-        "training2": pa.mean_training(h[pre + "c2"][i], p2),
+        "solved2": bool(c["solved2"][i]),
+        "test_acc1": float(c["acc1"][i]),
+        "test_acc2": float(c["acc2"][i]),
+        "training1": pa.mean_training(c["c1"][i], p1),
+        "training2": pa.mean_training(c["c2"][i], p2),
         "reuse": int(sum(per_layer)),
         "reuse_per_layer": per_layer,
         "random_reuse_mean": float(total.mean()),
         "random_reuse_expected": pa.expected_random_reuse(p1, p2, cfg.pathnet.modules),
         "random_reuse_counts": np.bincount(total, minlength=p1.size + 1),
         "random_reuse_layer_mean": rand.mean(axis=0),
-        "curve1": (h["curve1"][i] if ss else h["pick_curve"][i])[:g1],
-        "curve2": h[pre + "curve2"][i][:g2],
+        "curve1": c["curve1"][i][:g1],
+        "curve2": c["curve2"][i][:g2],
     }
