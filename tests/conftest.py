@@ -60,3 +60,30 @@ def smoke_run(tmp_path_factory):
         return cache[name]
 
     return get
+
+
+LOADGROUP_BROKEN = (9, 2)  # pytest from which pytest-xdist 3.8's loadgroup loses its groups
+
+
+def pytest_configure(config):
+    """Refuse ``--dist loadgroup`` on a pytest that breaks it: xdist sends a group to one worker by
+    a ``@<group>`` suffix on the node id, which pytest 9.2 drops without a word
+    (pytest-dev/pytest-xdist#1386), so every shared smoke run and module-scoped reference would be
+    computed once per worker and ``make test`` would take minutes longer."""
+    version = tuple(int(p) for p in pytest.__version__.split(".")[:2])
+    if config.getoption("dist", "no") == "loadgroup" and version >= LOADGROUP_BROKEN:
+        raise pytest.UsageError(
+            f"--dist loadgroup: pytest {pytest.__version__} breaks pytest-xdist's grouping "
+            "(pytest-dev/pytest-xdist#1386); install pytest<9.2 (make venv does)"
+        )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """The same guard by behaviour, in each xdist worker: a test marked ``xdist_group`` must carry
+    its group in its node id (a worker's error ends the session with exit code 3)."""
+    if not getattr(config.option, "loadgroup", False):  # set in xdist workers under loadgroup
+        return
+    lost = [i.nodeid for i in items if i.get_closest_marker("xdist_group") and "@" not in i.nodeid]
+    if lost:
+        raise pytest.UsageError(f"--dist loadgroup: {len(lost)} grouped tests lost their group ({lost[0]})")

@@ -10,6 +10,7 @@ only the parameter layout with pnn_jax (``params[...]["w"][k]``, ``["lateral"]["
 from __future__ import annotations
 
 import numpy as np
+from tolerance import forward_bound
 
 from pnn_jax.nets.columns import Conv
 
@@ -73,6 +74,35 @@ def forward(net, params, x):
         hidden.append(hs)
         heads.append(out)
     return hidden, heads
+
+
+def path_terms(net, params) -> int:
+    """The float32 roundings along the deepest path of ``net``'s forward pass, summed over its
+    layers (:func:`tolerance.forward_bound`): per layer, the terms of one pre-activation's sums --
+    ``W h`` and the bias, every earlier column's ``U h`` (or the adapter's ``V`` over all of them,
+    its scale, then ``U``) -- plus one rounding per partial sum added."""
+    k = net.max_columns
+
+    def fan_in(kernel, lead):  # inputs read per output, for a leaf [*lead column axes, *kernel]
+        return int(np.prod(kernel.shape[lead:-1]))
+
+    def layer(p):
+        n = 1 + fan_in(p["w"], 1) + k  # W h + b, and the partial sums added
+        lat = p.get("lateral") or {}
+        if "u" in lat:
+            n += k * fan_in(lat["u"], lat["u"].ndim - p["w"].ndim + 1)
+        if "v" in lat:
+            n += k * fan_in(lat["v"], 2) + 1  # V over the concatenated sources, and alpha
+        return n
+
+    params = _to_numpy(params)
+    return sum(layer(p) for p in params["hidden"]) + max(layer(p) for p in params["heads"].values())
+
+
+def error_bounds(net, params, x):
+    """``(hidden[k][i], heads[k][name])``: how far a float32 forward pass of ``net`` may be from
+    :func:`forward` (:func:`tolerance.forward_bound`)."""
+    return forward_bound(lambda p, xs: forward(net, p, xs), _to_numpy(params), x, path_terms(net, params))
 
 
 def _to_numpy(tree):

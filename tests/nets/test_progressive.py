@@ -8,7 +8,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import tiny_conv, tiny_mlp
+import reference
+from conftest import host, tiny_conv, tiny_mlp
+from tolerance import assert_within, gamma
 
 from pnn_jax.nets.columns import ColumnSpec, Conv, Dense, _orthonormal_columns, atari_column, mlp_column
 from pnn_jax.nets.progressive import ProgressiveNet
@@ -163,9 +165,10 @@ def test_orthogonal_init_has_public_a2cs_gains():
     params = net.init(jax.random.key(0))
 
     def check(w, gain):
-        m = np.asarray(w).reshape(-1, w.shape[-1])
+        m = np.asarray(w, np.float64).reshape(-1, w.shape[-1])
         gram = m.T @ m if m.shape[0] >= m.shape[1] else m @ m.T
-        np.testing.assert_allclose(gram, gain**2 * np.eye(len(gram)), atol=1e-5 * max(gain**2, 1e-2))
+        # the factor's bound (check_orthonormal_factor), and the rounding of gain x Q, in float64
+        assert_within(gram, gain**2 * np.eye(len(gram)), gain**2 * 2 * gamma(max(m.shape) + 2), "gram")
 
     for layer in params["hidden"]:
         for k in range(2):
@@ -184,16 +187,62 @@ def test_orthogonal_init_has_public_a2cs_gains():
         ProgressiveNet(tiny_conv(), 1, init_scheme="glorot")
 
 
+def ill_conditioned(m, n, kappa, seed=0) -> np.ndarray:
+    """An ``[m, n]`` float32 matrix with singular values log-spaced from 1 to ``1 / kappa``."""
+    rng = np.random.default_rng(seed)
+    left, _ = np.linalg.qr(rng.standard_normal((m, n)))
+    right, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    return ((left * np.logspace(0, -np.log10(kappa), n)) @ right.T).astype(np.float32)
+
+
+def check_orthonormal_factor(q, a):
+    """``q`` is the Q of ``a = QR`` with R's diagonal positive, to float32's guarantee.
+
+    Orthogonality, measured in float64 so that only the factor's own loss counts: every entry of
+    ``I - q^T q`` within ``2 gamma(m)``, the round-off of the two length-m projections of each
+    column ("twice is enough" leaves O(m U) whatever the conditioning, Giraud et al. 2005, as
+    Householder QR does; LAPACK's xQRT01 test allows ||I - Q^T Q||_1 < 30 m eps). Against
+    LAPACK's Q in float64: first-order perturbation theory bounds the change of Q by cond(a)
+    times the backward error, here ``gamma(m) * cond(a)``; it catches a wrong sign or order."""
+    m, n = a.shape
+    q, a64 = np.asarray(q, np.float64), np.asarray(a, np.float64)
+    q_ref, r_ref = np.linalg.qr(a64)
+    assert_within(q.T @ q, np.eye(n), 2 * gamma(m), "I - Q^T Q")
+    assert_within(q, q_ref * np.sign(np.diag(r_ref)), gamma(m) * np.linalg.cond(a64), "Q against LAPACK")
+
+
 @pytest.mark.parametrize("shape", [(7, 3), (5, 5), (300, 12), (64, 64), (200, 70)])
 def test_orthonormal_columns_equal_the_sign_corrected_qr_factor(shape):
-    """The block Gram-Schmidt factor is the unique Q of a = QR with R's diagonal positive:
-    LAPACK's Householder Q times sign(diag R), to float precision, and orthonormal even for square
-    draws (the worst conditioned); 70 columns = two blocks of 32 and a padded one."""
+    """The block Gram-Schmidt factor is the unique Q of a = QR with R's diagonal positive, to
+    float precision, for truncated-normal draws (square ones the worst conditioned) and for a
+    matrix of condition number 1e4; 70 columns = two blocks of 32 and a padded one."""
     a = jax.random.truncated_normal(jax.random.key(3), -2.0, 2.0, shape)
-    q = np.asarray(_orthonormal_columns(a))
-    q_ref, r_ref = np.linalg.qr(np.asarray(a, np.float64))
-    np.testing.assert_allclose(q, q_ref * np.sign(np.diag(r_ref)), atol=2e-5)
-    np.testing.assert_allclose(q.T @ q, np.eye(shape[1]), atol=2e-6)
+    check_orthonormal_factor(_orthonormal_columns(a), a)
+    hard = ill_conditioned(*shape, 1e4)
+    check_orthonormal_factor(_orthonormal_columns(jnp.asarray(hard)), hard)
+
+
+def classical_gram_schmidt(a, once=None):
+    """Q by Gram-Schmidt in float32 NumPy, each column projected once: all columns
+    (``once=None``, classical Gram-Schmidt), or only column ``once`` and the others twice."""
+    q = np.zeros_like(a)
+    for j in range(a.shape[1]):
+        v = a[:, j]
+        for _ in range(1 if once is None or j == once else 2):
+            v = v - q[:, :j] @ (q[:, :j].T @ v)
+        q[:, j] = v / np.linalg.norm(v)
+    return q
+
+
+@pytest.mark.parametrize("broken", ["one pass everywhere", "last column once"])
+def test_a_factor_without_reorthogonalisation_fails_the_bound(broken):
+    """The bound of :func:`check_orthonormal_factor` is no blanket: a Gram-Schmidt factor that
+    skips the second projection -- everywhere, or for one column only -- fails it at condition
+    number 1e4, while the correct factor of the same matrix passes (test above)."""
+    a = ill_conditioned(64, 64, 1e4)
+    q = classical_gram_schmidt(a, None if broken == "one pass everywhere" else 63)
+    with pytest.raises(AssertionError, match="I - Q"):
+        check_orthonormal_factor(q, a)
 
 
 def test_orthogonal_init_compiles_to_no_custom_call():
@@ -216,9 +265,11 @@ def test_grow_keeps_every_existing_parameter_and_output(lateral, start):
         new = dict(jax.tree_util.tree_flatten_with_path(grown)[0])[path]
         old = np.asarray(leaf)
         np.testing.assert_array_equal(np.asarray(new)[tuple(slice(0, n) for n in old.shape)], old)
+    # two float32 passes (K and K + 1 columns: other summation orders), each within the bound
+    _, tol = reference.error_bounds(net, params, x)
     for k in range(start):
         for name in ("policy", "value"):
-            np.testing.assert_allclose(big.apply(grown, x, k)[name], net.apply(params, x, k)[name], atol=1e-6)
+            assert_within(big.apply(grown, x, k)[name], net.apply(params, x, k)[name], 2 * tol[k][name], name)
     assert big.apply(grown, x, start)["policy"].shape == (3, 3)
     with pytest.raises(ValueError, match="num_new"):
         net.grow(params, jax.random.key(3), 0)

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from tolerance import assert_within, gamma
 
 from pnn_jax import rl
 
@@ -41,10 +42,18 @@ def numpy_gae(rewards, dones, values, bootstrap, gamma, lam):
     return adv
 
 
+def recursion_bound(t, ops, *magnitudes):
+    """Float32 bound of a backward recursion over ``t`` steps of ``ops`` roundings each, whose
+    terms are at most ``sum(magnitudes)`` (each a max |.|) per step, discount <= 1: the errors of
+    all steps add, ``gamma(t * ops) * t * sum(magnitudes)`` (:mod:`tolerance`)."""
+    return gamma(t * ops) * t * sum(float(np.abs(m).max()) for m in magnitudes)
+
+
 def test_n_step_returns(variant):
     r, d, _, boot = episode_data()
     got = variant(lambda r, d, b: rl.n_step_returns(r, rl.discounts_from(d, 0.99), b))(r, d, boot)
-    np.testing.assert_allclose(got, numpy_returns(r, d, boot, 0.99), rtol=1e-5, atol=1e-6)
+    # G_t = r_t + g G_{t+1}: a product and a sum per step (and the discount's product)
+    assert_within(got, numpy_returns(r, d, boot, 0.99), recursion_bound(len(r), 3, r, boot), "returns")
     # by hand, one env, no episode end: r0 + g r1 + g^2 V
     got = rl.n_step_returns(jnp.array([[1.0], [2.0]]), jnp.full((2, 1), 0.5), jnp.array([4.0]))
     np.testing.assert_allclose(got[:, 0], [1 + 0.5 * 2 + 0.25 * 4, 2 + 0.5 * 4])
@@ -54,9 +63,13 @@ def test_n_step_returns(variant):
 def test_gae(lam, variant):
     r, d, v, boot = episode_data(1)
     got = variant(lambda *a: rl.gae(a[0], rl.discounts_from(a[1], 0.99), a[2], a[3], lam))(r, d, v, boot)
-    np.testing.assert_allclose(got, numpy_gae(r, d, v, boot, 0.99, lam), rtol=1e-5, atol=1e-5)
-    if lam == 1.0:  # GAE(1) + V = the n-step return
-        np.testing.assert_allclose(got + v, numpy_returns(r, d, boot, 0.99), rtol=1e-5, atol=1e-5)
+    # delta_t = r_t + g V_{t+1} - V_t, A_t = delta_t + g lam A_{t+1}: six roundings a step
+    tol = recursion_bound(len(r), 6, r, v, v, boot)
+    assert_within(got, numpy_gae(r, d, v, boot, 0.99, lam), tol, "gae")
+    if lam == 1.0:  # GAE(1) + V = the n-step return (one more rounding: the sum)
+        assert_within(
+            got + v, numpy_returns(r, d, boot, 0.99), tol + gamma(1) * (np.abs(got) + np.abs(v)), "A + V"
+        )
 
 
 def numpy_log_softmax(x):
@@ -76,13 +89,22 @@ def test_a2c_loss_and_its_gradients():
     adv = returns - values
     ent = -(np.exp(logp) * logp).sum(-1).mean()
     want = -(lp_a * adv).mean() + 0.5 * 0.5 * (adv**2).mean() - 0.01 * ent
-    assert float(loss) == pytest.approx(want, rel=1e-5)
-    assert float(m["entropy"]) == pytest.approx(ent, rel=1e-5)
+    # log-softmax over 4 (a max, 4 exps, a sum, a log; XLA's exp and log within a few ulps:
+    # 4 roundings each), the three terms, means over 15: within gamma(40) of their magnitudes
+    mag = np.abs(lp_a * adv).mean() + 0.25 * (adv**2).mean() + 0.01 * abs(ent)
+    assert_within(float(loss), want, gamma(40) * mag, "a2c loss")
+    assert_within(float(m["entropy"]), ent, gamma(40) * np.abs(np.exp(logp) * logp).sum(-1).mean(), "entropy")
     # the advantage is a constant for the policy term: d loss / d logits has no value term
     g = jax.grad(lambda lg: rl.a2c_loss(lg, values, actions, returns, entropy_cost=0.0)[0])(logits)
     p = np.exp(logp)
     onehot = np.eye(4)[actions]
-    np.testing.assert_allclose(g, -(onehot - p) * adv[..., None] / adv.size, rtol=1e-4, atol=1e-7)
+    # the softmax (as above) times the advantage over 15: within gamma(40) of its magnitude
+    assert_within(
+        g,
+        -(onehot - p) * adv[..., None] / adv.size,
+        gamma(40) * (1 + p) * np.abs(adv[..., None]) / adv.size,
+        "grad",
+    )
 
 
 def test_ppo_loss_clips_the_ratio():
@@ -97,7 +119,8 @@ def test_ppo_loss_clips_the_ratio():
     loss, m = rl.ppo_loss(logits, values, actions, old_lp, adv, returns, clip=0.2, entropy_cost=0.0)
     ratio = np.exp(new_lp - old_lp)
     surr = np.minimum(ratio * adv, np.clip(ratio, 0.8, 1.2) * adv)
-    assert float(loss) == pytest.approx(-surr.mean() + 0.5 * 0.5 * 1.0, rel=1e-5)
+    # log-softmax, an exp for the ratio, the clipped min, a mean over 6: gamma(40) of magnitudes
+    assert_within(float(loss), -surr.mean() + 0.25, gamma(40) * (np.abs(surr).mean() + 0.25), "ppo loss")
     assert float(m["clip_fraction"]) == pytest.approx(np.mean(np.abs(ratio - 1) > 0.2))
     # a clipped sample whose min is the clipped term has no policy gradient
     g = np.asarray(
@@ -118,7 +141,7 @@ def test_ppo_value_clipping():
     lp = rl.log_prob(logits, actions)
     _, m = rl.ppo_loss(logits, values, actions, lp, zero, returns, old_values=old, value_clip=0.5)
     # sample 0: max((0-2)^2, (0-0.5)^2) = 4; sample 1: max(1, 1) = 1
-    assert float(m["value_loss"]) == pytest.approx(0.5 * (4 + 1) / 2)
+    assert float(m["value_loss"]) == 0.5 * (4 + 1) / 2  # small integers and halves: exact in float32
 
 
 def test_mask_drops_entries_from_every_term():
@@ -130,12 +153,13 @@ def test_mask_drops_entries_from_every_term():
     mask = np.array([1, 1, 0, 1, 0, 1], bool)
     full, _ = rl.a2c_loss(logits[mask], values[mask], actions[mask], returns[mask])
     masked, _ = rl.a2c_loss(logits, values, actions, returns, mask=mask)
-    assert float(masked) == pytest.approx(float(full), rel=1e-6)
+    # the same terms, the masked mean summing 6 with zeros against 4: two runs, gamma(40) each
+    assert float(masked) == pytest.approx(float(full), rel=2 * gamma(40))
     lp = rl.log_prob(logits, actions) - 0.1
     adv = rng.normal(size=6).astype(np.float32)
     full, _ = rl.ppo_loss(logits[mask], values[mask], actions[mask], lp[mask], adv[mask], returns[mask])
     masked, _ = rl.ppo_loss(logits, values, actions, lp, adv, returns, mask=mask)
-    assert float(masked) == pytest.approx(float(full), rel=1e-6)
+    assert float(masked) == pytest.approx(float(full), rel=2 * gamma(40))  # as above
 
 
 def test_truncated_episodes_bootstrap_from_the_state_at_the_cut(variant):
@@ -175,11 +199,11 @@ def test_gae_bootstraps_truncated_episodes(lam, variant):
     d = rl.discounts_from(jnp.zeros((4, 1), bool), 0.5)
     got = variant(lambda r, d, v, b, t: rl.gae(r, d, v, b, lam, truncated=t))(r, d, v, boot, trunc)
     want = [1 + 0.5 * lam * -3, -3.0, -10 + 0.5 * lam * -11, -11.0]
-    np.testing.assert_allclose(got[:, 0], want, rtol=1e-6)
+    np.testing.assert_allclose(got[:, 0], want, rtol=gamma(4 * 6))  # 4 steps of 6 roundings
     if lam == 1.0:  # GAE(1) + V = the bootstrapped n-step return
         np.testing.assert_allclose(got + v, rl.n_step_returns(r, d, boot, truncated=trunc, values=v))
     # treated as terminal: delta_1 = 2 - 20 = -18
     got = rl.gae(r, rl.discounts_from(trunc, 0.5), v, boot, lam)
     np.testing.assert_allclose(
-        got[:, 0], [1 + 0.5 * lam * -18, -18.0, -10 + 0.5 * lam * -11, -11.0], rtol=1e-6
+        got[:, 0], [1 + 0.5 * lam * -18, -18.0, -10 + 0.5 * lam * -11, -11.0], rtol=gamma(4 * 6)
     )
