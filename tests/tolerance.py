@@ -47,7 +47,8 @@ def assert_within(actual, desired, bound, err_msg: str = "") -> None:
         i = np.unravel_index(np.argmax(np.where(bad, err / np.maximum(bound, 1e-300), 0)), err.shape)
         raise AssertionError(
             f"{err_msg}: {int(bad.sum())} of {err.size} elements off by more than their bound; worst at "
-            f"{tuple(int(j) for j in i)}: {actual[i]!r} vs {desired[i]!r}, error {err[i]:.3g} > bound {bound[i]:.3g}"
+            f"{tuple(int(j) for j in i)}: {actual[i]!r} vs {desired[i]!r}, "
+            f"error {err[i]:.3g} > bound {bound[i]:.3g}"
         )
 
 

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import reference
-from conftest import host, tiny_conv, tiny_mlp
+from conftest import tiny_conv, tiny_mlp
 from tolerance import assert_within, gamma
 
 from pnn_jax.nets.columns import ColumnSpec, Conv, Dense, _orthonormal_columns, atari_column, mlp_column
