@@ -22,6 +22,7 @@ the same on every x86-64 CPU; a float32 result compared with ``approx`` is noted
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 
 EPS = float(np.finfo(np.float32).eps)  # 2^-23: the spacing of float32 numbers at 1
@@ -53,12 +54,8 @@ def assert_within(actual, desired, bound, err_msg: str = "") -> None:
 
 
 def magnitudes(tree):
-    """``|leaf|`` of every array leaf of a nested dict / list of parameters, in float64."""
-    if isinstance(tree, dict):
-        return {k: magnitudes(v) for k, v in tree.items()}
-    if isinstance(tree, list | tuple):
-        return [magnitudes(v) for v in tree]
-    return np.abs(np.asarray(tree, np.float64))
+    """``|leaf|`` of every array leaf of a tree of parameters, in float64."""
+    return jax.tree.map(lambda a: np.abs(np.asarray(a, np.float64)), tree)
 
 
 def forward_bound(forward, params, x, terms: int):
@@ -70,19 +67,12 @@ def forward_bound(forward, params, x, terms: int):
     all layers reach an output through at most the same network run on magnitudes -- ``|W|``,
     ``|b|``, ``|x|``, where ReLU is the identity -- to first order ``sum_l gamma(n_l) <=
     gamma(terms)`` times it. ``forward`` is the NumPy reference (same structure as ``params``);
-    ``terms`` the sum over the deepest path of each layer's terms (:func:`layer_terms`).
+    ``terms`` the sum over the deepest path of each layer's terms (``reference.path_terms``).
     Returns what ``forward`` returns, as bounds.
     """
     g = gamma(terms)
-
-    def scale(tree):
-        if isinstance(tree, dict):
-            return {k: scale(v) for k, v in tree.items()}
-        if isinstance(tree, list | tuple):
-            return [scale(v) for v in tree]
-        return g * np.asarray(tree, np.float64)
-
-    return scale(forward(magnitudes(params), np.abs(np.asarray(x, np.float64))))
+    bounds = forward(magnitudes(params), np.abs(np.asarray(x, np.float64)))
+    return jax.tree.map(lambda m: g * np.asarray(m, np.float64), bounds)
 
 
 def run_rtol(steps: int, terms: int) -> float:
