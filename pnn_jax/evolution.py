@@ -39,6 +39,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
+from pnn_jax import ranges
 from pnn_jax.nets.pathnet import PathNet
 
 SCHEMES = ("replace_losers", "better_half", "recombine")
@@ -70,7 +71,7 @@ class TournamentSettings:
     """replace_losers (winner over every other contestant), better_half or recombine."""
     parallel: bool = False
     """False: one tournament per generation (the papers); True: P // k tournaments at once."""
-    mutation_prob: float | None = None
+    mutation_prob: float | None = ranges.field(None, low=0, high=1, none="1/(N*L)")
     """Per-gene mutation probability; null = 1/(N*L) (docs/papers.md 2.2)."""
     mutation_range: int = 2
     """Genes move by randint[-r, r]."""
@@ -108,8 +109,7 @@ class Tournament(TournamentSettings):
             )
         if self.scheme == "recombine" and self.tournament_size < 3:
             raise ValueError("scheme='recombine' needs tournament_size >= 3 (two parents and a child)")
-        if self.mutation_prob is not None and not 0.0 <= self.mutation_prob <= 1.0:
-            raise ValueError(f"mutation_prob must be in [0, 1], got {self.mutation_prob}")
+        ranges.check(self)
         if self.max_active > self.num_modules:
             raise ValueError(
                 f"max_active (N={self.max_active}) must be at most num_modules (M={self.num_modules})"

@@ -21,7 +21,7 @@ from hydra.errors import HydraException, MissingConfigException
 from omegaconf import OmegaConf
 from omegaconf import errors as oc_errors
 
-from pnn_jax import methods
+from pnn_jax import methods, ranges
 
 T = TypeVar("T")
 
@@ -57,13 +57,18 @@ old key -> new key. Config files written before (a run directory's ``config.yaml
 
 def upgrade(node: Any, source: Path | str = "config") -> Any:
     """``node`` (a loaded YAML file) with :data:`RENAMED` keys moved to their new names, a line on
-    stderr for each. ``evolution.mutation_prob: 0`` meant the default 1/(N*L); it becomes null."""
+    stderr for each. ``evolution.mutation_prob: 0`` meant the default 1/(N*L), and a supervised
+    ``search.threshold`` above 1 meant no early stop; both become null."""
     container = OmegaConf.to_container(node)
     if not isinstance(container, dict):
         return node
     if (container.get("evolution") or {}).get("mutation_prob") == 0:
         container["evolution"]["mutation_prob"] = None
-    changed = False
+    search = container.get("search")
+    threshold = search.get("threshold") if isinstance(search, dict) else None
+    if isinstance(threshold, int | float) and threshold > 1:
+        search["threshold"] = None  # an accuracy above 1 meant no early stop
+    changed = threshold is not None and search["threshold"] is None
     for old, new in RENAMED.items():
         *head, leaf = old.split(".")
         parent = container
@@ -128,6 +133,15 @@ def check(condition: bool, key: str, value: Any, allowed: str) -> None:
     """Raise ``ConfigError("key=value: allowed")`` unless ``condition``."""
     if not condition:
         raise ConfigError(f"{key}={value!r} is not allowed: {allowed}")
+
+
+def check_ranges(cfg: Any) -> None:
+    """Every float key of ``cfg`` within the range its field declares (:mod:`pnn_jax.ranges`), as
+    a one-line :class:`ConfigError` naming the key, its value and the range."""
+    try:
+        ranges.check(cfg)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
 
 
 def check_choice(key: str, value: Any, choices: Iterable[Any]) -> None:

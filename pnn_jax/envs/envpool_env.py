@@ -31,6 +31,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from pnn_jax import ranges
+
 INTERFACES = ("xla", "host")
 VIZDOOM = (
     "Basic-v1",
@@ -79,7 +81,7 @@ class EnvSettings:
     """Atari: up to this many no-op actions at the start of an episode."""
     episodic_life: bool = False
     """Atari: a lost life ends the episode for learning (envpool's episodic_life)."""
-    repeat_action_probability: float = 0.0
+    repeat_action_probability: float = ranges.field(0.0, low=0, high=1)
     """Atari: sticky actions (0 = off, as in the paper's era)."""
     full_action_space: bool = False
     """Atari: all 18 actions for every game (needed when columns of different games share a head size)."""

@@ -99,6 +99,8 @@ class Experiment:
         return cfglib.structured(self.Config, cfglib.compose(self.folder, list(overrides), self.Config))
 
     def validate(self, cfg) -> None:
+        """Every declared range (:func:`pnn_jax.config.check_ranges`), then the protocol's checks."""
+        cfglib.check_ranges(cfg)
         self.protocol.validate(cfg)
 
     def run(self, cfg, run_dir: Path, *, resume: bool = False, quiet: bool = False) -> dict:
@@ -113,7 +115,7 @@ def run(experiment: Experiment, cfg, run_dir: Path, *, resume: bool = False, qui
     (ViZDoom pools start their Doom processes from a folder of their own)."""
     run_dir = Path(run_dir).resolve()
     protocol = experiment.protocol
-    protocol.validate(cfg)
+    experiment.validate(cfg)
     begin(run_dir, cfg, resume)
     plan = protocol.plan(cfg)
     header = [*plan.header, f"  jax {jax.__version__} on {jax.devices()[0].platform}"]

@@ -46,7 +46,7 @@ import jax.numpy as jnp
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
-from pnn_jax import evolution, freezing
+from pnn_jax import evolution, freezing, ranges
 from pnn_jax.envs.envpool_env import EnvConfig
 from pnn_jax.nets.columns import Conv
 from pnn_jax.nets.pathnet import PathNet
@@ -72,7 +72,7 @@ class EvolutionConfig:
     """Iterations in a fitness window (the paper: T episodes per evaluation)."""
     compare: int = 1
     """B, others each path compares with."""
-    mutation_prob: float | None = None
+    mutation_prob: float | None = ranges.field(None, low=0, high=1, none="1/(N*L)")
     """Per-gene mutation probability; null = 1/(N*L) (docs/papers.md 2.2)."""
     mutation_range: int = 2
     """Genes move by randint[-r, r]."""
@@ -85,8 +85,7 @@ class EvolutionConfig:
         for name in ("population", "evolve_every", "compare"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.mutation_prob is not None and not 0 <= self.mutation_prob <= 1:
-            raise ValueError(f"mutation_prob must be in [0, 1], got {self.mutation_prob}")
+        ranges.check(self)
         if self.reset not in ("initial", "fresh"):
             raise ValueError(f"reset must be initial or fresh, got {self.reset!r}")
 

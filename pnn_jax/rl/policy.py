@@ -14,7 +14,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from pnn_jax import freezing
+from pnn_jax import freezing, ranges
 from pnn_jax.nets.progressive import ProgressiveNet
 from pnn_jax.train.progressive import TrainState
 
@@ -32,17 +32,17 @@ class ACConfig:
     """a2c (A3C's synchronous form) or ppo."""
     t_max: int = 5
     """Steps of every env per update: A3C's n-step horizon (docs/papers.md 1.3)."""
-    gamma: float = 0.99
+    gamma: float = ranges.field(0.99, low=0, high=1)
     """Discount factor."""
-    value_cost: float = 0.5
+    value_cost: float = ranges.field(0.5, low=0)
     """Weight of the value loss."""
-    entropy_cost: float = 0.01
+    entropy_cost: float = ranges.field(0.01, low=0)
     """Weight of the entropy bonus (the PNN paper's grid: 1e-2, 1e-3, 1e-4)."""
     clip_rewards: bool = True
     """Learn from rewards clipped to [-1, 1] (Atari); reported returns stay raw."""
-    gae_lambda: float = 0.95
+    gae_lambda: float = ranges.field(0.95, low=0, high=1)
     """PPO: lambda of generalised advantage estimation."""
-    ppo_clip: float = 0.2
+    ppo_clip: float = ranges.field(0.2, low=0, low_open=True)
     """PPO: clip range of the probability ratio."""
     ppo_epochs: int = 4
     """PPO: passes over each rollout."""
@@ -61,10 +61,7 @@ class ACConfig:
             raise ValueError(f"truncation must be one of {TRUNCATION}, got {self.truncation!r}")
         if self.t_max < 1:
             raise ValueError(f"t_max must be at least 1, got {self.t_max}")
-        if not 0.0 <= self.gamma <= 1.0:
-            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
-        if self.entropy_cost < 0 or self.value_cost < 0:
-            raise ValueError("entropy_cost and value_cost must be >= 0")
+        ranges.check(self)
 
 
 def preprocess(obs: jax.Array) -> jax.Array:

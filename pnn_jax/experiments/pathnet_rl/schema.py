@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from pnn_jax import methods
+from pnn_jax import methods, ranges
 from pnn_jax.config import check, check_choice, check_methods, check_section
 from pnn_jax.envs import lunar_curriculum, transforms
 from pnn_jax.envs.envpool_env import EnvSettings
@@ -89,7 +89,7 @@ class Config:
     """Agent-step budget of every task (rounded up to whole compiled chunks)."""
     chunk: int = 20
     """Iterations per compiled call."""
-    threshold: float = 100.0
+    threshold: float = ranges.field(100.0)
     """Target return defining the time to criterion for the speedup."""
     out_dir: str = "runs"
     """Root of run directories: <out_dir>/<experiment>/<date>_<time>_<id>/."""
@@ -142,7 +142,6 @@ def validate(cfg: Config) -> None:
         f"N must be in 1..modules (M={cfg.model.modules})",
     )
     check_choice("optim.optimizer", cfg.optim.optimizer, OPTIMIZERS)
-    check(cfg.optim.lr > 0, "optim.lr", cfg.optim.lr, "must be positive")
 
 
 def make_net(cfg: Config, obs_shape: tuple[int, ...], num_actions: int, num_heads: int):

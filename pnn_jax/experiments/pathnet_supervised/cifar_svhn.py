@@ -34,7 +34,7 @@ def _default_pathnet() -> pc.PathNetConfig:
 
 
 def _default_search() -> pc.SearchConfig:
-    return pc.SearchConfig(threshold=2.0, max_generations=500)
+    return pc.SearchConfig(threshold=None, max_generations=500)
 
 
 # The records' method values: the target learned alone, or after the source task's path was

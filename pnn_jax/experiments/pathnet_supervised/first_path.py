@@ -27,6 +27,7 @@ import dataclasses
 import jax
 import numpy as np
 
+from pnn_jax import ranges
 from pnn_jax.analysis import pathnet as pa
 from pnn_jax.config import check, check_choice
 from pnn_jax.experiments.pathnet_supervised import common as pc
@@ -54,7 +55,7 @@ class Config:
     """R runs of the study (each: S+S and P+S)."""
     chunk: int = 0
     """Repetitions per compiled call and per checkpoint (0 = all at once)."""
-    stuck_below: float = 0.6
+    stuck_below: float = ranges.field(0.6, low=0, high=1)
     """A run whose test accuracy is below this is counted as stuck at chance (chance = 0.5)."""
     random_draws: int = 200
     """Draws per run of the random-selection baseline."""
@@ -82,7 +83,6 @@ class FirstPath(Protocol):
         pc.validate_common(cfg.data, cfg.pathnet, cfg.search, cfg.optim)
         check(cfg.repetitions >= 1, "repetitions", cfg.repetitions, "must be at least 1")
         check(cfg.chunk >= 0, "chunk", cfg.chunk, "must be >= 0 (0 = all repetitions in one call)")
-        check(0.0 <= cfg.stuck_below <= 1.0, "stuck_below", cfg.stuck_below, "must be in [0, 1]")
         check(cfg.random_draws >= 1, "random_draws", cfg.random_draws, "must be at least 1")
         check_choice("pick", cfg.pick, PICKS)
         for key in ("task1", "task2"):

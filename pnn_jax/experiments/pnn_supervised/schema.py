@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from pnn_jax import methods
+from pnn_jax import methods, ranges
 from pnn_jax.config import check, check_choice, check_methods
 from pnn_jax.data import class_task, load_digits
 from pnn_jax.nets import laterals
@@ -38,7 +38,7 @@ class ModelConfig:
     """Whether the output layer receives laterals."""
     adapter_width: Any = "in"
     """Width of the adapter projection V: in (n_{i-1}), out (n_i) or an int."""
-    alpha_init: float = 1.0
+    alpha_init: float = ranges.field(1.0, low=0, low_open=True)
     """Initial adapter scale (the paper's grid: 1, 0.1, 0.01)."""
     adapter_v: str = "1x1"
     """Where an fc layer reads conv maps: V as a 1x1 conv (1x1) or dense on the flattened maps."""
@@ -52,9 +52,9 @@ class TrainConfig:
     """Examples per training minibatch."""
     optimizer: str = "adam"
     """adam, rmsprop (A3C's settings) or sgd."""
-    lr: float = 1e-3
+    lr: float = ranges.field(1e-3, low=0, low_open=True)
     """Learning rate of ``optimizer``."""
-    grad_clip: float = 0.0
+    grad_clip: float = ranges.field(0.0, low=0)
     """Global-norm gradient clipping; 0 disables it."""
     log_every: int = 500
     """Steps per chunk: one compiled scan, one metrics record (with held-out accuracies)."""
@@ -72,9 +72,9 @@ class CheckpointConfig:
 class PopulationConfig:
     seeds: int = 1
     """Members per hyperparameter value, with seeds seed, seed+1, ...; all trained in one vmapped run."""
-    lr: list[float] = dataclasses.field(default_factory=list)
+    lr: list[float] = ranges.field(default_factory=list, low=0, low_open=True)
     """Learning rates of the members (empty: train.lr)."""
-    alpha_init: list[float] = dataclasses.field(default_factory=list)
+    alpha_init: list[float] = ranges.field(default_factory=list, low=0, low_open=True)
     """Initial adapter scales of the members (empty: model.alpha_init)."""
 
 
@@ -92,7 +92,7 @@ class Config:
     """Source task: digit classes."""
     task_b: list[int] = dataclasses.field(default_factory=lambda: [5, 6, 7, 8, 9])
     """Target task: digit classes."""
-    test_fraction: float = 0.3
+    test_fraction: float = ranges.field(0.3, low=0, high=1, low_open=True, high_open=True)
     """Held-out fraction of each task (stratified, fixed by split_seed)."""
     methods: list[str] = dataclasses.field(
         default_factory=lambda: ["progressive", *methods.names("progressive")[:-1]]  # then baselines 1-4
@@ -152,7 +152,6 @@ def _validate_values(cfg: Config) -> None:
         check(len(classes) >= 2, key, classes, "a task needs at least 2 digit classes")
         check(all(0 <= c <= 9 for c in classes), key, classes, "digit classes are 0..9")
         check(len(set(classes)) == len(classes), key, classes, "classes must be distinct")
-    check(0.0 < cfg.test_fraction < 1.0, "test_fraction", cfg.test_fraction, "a number in (0, 1)")
     check_methods("methods", cfg.methods, "progressive", need_reference=False)
     m = cfg.model
     check(
@@ -172,12 +171,9 @@ def _validate_values(cfg: Config) -> None:
         "in, out or a positive int",
     )
     check_choice("model.adapter_v", m.adapter_v, laterals.ADAPTER_V)
-    check(m.alpha_init > 0, "model.alpha_init", m.alpha_init, "a positive number (paper: 1, 0.1, 0.01)")
     t = cfg.train
     check(t.steps > 0, "train.steps", t.steps, "a positive int")
     check(t.batch_size > 0, "train.batch_size", t.batch_size, "a positive int")
-    check(t.lr > 0, "train.lr", t.lr, "a positive learning rate")
-    check(t.grad_clip >= 0, "train.grad_clip", t.grad_clip, "0 (off) or a positive norm")
     check_choice("train.optimizer", t.optimizer, OPTIMIZERS)
     check(t.log_every > 0, "train.log_every", t.log_every, "a positive int")
     c = cfg.checkpoint
@@ -190,7 +186,3 @@ def _validate_values(cfg: Config) -> None:
     check(c.keep >= 1, "checkpoint.keep", c.keep, "at least 1")
     pop = cfg.population
     check(pop.seeds >= 1, "population.seeds", pop.seeds, "a positive int (members per hyperparameter value)")
-    for lr in pop.lr:
-        check(lr > 0, "population.lr", lr, "positive learning rates")
-    for a in pop.alpha_init:
-        check(a > 0, "population.alpha_init", a, "positive numbers (paper: 1, 0.1, 0.01)")
