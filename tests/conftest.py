@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -25,6 +29,12 @@ def variant(request):
         return call
 
     return nojit
+
+
+def with_xla_flag(flag: str) -> str:
+    """``XLA_FLAGS`` for a subprocess: this process's flags (an ``--xla_cpu_max_isa`` the suite
+    runs under, docs/tests.md) and ``flag``."""
+    return f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
 
 
 def tiny_mlp(heads=None) -> ColumnSpec:
@@ -76,6 +86,31 @@ def pytest_configure(config):
             f"--dist loadgroup: pytest {pytest.__version__} breaks pytest-xdist's grouping "
             "(pytest-dev/pytest-xdist#1386); install pytest<9.2 (make venv does)"
         )
+    share_compiled_programs(config)
+
+
+CACHE_ENV = {
+    "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+    "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+}
+
+
+def share_compiled_programs(config) -> None:
+    """One XLA compilation cache for the whole session: its xdist workers and every process a test
+    starts (smoke runs, killed and resumed runs, device subprocesses) load a program another one
+    has compiled instead of compiling it again; on 2 CPU cores compiling is most of the suite's
+    time. The cache is keyed by the program, the compile options, XLA_FLAGS and the jax and
+    jaxlib versions, so a hit is the same executable: bit-exact claims are unaffected. A fresh
+    folder per session (removed at its end) unless JAX_COMPILATION_CACHE_DIR is set already."""
+    if "JAX_COMPILATION_CACHE_DIR" not in os.environ:  # the controller (or a run without xdist)
+        folder = tempfile.mkdtemp(prefix="pnn_jax_test_xla_cache_")
+        os.environ["JAX_COMPILATION_CACHE_DIR"] = folder
+        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+        for key, value in CACHE_ENV.items():
+            os.environ.setdefault(key, value)
+    jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
 @pytest.hookimpl(trylast=True)

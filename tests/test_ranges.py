@@ -101,7 +101,7 @@ def test_a_threshold_above_one_is_refused_before_anything_compiles(capsys, tmp_p
     compiled = []
 
     def listener(event, seconds, **kwargs):
-        if event == "/jax/core/compile/backend_compile_duration":
+        if event.startswith("/jax/core/compile/"):  # tracing and lowering too: a cache hit compiles nothing
             compiled.append(event)
 
     jax.monitoring.register_event_duration_secs_listener(listener)

@@ -83,3 +83,36 @@ def run_rtol(steps: int, terms: int) -> float:
     are carried forward to first order by the step map, near the identity at the small learning
     rates of these tests, so they add up: ``2 * steps * gamma(terms)`` (two runs)."""
     return 2 * steps * gamma(terms)
+
+
+def magnitude_bound(fn, params, *args, terms: int, runs: int = 2):
+    """The bound between ``runs`` float32 programs of one ReLU network computation ``fn(params,
+    *args)`` (vmapped against looped, scanned against dispatched): each is within ``gamma(terms)``
+    of exact times the computation on magnitudes (:func:`forward_bound`'s argument; for a
+    gradient, ``fn`` the gradient of the loss written on magnitudes), and ``fn`` itself evaluated
+    on ``|params|``, ``|args|`` -- the network's own code, in float32, where ReLU is the identity --
+    is within another ``gamma(terms)`` of its exact value. Returns ``fn``'s tree, as bounds."""
+    mags = jax.tree.map(jax.numpy.abs, (params, args))
+    out = fn(mags[0], *mags[1])
+    g = runs * gamma(terms) * (1 + gamma(terms))
+    return jax.tree.map(lambda m: g * np.abs(np.asarray(m, np.float64)), out)
+
+
+def assert_same_training(actual, desired, steps: int, terms: int, err_msg: str = "") -> None:
+    """Two float32 runs of one training (``steps`` updates whose longest sum has ``terms`` terms)
+    in two programs agree within :func:`run_rtol` of each leaf, relative to each element and to
+    the leaf's largest one (an element that happens to be near zero moves by round-off of its
+    neighbours' size).
+
+    Adam and RMSprop divide by a running gradient scale, so an update is scale-invariant: the
+    relative error of a gradient entry passes into its update at most doubled (once through the
+    first moment, once through the square root of the second), and the bound holds as for SGD for
+    gradient entries that are not themselves within round-off of zero. (One that is -- an entry
+    whose exact value is 0 -- could move by up to the learning rate either way; the tests' nets
+    and data have none, and a run that had one would fail here and say which element.) The same
+    condition keeps sampled actions equal: a logit difference of round-off size flips a sample
+    only within round-off of a tie."""
+    tol = run_rtol(steps, terms)
+    for a, d in zip(jax.tree.leaves(actual), jax.tree.leaves(desired), strict=True):
+        d64 = np.asarray(d, np.float64)
+        assert_within(a, d64, tol * (np.abs(d64) + np.abs(d64).max()), err_msg)

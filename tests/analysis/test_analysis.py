@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from tolerance import U, assert_within, gamma
 
 from pnn_jax import cli, provenance, tables
 from pnn_jax.analysis import pathnet as pa
@@ -176,25 +177,66 @@ def _two_column_net(lateral="plain"):
     return ProgressiveNet(mlp_column(3, [4], {"policy": 2}), 2, lateral=lateral)
 
 
+def fisher_bounds(h, e_h, g, e_g, count: int, states: int):
+    """Bounds on ``layer_fisher``'s ``(fisher, std) [K, F]`` against the exact ones, from the exact
+    activations ``h`` and gradients ``g`` (float64, ``[K, count, F]``: states and positions) and
+    bounds ``e_h``, ``e_g`` on the device's errors in each. The device sums ``h``, ``h^2`` and
+    ``g^2`` in float32 (any order: ``gamma(count + 1)`` of the sums of magnitudes, a square one
+    rounding more); the host forms ``var = s2 / n - (s1 / n)^2`` and ``var * raw / states`` in
+    float64, first order in the errors of the sums (float64's own rounding, 2^-53, is counted
+    with a factor of 8)."""
+    d64 = 8 * 2.0**-53
+    mean, sq = h.mean(1), (h**2).mean(1)
+    d_s1 = (e_h.sum(1) + gamma(count + 1) * np.abs(h).sum(1)) / count
+    d_s2 = (2 * (np.abs(h) * e_h).sum(1) + gamma(count + 1) * (h**2).sum(1)) / count
+    var = np.maximum(sq - mean**2, 0)
+    d_var = d_s2 + 2 * np.abs(mean) * d_s1 + d64 * (sq + mean**2)
+    raw = (g**2).sum(1)
+    d_raw = 2 * (np.abs(g) * e_g).sum(1) + gamma(count + 1) * raw
+    fisher = var * raw / states
+    d_fisher = (d_var * raw + var * d_raw) / states + d64 * fisher
+    std = np.sqrt(var)
+    d_std = np.minimum(np.sqrt(d_var), np.divide(d_var, std, out=np.full_like(std, np.inf), where=std > 0))
+    return fisher, d_fisher, std, d_std
+
+
+def _mlp_fisher_reference(params, x, actions):
+    """The exact (float64) activations, Fisher gradients and their float32 error bounds of
+    :func:`_two_column_net` with plain laterals: ``(h, e_h, g, e_g)``, each ``[2, n, 4]``."""
+    p = jax.tree.map(lambda a: np.asarray(a, np.float64), params)
+    x = np.asarray(x, np.float64)
+    w, b = p["hidden"][0]["w"], p["hidden"][0]["b"]
+    h = np.stack([np.maximum(x @ w[k] + b[k], 0) for k in range(2)])
+    e_h = gamma(4) * np.stack([np.abs(x) @ np.abs(w[k]) + np.abs(b[k]) for k in range(2)])  # 3 inputs + bias
+    w_own = p["heads"]["policy"]["w"][1]
+    w_lat = p["heads"]["policy"]["lateral"]["u"][1, 0]
+    logits = h[1] @ w_own + h[0] @ w_lat + p["heads"]["policy"]["b"][1]
+    # the logits: 4 + 4 terms and a bias after the activations' 4 (Higham Lemma 3.3: gamma(13))
+    z_mag = (e_h[1] / gamma(4)) @ np.abs(w_own) + (e_h[0] / gamma(4)) @ np.abs(w_lat)
+    e_z = gamma(13) * (z_mag + np.abs(p["heads"]["policy"]["b"][1]))
+    probs = np.exp(logits - logits.max(1, keepdims=True))
+    probs /= probs.sum(1, keepdims=True)
+    dlogits = np.eye(2)[actions] - probs  # d log pi(a) / d logits
+    # softmax moves by at most p (|dz_j| + sum_l p_l |dz_l|) and rounds 4 times; the difference once
+    e_d = probs * (2 * e_z.max(1, keepdims=True) + gamma(4)) + U * np.abs(dlogits)
+    ws = (w_lat, w_own)  # d log pi / d h^(0) through the lateral, d h^(1) through the column's own
+    g = np.stack([dlogits @ wk.T for wk in ws])
+    e_g = np.stack([e_d @ np.abs(wk).T + gamma(2) * (np.abs(dlogits) @ np.abs(wk).T) for wk in ws])
+    return h, e_h, g, e_g
+
+
 def test_fisher_matches_a_numpy_reference():
     net = _two_column_net()
     params = net.init(jax.random.key(0))
     x = np.asarray(jax.random.normal(jax.random.key(1), (64, 3)))
     actions = np.asarray(jax.random.randint(jax.random.key(2), (64,), 0, 2))
     fisher, std = rl_sens.layer_fisher(net, params, x, actions, column=1, batch=24)  # 24 + 24 + 16
-    p = jax.tree.map(np.asarray, params)
-    h = [np.maximum(x @ p["hidden"][0]["w"][k] + p["hidden"][0]["b"][k], 0) for k in range(2)]
-    w_own = p["heads"]["policy"]["w"][1]
-    w_lat = p["heads"]["policy"]["lateral"]["u"][1, 0]
-    logits = h[1] @ w_own + h[0] @ w_lat + p["heads"]["policy"]["b"][1]
-    probs = np.exp(logits - logits.max(1, keepdims=True))
-    probs /= probs.sum(1, keepdims=True)
-    dlogits = np.eye(2)[actions] - probs  # d log pi(a) / d logits
-    grads = [dlogits @ w_lat.T, dlogits @ w_own.T]  # d log pi / d h^(0), d h^(1)
-    for k in range(2):
-        ref = h[k].std(0) ** 2 * (grads[k] ** 2).mean(0)
-        np.testing.assert_allclose(fisher[0][k], ref, rtol=1e-4, atol=1e-7)
-        np.testing.assert_allclose(std[0][k], h[k].std(0), rtol=1e-4, atol=1e-6)
+    h, e_h, g, e_g = _mlp_fisher_reference(params, x, actions)
+    ref, d_ref, ref_std, d_std = fisher_bounds(h, e_h, g, e_g, count=64, states=64)
+    for k in range(2):  # the textbook form: std^2 * mean of the squared gradients
+        np.testing.assert_allclose(ref[k], h[k].std(0) ** 2 * (g[k] ** 2).mean(0), rtol=1e-12)
+    assert_within(fisher[0], ref, d_ref, "fisher")
+    assert_within(std[0], ref_std, d_std, "std")
 
 
 def test_afs_is_zero_for_a_column_whose_output_ignores_the_lateral_path():
@@ -221,9 +263,15 @@ def test_two_identical_columns_split_the_sensitivity_evenly():
     actions = np.asarray(jax.random.randint(jax.random.key(2), (128,), 0, 2))
     fisher, _ = rl_sens.layer_fisher(net, params, x, actions, column=1)
     out = sens.afs(fisher[0])
-    np.testing.assert_allclose(out["share"], [0.5, 0.5], rtol=1e-5)
-    live = fisher[0].sum(0) > 0
-    np.testing.assert_allclose(out["per_unit"][:, live], 0.5, rtol=1e-5)
+    # exact: the columns' Fisher values are equal, so each unit's share is 1/2; computed, each is
+    # within d of exact, so f_0 / (f_0 + f_1) is within (d_0 + d_1) / (f_0 + f_1) of 1/2 (first order)
+    exact, d, _, _ = fisher_bounds(*_mlp_fisher_reference(params, x, actions), count=128, states=128)
+    live = exact.sum(0) > 0
+    np.testing.assert_array_equal(fisher[0].sum(0) > 0, live)
+    d_unit = np.where(live, d.sum(0) / np.where(live, exact.sum(0), 1), 0)
+    want = np.broadcast_to(np.where(live, 0.5, 0.0), (2, 4))
+    assert_within(out["per_unit"], want, np.broadcast_to(d_unit, (2, 4)), "per unit")
+    assert_within(out["share"], [0.5, 0.5], d_unit.sum() / live.sum(), "share")
 
 
 def test_conv_fisher_is_one_value_per_feature_map_summed_over_positions():
@@ -244,11 +292,38 @@ def test_conv_fisher_is_one_value_per_feature_map_summed_over_positions():
 
     g = np.stack([np.asarray(jax.grad(logp)(jnp.zeros((2, *shape)), x[b], 0)) for b in range(16)])
     _, hidden = net.apply_all(params, x)
-    h = np.asarray(hidden[0])  # [K, B, H, W, F]
+    h = np.asarray(hidden[0], np.float64)  # [K, B, H, W, F]
     var = h.reshape(2, -1, 2).var(1)
-    ref = var * (g**2).sum((2, 3)).mean(0)  # g: [B, K, H, W, F] -> [K, F]
-    np.testing.assert_allclose(fisher[0], ref, rtol=1e-4, atol=1e-8)
-    np.testing.assert_allclose(std[0], np.sqrt(var), rtol=1e-4)
+    ref = var * (g.astype(np.float64) ** 2).sum((2, 3)).mean(0)  # g: [B, K, H, W, F] -> [K, F]
+    # Both sides are float32 computations of the same quantities: each within fisher_bounds of
+    # exact, with the errors of h and g bounded by the network on magnitudes (|params|, |x|, ReLU
+    # the identity): h within gamma(10) (3 x 3 taps + bias); the logits within gamma(82) (the conv,
+    # the fc layer's 32 + bias and 32 lateral, the head's 3 + bias and 3 lateral); d log pi / d h
+    # = sum_j (onehot - p)_j dz_j / dh, its factors off by the softmax's error (p moves by at most
+    # 2 max |dz| + gamma(4)) and by the backward pass's sums (gamma(2 * 82)), times the Jacobian of
+    # the magnitude network's summed logits (at least |dz_j / dh| for every j).
+    mag = jax.tree.map(jnp.abs, params)
+    _, hidden_mag = net.apply_all(mag, jnp.abs(x))
+    e_h = gamma(10) * np.asarray(hidden_mag[0], np.float64)
+    z_mag = np.asarray(net.apply(mag, jnp.abs(x), 1)["policy"], np.float64)
+
+    def summed_logits(d):
+        perturb = [d, jnp.zeros((2, 16, 3))]
+        return net.apply(mag, jnp.abs(x), 1, perturb=perturb)["policy"].sum()
+
+    jac = np.asarray(jax.grad(summed_logits)(jnp.zeros((2, 16, *shape))), np.float64)  # [K, B, H, W, F]
+    e_d = 2 * gamma(82) * z_mag.max(1) + gamma(4) + U  # [B]
+    e_g = (e_d[None, :, None, None, None] + gamma(2 * 82)) * jac * (1 + gamma(82))
+    _, d_fisher, _, d_std = fisher_bounds(
+        h.reshape(2, -1, 2),
+        e_h.reshape(2, -1, 2),
+        np.moveaxis(g, 0, 1).astype(np.float64).reshape(2, -1, 2),
+        e_g.reshape(2, -1, 2),
+        count=16 * 4 * 4,
+        states=16,
+    )
+    assert_within(fisher[0], ref, 2 * d_fisher, "conv fisher")
+    assert_within(std[0], np.sqrt(var), 2 * d_std, "conv std")
 
 
 def test_halving_variance_interpolates_in_log_variance_and_aps_normalises_precision():

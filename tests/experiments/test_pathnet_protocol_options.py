@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from test_pathnet_experiments import smoke
+from tolerance import U, assert_within, forward_bound, gamma
 
 from pnn_jax.config import ConfigError
 from pnn_jax.data import class_task
@@ -146,16 +147,22 @@ def test_aggregation(aggregation):
     params = jax.tree.map(lambda a: a + 0.05, params)  # non-zero biases
     path = jnp.array([[1, 4, 1], [0, 2, 3]])
     x = jax.random.normal(jax.random.key(1), (5, 6))
-    h = np.asarray(x)
-    for layer, row in enumerate(np.asarray(path)):
-        mods = sorted(set(row.tolist()))
-        w, b = (np.asarray(params["modules"][layer][k]) for k in ("w", "b"))
-        outs = [np.maximum(h @ w[m] + b[m], 0) for m in mods]
-        mean = aggregation == "mean" or (aggregation == "mean_last" and layer == 1)
-        h = np.mean(outs, axis=0) if mean else np.sum(outs, axis=0)
-    want = h @ np.asarray(params["heads"]["w"][0]) + np.asarray(params["heads"]["b"][0])
-    np.testing.assert_allclose(np.asarray(net.apply(params, x, path, 0)), want, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(net.apply_masked(params, x, path, 0)), want, rtol=1e-5, atol=1e-5)
+
+    def forward(params, h):  # in float64
+        for layer, row in enumerate(np.asarray(path)):
+            mods = sorted(set(row.tolist()))
+            w, b = (np.asarray(params["modules"][layer][k], np.float64) for k in ("w", "b"))
+            outs = [np.maximum(h @ w[m] + b[m], 0) for m in mods]
+            mean = aggregation == "mean" or (aggregation == "mean_last" and layer == 1)
+            h = np.mean(outs, axis=0) if mean else np.sum(outs, axis=0)
+        return h @ np.asarray(params["heads"]["w"][0], np.float64) + np.asarray(params["heads"]["b"][0])
+
+    want = forward(params, np.asarray(x, np.float64))
+    # the longest sum: 6 inputs + bias, up to 3 modules summed and a division; 4 + bias likewise;
+    # the head on 4 units + bias
+    bound = forward_bound(forward, params, x, terms=(7 + 3 + 1) + (5 + 3 + 1) + 5)
+    assert_within(net.apply(params, x, path, 0), want, bound, "gathered")
+    assert_within(net.apply_masked(params, x, path, 0), want, bound, "masked")
     with pytest.raises(ValueError, match="aggregation must be one of"):
         mlp_pathnet(6, aggregation="max")
 
@@ -268,19 +275,27 @@ def test_keras_bce_equals_cross_entropy_in_value_but_has_no_gradient_when_satura
     when the softmax is saturated on the wrong class, where the cross-entropy's gradient is -1."""
     logits = jnp.array([[0.3, -1.2], [2.0, 0.5], [-3.0, 4.0]])
     y = jnp.array([0, 1, 1])
-    np.testing.assert_allclose(
-        np.asarray(tp.classification_loss(logits, y, "keras_bce")),
-        np.asarray(tp.classification_loss(logits, y, "cross_entropy")),
-        rtol=1e-5,
-        atol=1e-6,  # Keras adds its epsilon inside the log as well
-    )
+    z = np.asarray(logits, np.float64)
+    p_label = (np.exp(z) / np.exp(z).sum(1, keepdims=True))[np.arange(3), np.asarray(y)]
+    exact = -np.log(p_label)
+    # Keras: -(log(p_y + e) + log(1 - p_other + e)) / 2 with e = 1e-7 and 1 - p_other = p_y, so its
+    # epsilon moves the value by at most e / p_y; each log's argument is within gamma(4) of exact
+    # relative to p_y (exp, sum, division, subtraction), moving the log by as much; each log and
+    # the mean once more relative to the value
+    bound = (1e-7 + 2 * gamma(4)) / p_label + 2 * gamma(4) * exact
+    assert_within(tp.classification_loss(logits, y, "keras_bce"), exact, bound, "keras_bce")
+    # log-softmax: (z_y - max z) - log sum exp(z - max z); the difference, the exps and their sum
+    # (gamma(2) relative: gamma(2) absolute after the log), the log and the last subtraction round
+    ce_bound = gamma(4) * (np.abs(z[np.arange(3), np.asarray(y)] - z.max(1)) + 1 + 2 * exact)
+    assert_within(tp.classification_loss(logits, y, "cross_entropy"), exact, ce_bound, "cross_entropy")
     wrong = jnp.array([[40.0, 0.0]])  # class 0 with p ~ 1, the label is 1
 
     def grad(kind):
         return np.asarray(jax.grad(lambda z: tp.classification_loss(z, jnp.array([1]), kind).sum())(wrong))
 
     np.testing.assert_array_equal(grad("keras_bce"), 0.0)
-    np.testing.assert_allclose(grad("cross_entropy"), [[1.0, -1.0]], atol=1e-6)
+    # softmax(40, 0) = (1, 4e-18): 1 and 4e-18 - 1 round to 1 and -1 (within one rounding)
+    assert_within(grad("cross_entropy"), [[1.0, -1.0]], U, "cross_entropy")
     with pytest.raises(ValueError, match="loss must be one of"):
         tp.SessionConfig(loss="hinge")
 

@@ -13,6 +13,7 @@ import sys
 import textwrap
 
 import pytest
+from conftest import with_xla_flag
 
 SCRIPT = textwrap.dedent(
     """
@@ -51,7 +52,8 @@ SCRIPT = textwrap.dedent(
 
 @pytest.mark.slow  # make test runs the RL population's device test (tests/rl/test_pathnet_ac.py)
 def test_four_devices_equal_one_device():
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
+    four = with_xla_flag("--xla_force_host_platform_device_count=4")
+    env = {**os.environ, "XLA_FLAGS": four, "JAX_PLATFORMS": "cpu"}
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=600
     )
@@ -88,7 +90,7 @@ def test_thesis_study_on_four_devices_matches_one():
     """The smoke study (chunks of 2 repetitions: padded to 4 devices) gives the 1-device runs."""
     outs = []
     for flags in ("--xla_force_host_platform_device_count=4", ""):
-        env = {**os.environ, "XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu"}
+        env = {**os.environ, "XLA_FLAGS": with_xla_flag(flags), "JAX_PLATFORMS": "cpu"}
         done = subprocess.run(
             [sys.executable, "-c", THESIS], capture_output=True, text=True, env=env, timeout=600
         )
